@@ -1,0 +1,585 @@
+/*
+ * tether.h - the one public header of tether, a WebSocket library (RFC 6455,
+ * RFC 7692 permessage-deflate) for clients and servers.
+ *
+ * This part of the API is the sans-I/O protocol layer: frame parser and
+ * writer, masking, UTF-8 validation, close frames, the opening handshake and
+ * permessage-deflate. It does no I/O at all: you bring the bytes, it tells you
+ * what they mean and builds the bytes to send. With it alone you can build a
+ * complete WebSocket endpoint over any transport (see examples/).
+ *
+ * Conventions used throughout:
+ * - Every type you hold is opaque; objects are created by *_new() and freed
+ *   by the matching *_free(), which accepts NULL.
+ * - Functions that can fail return 0 (or a non-negative count/event) on
+ *   success and a negative TETHER_E_* code on failure; tether_strerror()
+ *   names a code. A bad argument (NULL where an object is required, a value
+ *   out of range) returns TETHER_E_INVAL; it never crashes.
+ * - Threads: an object belongs to the thread using it; distinct objects may be
+ *   used from distinct threads at once. Pure functions (masking, UTF-8,
+ *   key/accept, close payload helpers, strerror) are safe from any thread.
+ * - Pointers returned by an object stay valid until the object is freed or
+ *   the documented next call on it, whichever comes first.
+ */
+#ifndef TETHER_H
+#define TETHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(TETHER_NO_VISIBILITY)
+#define TETHER_API __attribute__((visibility("default")))
+#else
+#define TETHER_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define TETHER_VERSION_MAJOR 0
+#define TETHER_VERSION_MINOR 1
+#define TETHER_VERSION_PATCH 0
+#define TETHER_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded at run time, "MAJOR.MINOR.PATCH";
+ * a static string, never freed. */
+TETHER_API const char *tether_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum tether_error {
+    TETHER_OK = 0,
+    /* Local errors: bad use of the API or resource exhaustion. */
+    TETHER_E_INVAL = -1,  /* an argument is invalid (NULL, out of range) */
+    TETHER_E_NOMEM = -2,  /* memory allocation failed */
+    TETHER_E_AGAIN = -3,  /* more input is needed before this can complete */
+    TETHER_E_NOSPC = -4,  /* the output buffer is too small */
+    TETHER_E_STATE = -5,  /* the call is not valid in the object's state */
+    TETHER_E_RANDOM = -6, /* the system CSPRNG failed */
+    TETHER_E_ZLIB = -7,   /* zlib failed internally (not the peer's fault) */
+
+    /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
+     * close code a compliant endpoint sends (tether_error_close_code()). */
+    TETHER_E_RSV = -100,                /* RSV bit not allowed here (1002) */
+    TETHER_E_OPCODE = -101,             /* reserved opcode (1002) */
+    TETHER_E_MASK = -102,               /* masking wrong for the role (1002) */
+    TETHER_E_LENGTH = -103,             /* 64-bit length MSB set, or not minimal (1002) */
+    TETHER_E_CONTROL_LENGTH = -104,     /* control frame payload > 125 (1002) */
+    TETHER_E_CONTROL_FRAGMENTED = -105, /* control frame without FIN (1002) */
+    TETHER_E_CONTINUATION = -106,       /* continuation with no message started (1002) */
+    TETHER_E_FRAGMENT = -107,    /* new data frame inside a fragmented message (1002) */
+    TETHER_E_FRAME_TOO_BIG = -108,   /* frame longer than the configured limit (1009) */
+    TETHER_E_MESSAGE_TOO_BIG = -109, /* message or inflated size over the limit (1009) */
+    TETHER_E_UTF8 = -110,            /* invalid UTF-8 in text or close reason (1007) */
+    TETHER_E_CLOSE_CODE = -111,      /* close code not allowed (1002) */
+    TETHER_E_CLOSE_PAYLOAD = -112,   /* close payload of 1 byte, or reason too long (1002) */
+    TETHER_E_INFLATE = -113,         /* compressed payload is not valid deflate data (1007) */
+
+    /* Handshake errors. On the server, tether_error_http_status() gives the
+     * status to answer with; on the client they explain a refused upgrade. */
+    TETHER_E_HS_MALFORMED = -200, /* not a valid HTTP/1.1 message (400) */
+    TETHER_E_HS_TOO_BIG = -201,   /* header bytes or count over the limit (431) */
+    TETHER_E_HS_METHOD = -202,    /* request is not GET, or not HTTP/1.1 (405 / 400) */
+    TETHER_E_HS_UPGRADE = -203,   /* Upgrade: websocket / Connection: Upgrade missing (400) */
+    TETHER_E_HS_VERSION = -204,   /* Sec-WebSocket-Version is not 13 (426) */
+    TETHER_E_HS_KEY = -205,       /* Sec-WebSocket-Key missing or not 16 bytes base64 (400) */
+    TETHER_E_HS_STATUS = -206,    /* client: the response status is not 101 */
+    TETHER_E_HS_ACCEPT = -207,    /* client: Sec-WebSocket-Accept does not match */
+    TETHER_E_HS_PROTOCOL = -208,  /* client: server chose a sub-protocol not offered */
+    TETHER_E_HS_EXTENSION = -209  /* extension header malformed, not offered, or bad params */
+};
+
+/* A short English description of an error code ("invalid UTF-8", ...).
+ * Static string, never NULL, never freed; unknown codes give "unknown error". */
+TETHER_API const char *tether_strerror(int code);
+
+/* The close code to send when a protocol error is detected: 1002, 1007 or
+ * 1009 for the TETHER_E_* protocol errors above, 1011 for local failures
+ * while processing received data (NOMEM, ZLIB), 0 for codes that are not
+ * about received data. */
+TETHER_API int tether_error_close_code(int code);
+
+/* The HTTP status a server should answer a failed handshake with (400, 405,
+ * 426, 431), or 0 if the code is not a server-side handshake error. */
+TETHER_API int tether_error_http_status(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Roles, opcodes, close codes                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tether_role {
+    TETHER_ROLE_CLIENT = 0, /* masks what it sends; expects unmasked input */
+    TETHER_ROLE_SERVER = 1  /* sends unmasked; requires masked input */
+} tether_role;
+
+typedef enum tether_opcode {
+    TETHER_OP_CONTINUATION = 0x0,
+    TETHER_OP_TEXT = 0x1,
+    TETHER_OP_BINARY = 0x2,
+    TETHER_OP_CLOSE = 0x8,
+    TETHER_OP_PING = 0x9,
+    TETHER_OP_PONG = 0xA
+} tether_opcode;
+
+/* RSV bits as they stand in the first header byte, shifted down: RSV1 = 4. */
+#define TETHER_RSV1 4u
+#define TETHER_RSV2 2u
+#define TETHER_RSV3 1u
+
+/* Close status codes (RFC 6455 section 7.4 and the IANA registry). */
+#define TETHER_CLOSE_NORMAL 1000
+#define TETHER_CLOSE_GOING_AWAY 1001
+#define TETHER_CLOSE_PROTOCOL_ERROR 1002
+#define TETHER_CLOSE_UNSUPPORTED_DATA 1003
+#define TETHER_CLOSE_NO_STATUS 1005 /* never on the wire: "no code was sent" */
+#define TETHER_CLOSE_ABNORMAL 1006  /* never on the wire: "no close frame" */
+#define TETHER_CLOSE_INVALID_PAYLOAD 1007
+#define TETHER_CLOSE_POLICY_VIOLATION 1008
+#define TETHER_CLOSE_MESSAGE_TOO_BIG 1009
+#define TETHER_CLOSE_MANDATORY_EXTENSION 1010
+#define TETHER_CLOSE_INTERNAL_ERROR 1011
+#define TETHER_CLOSE_SERVICE_RESTART 1012
+#define TETHER_CLOSE_TRY_AGAIN_LATER 1013
+#define TETHER_CLOSE_BAD_GATEWAY 1014
+#define TETHER_CLOSE_TLS_HANDSHAKE 1015 /* never on the wire */
+
+/* Largest payload of a control frame, and so of a close reason (125 - 2). */
+#define TETHER_MAX_CONTROL_PAYLOAD 125
+#define TETHER_MAX_CLOSE_REASON 123
+
+/* ------------------------------------------------------------------------ */
+/* Randomness and masking                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Fills buf with len bytes from the system CSPRNG (getrandom(2)).
+ * Returns 0, TETHER_E_INVAL (buf NULL with len > 0) or TETHER_E_RANDOM. */
+TETHER_API int tether_random_bytes(void *buf, size_t len);
+
+/* XORs len bytes of src with the 4-byte masking key into dst, starting at
+ * position `offset` of the key stream (the number of payload bytes already
+ * masked with this key, so a payload can be masked in pieces). dst may equal
+ * src (in place) or not overlap it at all; any alignment and length work.
+ * Masking and unmasking are the same operation. Returns 0 or TETHER_E_INVAL. */
+TETHER_API int tether_mask(void *dst, const void *src, size_t len, const uint8_t key[4],
+                           uint64_t offset);
+
+/* ------------------------------------------------------------------------ */
+/* UTF-8 validation                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Incremental, fail-fast, strict UTF-8 validation: overlong forms,
+ * surrogates (U+D800..U+DFFF) and anything above U+10FFFF are rejected, and
+ * the error comes at the first byte that makes the sequence impossible, not
+ * at the end. The state is a plain integer you own: start it at
+ * TETHER_UTF8_INIT and carry it across fragments and reads. */
+#define TETHER_UTF8_INIT 0u
+
+/* Validates len more bytes. Returns 0 if everything so far can still be (or
+ * is) valid UTF-8, TETHER_E_UTF8 as soon as it cannot; once failed, the state
+ * stays failed. TETHER_E_INVAL if state is NULL or s is NULL with len > 0. */
+TETHER_API int tether_utf8_feed(uint32_t *state, const void *s, size_t len);
+
+/* Checks the end of the text: 0 if the state is at a character boundary,
+ * TETHER_E_UTF8 if a sequence was cut short or the state had failed. */
+TETHER_API int tether_utf8_finish(uint32_t state);
+
+/* One-shot: 0 if s[0..len) is complete valid UTF-8, else TETHER_E_UTF8
+ * (TETHER_E_INVAL for NULL with len > 0). */
+TETHER_API int tether_utf8_validate(const void *s, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Close frames                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* 1 if an endpoint may send `code` in a close frame (1000-1003, 1007-1014,
+ * 3000-4999), else 0. */
+TETHER_API int tether_close_code_sendable(int code);
+
+/* 1 if a received close frame carrying `code` is acceptable; the same set as
+ * sendable (1004-1006, 1015, 1016-2999 and >= 5000 are protocol errors). */
+TETHER_API int tether_close_code_valid(int code);
+
+/* Builds a close payload (code in network order + reason) into out.
+ * code 0 means "no code": an empty payload (reason must then be empty).
+ * The reason must be valid UTF-8 of at most TETHER_MAX_CLOSE_REASON bytes.
+ * Writes the size to *written. Errors: TETHER_E_INVAL, TETHER_E_CLOSE_CODE
+ * (code not sendable), TETHER_E_CLOSE_PAYLOAD (reason too long, or a reason
+ * with no code), TETHER_E_UTF8, TETHER_E_NOSPC. */
+TETHER_API int tether_close_build(int code, const char *reason, size_t reason_len, uint8_t *out,
+                                  size_t cap, size_t *written);
+
+/* Parses a received close payload. An empty payload gives *code = 1005
+ * (TETHER_CLOSE_NO_STATUS) and an empty reason. *reason points into payload
+ * (not NUL-terminated). Errors: TETHER_E_CLOSE_PAYLOAD (1 byte),
+ * TETHER_E_CLOSE_CODE (code not valid), TETHER_E_UTF8 (reason), TETHER_E_INVAL. */
+TETHER_API int tether_close_parse(const uint8_t *payload, size_t len, int *code,
+                                  const char **reason, size_t *reason_len);
+
+/* ------------------------------------------------------------------------ */
+/* Frame writer                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Largest possible frame header: 2 + 8 (length) + 4 (mask). */
+#define TETHER_MAX_FRAME_HEADER 14
+
+/* Size of the header for a payload of `len` bytes, masked or not (2..14). */
+TETHER_API size_t tether_frame_header_size(uint64_t len, int masked);
+
+/* Writes a frame header into out (cap >= tether_frame_header_size()), with the
+ * minimal length encoding. mask_key NULL means unmasked; otherwise the key is
+ * written and the caller masks the payload with tether_mask(). The header is
+ * checked like a received one: opcode defined, rsv <= 7, control frames with
+ * fin and at most 125 bytes. Returns the header size (> 0), or TETHER_E_INVAL,
+ * TETHER_E_OPCODE, TETHER_E_CONTROL_LENGTH, TETHER_E_CONTROL_FRAGMENTED,
+ * TETHER_E_NOSPC. Use this with writev to send a payload without copying it. */
+TETHER_API int tether_frame_write_header(uint8_t *out, size_t cap, tether_opcode opcode, int fin,
+                                         unsigned rsv, uint64_t len, const uint8_t *mask_key);
+
+/* Writes a whole frame (header + payload) into out. A client frame is masked
+ * with a fresh key from the CSPRNG for every call; a server frame is not.
+ * Needs cap >= tether_frame_header_size(len, role == CLIENT) + len. Writes the
+ * frame size to *written. Errors as tether_frame_write_header() plus
+ * TETHER_E_RANDOM. payload may be NULL when len is 0. */
+TETHER_API int tether_frame_write(tether_role role, tether_opcode opcode, int fin, unsigned rsv,
+                                  const void *payload, size_t len, uint8_t *out, size_t cap,
+                                  size_t *written);
+
+/* ------------------------------------------------------------------------ */
+/* Frame parser                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* An incremental frame parser for one direction of one connection. It
+ * accepts input split anywhere (one byte at a time works), unmasks payloads
+ * in place in your buffer and hands out slices of it: nothing is copied,
+ * except control-frame payloads split across calls, which it gathers (at most
+ * 125 bytes) so that a control payload always arrives as one slice.
+ *
+ * It enforces, per its role: masking (a server requires masked frames, a
+ * client refuses them), reserved opcodes, RSV bits (none unless allowed by
+ * tether_parser_set_rsv_allowed(), and then only on the first frame of a data
+ * message), the 64-bit length MSB and minimal length encoding, control-frame
+ * rules, the frame length limit, message sequencing (continuation only inside
+ * a fragmented message, no new data message inside one), close payloads
+ * (code and UTF-8 reason), and by default UTF-8 of text messages across
+ * fragments -- except messages with RSV1 set (compressed), whose text the
+ * caller validates after inflating. After an error the parser stays failed
+ * and returns the same error until tether_parser_reset(). */
+typedef struct tether_parser tether_parser;
+
+/* Events returned by tether_parser_next(). */
+typedef enum tether_parse_event {
+    TETHER_PARSE_NEED_MORE = 0,   /* all input consumed; feed more */
+    TETHER_PARSE_FRAME_START = 1, /* a header is complete: query it below */
+    TETHER_PARSE_PAYLOAD = 2,     /* *data / *data_len: the next payload slice */
+    TETHER_PARSE_FRAME_END = 3    /* the current frame's payload is complete */
+} tether_parse_event;
+
+/* Default frame length limit: 16 MiB. */
+#define TETHER_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
+
+/* Creates a parser for frames received by `role`. NULL on bad role or no
+ * memory. Free with tether_parser_free(). */
+TETHER_API tether_parser *tether_parser_new(tether_role role);
+TETHER_API void tether_parser_free(tether_parser *p);
+
+/* Back to the state of a fresh parser (settings kept, error cleared). */
+TETHER_API int tether_parser_reset(tether_parser *p);
+
+/* Frames longer than max bytes fail with TETHER_E_FRAME_TOO_BIG as soon as
+ * their header is read. Default TETHER_DEFAULT_MAX_FRAME; max 0 is invalid. */
+TETHER_API int tether_parser_set_max_frame(tether_parser *p, uint64_t max);
+
+/* RSV bits a negotiated extension allows on the first frame of a data
+ * message (TETHER_RSV1 for permessage-deflate). Default 0. */
+TETHER_API int tether_parser_set_rsv_allowed(tether_parser *p, unsigned rsv);
+
+/* Whether to validate UTF-8 of uncompressed text messages (default 1). */
+TETHER_API int tether_parser_set_utf8_check(tether_parser *p, int on);
+
+/* Parses from buf[0..len). Sets *consumed to the bytes used (always; the
+ * caller passes the rest, buf + *consumed, on the next call, together with
+ * any new bytes). Returns a tether_parse_event (>= 0) or a negative error.
+ * On TETHER_PARSE_PAYLOAD, *data and *data_len give the slice: it points into
+ * buf (already unmasked there) or into the parser (a gathered control
+ * payload) and is valid until the next call that touches that memory.
+ * buf is modified: payload bytes are unmasked in place. data and data_len
+ * may be NULL only if the caller does not want payloads. */
+TETHER_API int tether_parser_next(tether_parser *p, uint8_t *buf, size_t len, size_t *consumed,
+                                  const uint8_t **data, size_t *data_len);
+
+/* About the current frame, valid from TETHER_PARSE_FRAME_START until the next
+ * frame starts. Each returns -1 (or 0 for the unsigned ones) with no frame. */
+TETHER_API int tether_parser_opcode(const tether_parser *p); /* tether_opcode */
+TETHER_API int tether_parser_fin(const tether_parser *p);
+TETHER_API unsigned tether_parser_rsv(const tether_parser *p);
+TETHER_API int tether_parser_masked(const tether_parser *p);
+TETHER_API uint64_t tether_parser_frame_length(const tether_parser *p);
+/* Payload bytes of the current frame not handed out yet. */
+TETHER_API uint64_t tether_parser_remaining(const tether_parser *p);
+/* The opcode of the data message the current frame belongs to (TEXT or
+ * BINARY for data frames, continuation included; the frame's own opcode for
+ * control frames), and whether that message had RSV1 set on its first frame. */
+TETHER_API int tether_parser_message_opcode(const tether_parser *p);
+TETHER_API int tether_parser_message_compressed(const tether_parser *p);
+/* After a close frame's FRAME_END: its code (1005 if none) and reason. */
+TETHER_API int tether_parser_close_code(const tether_parser *p);
+TETHER_API const char *tether_parser_close_reason(const tether_parser *p, size_t *len);
+/* Why the parser failed, in words ("RSV2 set with no extension
+ * negotiated"), or NULL if it has not. Static string. */
+TETHER_API const char *tether_parser_error_text(const tether_parser *p);
+
+/* ------------------------------------------------------------------------ */
+/* Opening handshake                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Default limits on a handshake message's head (request or response). */
+#define TETHER_DEFAULT_MAX_HEADER_BYTES (16u * 1024u)
+#define TETHER_DEFAULT_MAX_HEADERS 100u
+
+/* Length of a Sec-WebSocket-Key (base64 of 16 bytes) and of an Accept. */
+#define TETHER_KEY_LEN 24
+#define TETHER_ACCEPT_LEN 28
+
+/* Writes a fresh random Sec-WebSocket-Key, NUL-terminated, into out
+ * (TETHER_KEY_LEN + 1 bytes). Returns 0, TETHER_E_INVAL or TETHER_E_RANDOM. */
+TETHER_API int tether_handshake_key(char out[TETHER_KEY_LEN + 1]);
+
+/* Computes Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), NUL-terminated,
+ * into out (TETHER_ACCEPT_LEN + 1 bytes). The key is used as given (the caller
+ * trims it). Returns 0 or TETHER_E_INVAL. */
+TETHER_API int tether_handshake_accept_key(const char *key, size_t key_len,
+                                           char out[TETHER_ACCEPT_LEN + 1]);
+
+/* --- Client side ---------------------------------------------------------
+ * Build the upgrade request, then feed the response:
+ *   h = tether_client_hs_new("example.com:8080", "/chat?x=1");
+ *   tether_client_hs_add_protocol(h, "chat");
+ *   tether_client_hs_request(h, &req, &req_len);     -> send these bytes
+ *   tether_client_hs_parse(h, buf, n, &used);        -> 0 when accepted
+ * Bytes after the response head (buf + used) are the first frames. */
+typedef struct tether_client_hs tether_client_hs;
+
+/* host: the Host header value (host, or host:port when not the default;
+ * IPv6 literals in brackets). path: request target starting with '/',
+ * query included. Both are copied. NULL on bad argument or no memory. */
+TETHER_API tether_client_hs *tether_client_hs_new(const char *host, const char *path);
+TETHER_API void tether_client_hs_free(tether_client_hs *h);
+
+/* Settings, all before tether_client_hs_request(); strings are copied.
+ * Names and values are checked: header names must be HTTP tokens, values
+ * must not contain CR, LF or NUL (TETHER_E_INVAL). The headers tether
+ * manages itself (Host, Upgrade, Connection, Sec-WebSocket-*) are refused by
+ * add_header with TETHER_E_INVAL: use the dedicated setters. */
+TETHER_API int tether_client_hs_set_origin(tether_client_hs *h, const char *origin);
+TETHER_API int tether_client_hs_add_protocol(tether_client_hs *h, const char *protocol);
+/* An extension offer as it stands in Sec-WebSocket-Extensions, e.g. the
+ * output of tether_pmd_offer(). Offers are sent in the order added. */
+TETHER_API int tether_client_hs_add_extension(tether_client_hs *h, const char *offer);
+TETHER_API int tether_client_hs_add_header(tether_client_hs *h, const char *name,
+                                           const char *value);
+TETHER_API int tether_client_hs_set_max_header_bytes(tether_client_hs *h, size_t max);
+TETHER_API int tether_client_hs_set_max_headers(tether_client_hs *h, size_t max);
+
+/* Builds the request (with a fresh key) and returns it in *out / *len; the
+ * bytes belong to h and stay valid until it is freed. Calling it again
+ * returns the same request. Errors: TETHER_E_INVAL, TETHER_E_NOMEM,
+ * TETHER_E_RANDOM. */
+TETHER_API int tether_client_hs_request(tether_client_hs *h, const char **out, size_t *len);
+
+/* Feeds response bytes. *consumed is set to the bytes used; the response head
+ * is consumed whole when complete, and nothing after it. Returns:
+ *   0                     101 with a valid Upgrade, Connection and Accept,
+ *                         a sub-protocol that was offered (or none) and
+ *                         extensions that were offered;
+ *   TETHER_E_AGAIN        head incomplete: call again with more bytes (the
+ *                         parser keeps what it consumed);
+ *   TETHER_E_HS_STATUS    a complete non-101 response: see status/headers;
+ *   TETHER_E_HS_ACCEPT, TETHER_E_HS_UPGRADE, TETHER_E_HS_PROTOCOL,
+ *   TETHER_E_HS_EXTENSION, TETHER_E_HS_MALFORMED, TETHER_E_HS_TOO_BIG.
+ * Call tether_client_hs_request() first (else TETHER_E_STATE). */
+TETHER_API int tether_client_hs_parse(tether_client_hs *h, const uint8_t *buf, size_t len,
+                                      size_t *consumed);
+
+/* After a complete response (accepted or not): its status code and reason
+ * phrase, and its headers. Lookups are case-insensitive; a header that
+ * appears several times is returned as one value joined with ", ". The
+ * strings belong to h. Before a complete response: status 0, NULL. */
+TETHER_API int tether_client_hs_status(const tether_client_hs *h);
+TETHER_API const char *tether_client_hs_reason(const tether_client_hs *h);
+TETHER_API const char *tether_client_hs_header(const tether_client_hs *h, const char *name);
+TETHER_API size_t tether_client_hs_header_count(const tether_client_hs *h);
+/* The i-th header as received (0-based); TETHER_E_INVAL past the end. */
+TETHER_API int tether_client_hs_header_at(const tether_client_hs *h, size_t i, const char **name,
+                                          const char **value);
+/* The sub-protocol the server chose, or NULL; the accepted extensions header
+ * value, or NULL (pass it to tether_pmd_accept()). */
+TETHER_API const char *tether_client_hs_protocol(const tether_client_hs *h);
+TETHER_API const char *tether_client_hs_extensions(const tether_client_hs *h);
+
+/* --- Server side ---------------------------------------------------------
+ * Feed the request, inspect it, then build the answer:
+ *   h = tether_server_hs_new();
+ *   rc = tether_server_hs_parse(h, buf, n, &used);   -> 0: a valid upgrade
+ *   tether_server_hs_select_protocol(h, "chat");
+ *   tether_server_hs_accept(h, &resp, &resp_len);    -> send these bytes
+ * or, when rc is an error or the application refuses:
+ *   tether_server_hs_reject(h, tether_error_http_status(rc), NULL, ...);  */
+typedef struct tether_server_hs tether_server_hs;
+
+TETHER_API tether_server_hs *tether_server_hs_new(void);
+TETHER_API void tether_server_hs_free(tether_server_hs *h);
+TETHER_API int tether_server_hs_set_max_header_bytes(tether_server_hs *h, size_t max);
+TETHER_API int tether_server_hs_set_max_headers(tether_server_hs *h, size_t max);
+
+/* Feeds request bytes; *consumed as for the client. Returns 0 for a complete,
+ * valid WebSocket upgrade (GET, HTTP/1.1, Host, Upgrade: websocket,
+ * Connection containing Upgrade, Sec-WebSocket-Version: 13, a key of 16
+ * bytes in base64), TETHER_E_AGAIN for an incomplete head, or
+ * TETHER_E_HS_MALFORMED / _TOO_BIG / _METHOD / _UPGRADE / _VERSION / _KEY.
+ * After an error that left a complete head the request accessors still
+ * work, so the application can log it or serve plain HTTP instead. */
+TETHER_API int tether_server_hs_parse(tether_server_hs *h, const uint8_t *buf, size_t len,
+                                      size_t *consumed);
+
+/* The request: method, target (path with query), path alone, query alone
+ * (NULL if none), headers (case-insensitive lookup; repeated headers joined
+ * with ", "), Origin (NULL if none). Strings belong to h. */
+TETHER_API const char *tether_server_hs_method(const tether_server_hs *h);
+TETHER_API const char *tether_server_hs_target(const tether_server_hs *h);
+TETHER_API const char *tether_server_hs_path(const tether_server_hs *h);
+TETHER_API const char *tether_server_hs_query(const tether_server_hs *h);
+TETHER_API const char *tether_server_hs_header(const tether_server_hs *h, const char *name);
+TETHER_API size_t tether_server_hs_header_count(const tether_server_hs *h);
+TETHER_API int tether_server_hs_header_at(const tether_server_hs *h, size_t i, const char **name,
+                                          const char **value);
+TETHER_API const char *tether_server_hs_origin(const tether_server_hs *h);
+/* Offered sub-protocols in the client's order of preference. */
+TETHER_API size_t tether_server_hs_protocol_count(const tether_server_hs *h);
+TETHER_API const char *tether_server_hs_protocol_at(const tether_server_hs *h, size_t i);
+/* The raw Sec-WebSocket-Extensions value (NULL if none): pass it to
+ * tether_pmd_negotiate(). */
+TETHER_API const char *tether_server_hs_extensions(const tether_server_hs *h);
+
+/* Chooses one of the offered sub-protocols (TETHER_E_INVAL if it was not
+ * offered). */
+TETHER_API int tether_server_hs_select_protocol(tether_server_hs *h, const char *protocol);
+/* The accepted extensions value for the response (e.g. from
+ * tether_pmd_negotiate()). */
+TETHER_API int tether_server_hs_set_extensions(tether_server_hs *h, const char *value);
+/* An extra header for the response (accept or reject); checked like the
+ * client's add_header. */
+TETHER_API int tether_server_hs_add_header(tether_server_hs *h, const char *name,
+                                           const char *value);
+
+/* Builds the 101 Switching Protocols response. Needs a successful parse
+ * (else TETHER_E_STATE). The bytes belong to h, valid until it is freed. */
+TETHER_API int tether_server_hs_accept(tether_server_hs *h, const char **out, size_t *len);
+
+/* Builds an error response with `status` (100 < status < 600, not 101), a
+ * plain-text body (NULL: the status's reason phrase), Connection: close, and
+ * Sec-WebSocket-Version: 13 when the status is 426. Works after any parse
+ * result, or none. The bytes belong to h. */
+TETHER_API int tether_server_hs_reject(tether_server_hs *h, int status, const char *body,
+                                       const char **out, size_t *len);
+
+/* ------------------------------------------------------------------------ */
+/* permessage-deflate (RFC 7692)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* One connection's permessage-deflate: your preferences, then the
+ * negotiation (tether_pmd_offer + tether_pmd_accept on a client,
+ * tether_pmd_negotiate on a server), then compressing what you send and
+ * decompressing what you receive. Window bits 8 are not used for our own
+ * compressor (zlib cannot produce an 8-bit window); an offer or response
+ * that requires it is declined (server) or refused (client). */
+typedef struct tether_pmd tether_pmd;
+
+/* Default cap on one message's decompressed size: 16 MiB. */
+#define TETHER_DEFAULT_MAX_DECOMPRESSED (16u * 1024u * 1024u)
+
+TETHER_API tether_pmd *tether_pmd_new(tether_role role);
+TETHER_API void tether_pmd_free(tether_pmd *pmd);
+
+/* Preferences (before negotiation; TETHER_E_STATE after). The "server_*"
+ * and "client_*" names are the RFC's parameters, whatever our role:
+ * - no_context_takeover: ask for (client) or impose (server) a reset of that
+ *   side's compression context after each message;
+ * - max_window_bits: 9..15 limits that side's LZ77 window (15: no limit).
+ * A client always offers client_max_window_bits, so that a server may limit
+ * our window. Defaults: no flags, 15 bits. */
+TETHER_API int tether_pmd_set_server_no_context_takeover(tether_pmd *pmd, int on);
+TETHER_API int tether_pmd_set_client_no_context_takeover(tether_pmd *pmd, int on);
+TETHER_API int tether_pmd_set_server_max_window_bits(tether_pmd *pmd, int bits);
+TETHER_API int tether_pmd_set_client_max_window_bits(tether_pmd *pmd, int bits);
+/* zlib compression level 0..9 (default 6) and memLevel 1..9 (default 8). */
+TETHER_API int tether_pmd_set_level(tether_pmd *pmd, int level);
+TETHER_API int tether_pmd_set_mem_level(tether_pmd *pmd, int mem_level);
+/* Cap on one received message's decompressed size, any time (0 invalid). */
+TETHER_API int tether_pmd_set_max_decompressed(tether_pmd *pmd, uint64_t max);
+
+/* Client: writes the offer (a Sec-WebSocket-Extensions value) into out,
+ * NUL-terminated; *len excludes the NUL. TETHER_E_NOSPC if it does not fit. */
+TETHER_API int tether_pmd_offer(const tether_pmd *pmd, char *out, size_t cap, size_t *len);
+
+/* Client: checks the server's Sec-WebSocket-Extensions value (NULL: the
+ * server declined, which is fine: returns 0 and tether_pmd_enabled() stays
+ * 0) and sets the parameters in force. TETHER_E_HS_EXTENSION for anything
+ * the RFC says to fail on: unknown extension or parameter, a parameter twice,
+ * a bad value, client_max_window_bits we did not offer, a window we cannot
+ * honour. */
+TETHER_API int tether_pmd_accept(tether_pmd *pmd, const char *response);
+
+/* Server: reads the client's offers (the whole Sec-WebSocket-Extensions
+ * value, several offers and other extensions allowed), accepts the first
+ * permessage-deflate offer it can honour within its preferences and writes
+ * the response value into out (NUL-terminated, *len without it). Returns 1
+ * if accepted, 0 if no offer is acceptable (send no extension), or
+ * TETHER_E_HS_EXTENSION if the header is malformed, TETHER_E_NOSPC. */
+TETHER_API int tether_pmd_negotiate(tether_pmd *pmd, const char *offers, char *out, size_t cap,
+                                    size_t *len);
+
+/* After negotiation: 1 if permessage-deflate is in force, and the parameters
+ * in force (window bits 15 when unlimited). */
+TETHER_API int tether_pmd_enabled(const tether_pmd *pmd);
+TETHER_API int tether_pmd_server_no_context_takeover(const tether_pmd *pmd);
+TETHER_API int tether_pmd_client_no_context_takeover(const tether_pmd *pmd);
+TETHER_API int tether_pmd_server_max_window_bits(const tether_pmd *pmd);
+TETHER_API int tether_pmd_client_max_window_bits(const tether_pmd *pmd);
+
+/* Compresses the next piece of an outgoing message. fin = 1 for the last
+ * piece: the trailing 00 00 ff ff is removed and, without context takeover
+ * on our side, the context is reset. Pieces of one message go in separate
+ * frames (set RSV1 on the first only). *out / *out_len: compressed bytes,
+ * owned by pmd, valid until its next compress call. A whole empty message
+ * compresses to the single byte 0x00. Errors: TETHER_E_STATE (not
+ * negotiated), TETHER_E_INVAL, TETHER_E_NOMEM, TETHER_E_ZLIB. */
+TETHER_API int tether_pmd_compress(tether_pmd *pmd, const void *in, size_t len, int fin,
+                                   const uint8_t **out, size_t *out_len);
+
+/* Decompresses the next piece of a received compressed message (the payload
+ * of each of its frames in turn); fin = 1 for the last, which appends the
+ * 00 00 ff ff the sender removed. *out / *out_len: the bytes this piece
+ * produced, owned by pmd, valid until its next decompress call. A message
+ * whose total decompressed size would exceed the cap fails with
+ * TETHER_E_MESSAGE_TOO_BIG before more than the cap is produced (a deflate
+ * bomb is never inflated into memory); corrupt data fails with
+ * TETHER_E_INFLATE. After an error, call tether_pmd_reset_inflate() before
+ * using it for another message. */
+TETHER_API int tether_pmd_decompress(tether_pmd *pmd, const void *in, size_t len, int fin,
+                                     const uint8_t **out, size_t *out_len);
+
+/* Drops the receive context (after an error, or to abandon a message). */
+TETHER_API int tether_pmd_reset_inflate(tether_pmd *pmd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TETHER_H */
