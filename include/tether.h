@@ -57,13 +57,19 @@ TETHER_API const char *tether_version(void);
 enum tether_error {
     TETHER_OK = 0,
     /* Local errors: bad use of the API or resource exhaustion. */
-    TETHER_E_INVAL = -1,  /* an argument is invalid (NULL, out of range) */
-    TETHER_E_NOMEM = -2,  /* memory allocation failed */
-    TETHER_E_AGAIN = -3,  /* more input is needed before this can complete */
-    TETHER_E_NOSPC = -4,  /* the output buffer is too small */
-    TETHER_E_STATE = -5,  /* the call is not valid in the object's state */
-    TETHER_E_RANDOM = -6, /* the system CSPRNG failed */
-    TETHER_E_ZLIB = -7,   /* zlib failed internally (not the peer's fault) */
+    TETHER_E_INVAL = -1,         /* an argument is invalid (NULL, out of range) */
+    TETHER_E_NOMEM = -2,         /* memory allocation failed */
+    TETHER_E_AGAIN = -3,         /* more input is needed before this can complete */
+    TETHER_E_NOSPC = -4,         /* the output buffer is too small */
+    TETHER_E_STATE = -5,         /* the call is not valid in the object's state */
+    TETHER_E_RANDOM = -6,        /* the system CSPRNG failed */
+    TETHER_E_ZLIB = -7,          /* zlib failed internally (not the peer's fault) */
+    TETHER_E_IO = -8,            /* a socket read or write failed */
+    TETHER_E_CONNECT = -9,       /* the TCP connection could not be made */
+    TETHER_E_DNS = -10,          /* the host name could not be resolved */
+    TETHER_E_TIMEOUT = -11,      /* a connect, handshake, close or idle timeout */
+    TETHER_E_BACKPRESSURE = -12, /* the send queue is at its limit */
+    TETHER_E_CLOSED = -13,       /* the peer closed the TCP connection */
 
     /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
      * close code a compliant endpoint sends (tether_error_close_code()). */
@@ -74,13 +80,13 @@ enum tether_error {
     TETHER_E_CONTROL_LENGTH = -104,     /* control frame payload > 125 (1002) */
     TETHER_E_CONTROL_FRAGMENTED = -105, /* control frame without FIN (1002) */
     TETHER_E_CONTINUATION = -106,       /* continuation with no message started (1002) */
-    TETHER_E_FRAGMENT = -107,    /* new data frame inside a fragmented message (1002) */
-    TETHER_E_FRAME_TOO_BIG = -108,   /* frame longer than the configured limit (1009) */
-    TETHER_E_MESSAGE_TOO_BIG = -109, /* message or inflated size over the limit (1009) */
-    TETHER_E_UTF8 = -110,            /* invalid UTF-8 in text or close reason (1007) */
-    TETHER_E_CLOSE_CODE = -111,      /* close code not allowed (1002) */
-    TETHER_E_CLOSE_PAYLOAD = -112,   /* close payload of 1 byte, or reason too long (1002) */
-    TETHER_E_INFLATE = -113,         /* compressed payload is not valid deflate data (1007) */
+    TETHER_E_FRAGMENT = -107,           /* new data frame inside a fragmented message (1002) */
+    TETHER_E_FRAME_TOO_BIG = -108,      /* frame longer than the configured limit (1009) */
+    TETHER_E_MESSAGE_TOO_BIG = -109,    /* message or inflated size over the limit (1009) */
+    TETHER_E_UTF8 = -110,               /* invalid UTF-8 in text or close reason (1007) */
+    TETHER_E_CLOSE_CODE = -111,         /* close code not allowed (1002) */
+    TETHER_E_CLOSE_PAYLOAD = -112,      /* close payload of 1 byte, or reason too long (1002) */
+    TETHER_E_INFLATE = -113,            /* compressed payload is not valid deflate data (1007) */
 
     /* Handshake errors. On the server, tether_error_http_status() gives the
      * status to answer with; on the client they explain a refused upgrade. */

@@ -104,7 +104,9 @@ static void test_invalid_fail_fast(void **state) {
         {"abc\xC2", 4, -1}, /* truncated */
         {"\xE1\x80", 2, -1},
         {"\xF0\x90\x80", 3, -1},
-        {"\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80" "edited", 20, 12},
+        {"\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80"
+         "edited",
+         20, 12},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(tether_utf8_validate(bad[i].s, bad[i].len), TETHER_E_UTF8);

@@ -1,0 +1,88 @@
+/* Internal: the frame parser object, shared by its parts: the driver and
+ * settings (parser.c), header reading and checks (parser_header.c), payload
+ * slicing (parser_payload.c) and the accessors (parser_query.c). */
+#ifndef TT_PARSER_H
+#define TT_PARSER_H
+
+#include "tether.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What tether_parser_next() does on its next call. */
+enum tt_parse_state {
+    TT_PS_HEADER,  /* gathering a frame header */
+    TT_PS_PAYLOAD, /* handing out payload slices */
+    TT_PS_END,     /* the frame is complete: FRAME_END is due */
+    TT_PS_FAILED   /* sticky error until reset */
+};
+
+/* Which part of the header is being gathered; each is checked as soon as
+ * its last byte arrives, so errors come at the same byte however the input
+ * is split. */
+enum tt_header_stage { TT_HS_BYTE0, TT_HS_BYTE1, TT_HS_EXTLEN, TT_HS_KEY };
+
+struct tether_parser {
+    /* Settings: kept across tether_parser_reset(). */
+    tether_role role;
+    uint64_t max_frame;
+    unsigned rsv_allowed;
+    int utf8_check;
+
+    enum tt_parse_state state;
+    int error;
+    const char *error_text;
+
+    /* Header bytes gathered so far, and how many the current stage needs. */
+    uint8_t hdr[TETHER_MAX_FRAME_HEADER];
+    size_t hdr_len;
+    size_t hdr_need;
+    enum tt_header_stage stage;
+
+    /* The current frame; have_frame is set from FRAME_START until the
+     * first byte of the next header. */
+    int have_frame;
+    unsigned opcode;
+    int fin;
+    unsigned rsv;
+    int masked;
+    uint8_t key[4];
+    uint64_t length;
+    uint64_t done; /* payload bytes handed out, also the mask offset */
+
+    /* The data message frames belong to. msg_open: a fragmented message
+     * waits for continuations. utf8_on: its text is being validated. */
+    int msg_open;
+    unsigned msg_opcode;
+    int msg_compressed;
+    int utf8_on;
+    uint32_t utf8;
+
+    /* A control payload gathered across calls, and a close frame's result
+     * (its reason points into ctl, so it lives until the next frame). */
+    uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
+    size_t ctl_len;
+    int close_ready;
+    int close_code;
+    const char *close_reason;
+    size_t close_reason_len;
+};
+
+#define TT_IS_CONTROL(op) (((op)&0x8u) != 0)
+
+/* Puts the parser in its sticky failed state; returns code. */
+int tt_parser_fail(struct tether_parser *p, int code, const char *text);
+
+/* Prepares for the first byte of a new header. */
+void tt_parser_header_begin(struct tether_parser *p);
+
+/* Consumes header bytes from buf[*used..len). Returns FRAME_START when the
+ * header is complete, NEED_MORE when buf ran out first, or an error. */
+int tt_parser_header(struct tether_parser *p, const uint8_t *buf, size_t len, size_t *used);
+
+/* Hands out the next payload slice from buf[*used..len). Returns PAYLOAD
+ * (with *data / *data_len), NEED_MORE, or an error. */
+int tt_parser_payload(struct tether_parser *p, uint8_t *buf, size_t len, size_t *used,
+                      const uint8_t **data, size_t *data_len);
+
+#endif

@@ -1,0 +1,31 @@
+/* Internal: the server handshake object, shared by server_hs.c (parsing and
+ * validating the request), server_hs_query.c (accessors) and
+ * server_hs_response.c (the answer). */
+#ifndef TT_SERVER_HS_H
+#define TT_SERVER_HS_H
+
+#include "proto/http_head.h"
+#include "proto/strbuf.h"
+#include "tether.h"
+
+enum { TT_SERVER_NO_RESPONSE, TT_SERVER_ACCEPTED, TT_SERVER_REJECTED };
+
+struct tether_server_hs {
+    tt_http_head req;
+    int done;           /* the head is complete or parsing failed */
+    int result;         /* the parse result once done */
+    uint32_t path;      /* offset in req of the path, once the head is complete */
+    uint32_t query;     /* offset in req of the query; 0 if none */
+    uint32_t protocols; /* offset in req of the offered protocols, each NUL-ended */
+    size_t nprotocols;
+    size_t selected; /* 1 + index of the chosen protocol; 0 for none */
+    tt_strbuf extensions;
+    tt_strbuf extra; /* extra "Name: value\r\n" lines for the response */
+    tt_strbuf response;
+    int response_kind; /* TT_SERVER_* */
+};
+
+/* The i-th offered protocol (i < nprotocols). */
+const char *tt_server_hs_protocol(const tether_server_hs *h, size_t i);
+
+#endif
