@@ -584,6 +584,263 @@ TETHER_API int tether_pmd_decompress(tether_pmd *pmd, const void *in, size_t len
 /* Drops the receive context (after an error, or to abandon a message). */
 TETHER_API int tether_pmd_reset_inflate(tether_pmd *pmd);
 
+/* ======================================================================== */
+/* Live connections                                                         */
+/* ======================================================================== */
+/*
+ * Everything below runs real connections: a context (tether_ctx) owns a set
+ * of connections and listeners and the loop that drives them.
+ *
+ * Receiving, two ways over one engine:
+ * - callback mode (tether_ctx_set_callback): the loop calls your function
+ *   with each event; the event and its data are valid until it returns;
+ * - poll mode (the default): tether_next_event() returns the next event,
+ *   which stays valid until you pass it to tether_event_release().
+ * While a connection's data event (MESSAGE, FRAGMENT) is held, that
+ * connection reads no further: holding an event is backpressure, and the
+ * event's data is never overwritten under you. Other connections go on.
+ *
+ * Running, three ways:
+ * - tether's own loop: tether_ctx_run() (epoll), or tether_next_event();
+ * - a libuv loop you own: tether_uv.h;
+ * - any other loop: watch tether_ctx_fd() for reading, honour
+ *   tether_ctx_timeout(), and call tether_ctx_service(ctx, 0) when either
+ *   fires (asyncio, AnyEvent, IO::Async, GLib all fit).
+ *
+ * Threads: a context and everything in it belong to the thread that runs
+ * it. The exceptions, safe from any thread: tether_ctx_wake(),
+ * tether_ctx_stop(), tether_ctx_post_send(), tether_ctx_post_close(). They
+ * name a connection by its id (tether_conn_id()), which, unlike a pointer,
+ * stays safe after the connection is gone: work posted for a connection
+ * that no longer exists is dropped.
+ *
+ * Lifetime: a tether_conn pointer is valid from tether_connect() or the
+ * REQUEST event until its CLOSED event is released (poll mode) or its
+ * callback returns. Every client connection, and every server connection
+ * that produced a REQUEST (accepted or rejected), ends with exactly one
+ * CLOSED event; a request that was not a valid upgrade (answered with 400,
+ * 426...) produces no event at all. tether_ctx_free() produces none.
+ *
+ * Re-entrancy: events are dispatched only from tether_ctx_run(),
+ * tether_ctx_service() and tether_next_event(), never from inside
+ * tether_conn_send(), tether_conn_close(), tether_connect() and the other
+ * calls you make; what those cause is reported on the next round.
+ */
+
+typedef struct tether_opts tether_opts;
+typedef struct tether_ctx tether_ctx;
+typedef struct tether_conn tether_conn;
+typedef struct tether_listener tether_listener;
+typedef struct tether_event tether_event;
+
+/* ---- Options ------------------------------------------------------------
+ * One options object configures a client connection (tether_connect) or a
+ * listener's connections (tether_listen); it is copied at that call, so it
+ * may be freed or changed afterwards. Times are in milliseconds; 0 turns a
+ * timeout off. */
+TETHER_API tether_opts *tether_opts_new(void);
+TETHER_API void tether_opts_free(tether_opts *o);
+
+/* Largest message delivered whole (default 16 MiB): a longer one closes the
+ * connection with 1009. In streaming mode it bounds nothing but frames. */
+TETHER_API int tether_opts_set_max_message(tether_opts *o, uint64_t max);
+/* Default message limit. */
+#define TETHER_DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+/* Largest frame accepted (1009 past it); by default the message limit. */
+TETHER_API int tether_opts_set_max_frame(tether_opts *o, uint64_t max);
+/* Streaming: deliver each received data frame as a FRAGMENT event as it
+ * arrives (with tether_event_fin() on the last) instead of whole MESSAGE
+ * events. Default 0. */
+TETHER_API int tether_opts_set_streaming(tether_opts *o, int on);
+/* Time allowed for TCP connect (client, default 10000), the opening
+ * handshake (default 10000), the closing handshake (default 5000), and
+ * silence before the connection is dropped (default 0: never). */
+TETHER_API int tether_opts_set_connect_timeout(tether_opts *o, unsigned ms);
+TETHER_API int tether_opts_set_handshake_timeout(tether_opts *o, unsigned ms);
+TETHER_API int tether_opts_set_close_timeout(tether_opts *o, unsigned ms);
+TETHER_API int tether_opts_set_idle_timeout(tether_opts *o, unsigned ms);
+/* Keepalive: a ping every interval ms of silence (default 0: none); a peer
+ * that does not answer within timeout ms (default 20000) is dropped, and
+ * CLOSED reports 1011 "keepalive timeout". */
+TETHER_API int tether_opts_set_ping_interval(tether_opts *o, unsigned ms);
+TETHER_API int tether_opts_set_ping_timeout(tether_opts *o, unsigned ms);
+/* Backpressure: sends fail with TETHER_E_BACKPRESSURE once this many bytes
+ * wait to be written (default 64 MiB), and a DRAIN event comes when the
+ * queue falls to drain_mark bytes or below after having been above it
+ * (default 64 KiB). */
+TETHER_API int tether_opts_set_send_limit(tether_opts *o, size_t max);
+TETHER_API int tether_opts_set_drain_mark(tether_opts *o, size_t mark);
+/* Sub-protocols: a client offers them in this order; a server accepts the
+ * first the client offers that is in this list, unless the REQUEST handler
+ * chooses. */
+TETHER_API int tether_opts_add_protocol(tether_opts *o, const char *protocol);
+/* Extra headers: on a client's request, or on a server's 101 response. */
+TETHER_API int tether_opts_add_header(tether_opts *o, const char *name, const char *value);
+TETHER_API int tether_opts_set_origin(tether_opts *o, const char *origin);
+/* Handshake head limits (defaults as the sans-I/O layer's). */
+TETHER_API int tether_opts_set_max_header_bytes(tether_opts *o, size_t max);
+TETHER_API int tether_opts_set_max_headers(tether_opts *o, size_t max);
+/* Listeners: SO_REUSEPORT, so several processes can share one port. */
+TETHER_API int tether_opts_set_reuseport(tether_opts *o, int on);
+/* UTF-8 validation of received text (default 1). */
+TETHER_API int tether_opts_set_utf8_check(tether_opts *o, int on);
+
+/* ---- Context and loop -------------------------------------------------- */
+
+/* A new context in poll mode with its own epoll loop. NULL on failure. */
+TETHER_API tether_ctx *tether_ctx_new(void);
+/* Closes every connection and listener at once (no closing handshake) and
+ * frees the context. Not from inside a callback. */
+TETHER_API void tether_ctx_free(tether_ctx *ctx);
+
+typedef void (*tether_event_cb)(tether_ctx *ctx, tether_event *ev, void *user);
+/* Callback mode: every event goes to cb. NULL returns to poll mode. */
+TETHER_API int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user);
+
+/* Own loop: runs until tether_ctx_stop(). Returns 0, or a negative error
+ * (TETHER_E_STATE when called in poll mode or re-entered). */
+TETHER_API int tether_ctx_run(tether_ctx *ctx);
+/* Makes tether_ctx_run() return, and a blocked tether_next_event() return
+ * TETHER_E_AGAIN; a stop requested while neither runs makes the next one
+ * return at once (so a signal just before tether_ctx_run() is not lost).
+ * Thread-safe and async-signal-safe. */
+TETHER_API int tether_ctx_stop(tether_ctx *ctx);
+/* Interrupts a blocked wait and produces a WAKE event (both modes).
+ * Thread-safe and async-signal-safe. */
+TETHER_API int tether_ctx_wake(tether_ctx *ctx);
+
+/* Foreign loop: a file descriptor that becomes readable when the context
+ * has work, and the milliseconds until it has timed work (-1: none). */
+TETHER_API int tether_ctx_fd(const tether_ctx *ctx);
+TETHER_API int tether_ctx_timeout(const tether_ctx *ctx);
+/* Does the work that is ready, waiting at most timeout_ms for some (0: do
+ * not wait, which is what a foreign loop wants; -1: until something
+ * happens). In callback mode events are dispatched; in poll mode they are
+ * queued for tether_next_event(). Work left over keeps tether_ctx_timeout()
+ * at 0 and the fd readable, so a foreign loop never stalls. Returns a count
+ * of what was handled (>= 0), or a negative error. */
+TETHER_API int tether_ctx_service(tether_ctx *ctx, int timeout_ms);
+
+/* Poll mode: waits up to timeout_ms (-1: forever, 0: not at all) for the
+ * next event. Returns 0 with *ev set, TETHER_E_AGAIN on timeout or stop,
+ * TETHER_E_STATE in callback mode. Release every event you get. */
+TETHER_API int tether_next_event(tether_ctx *ctx, int timeout_ms, tether_event **ev);
+TETHER_API void tether_event_release(tether_event *ev);
+
+/* ---- Events -------------------------------------------------------------- */
+
+typedef enum tether_event_type {
+    TETHER_EV_WAKE = 1, /* tether_ctx_wake() was called (poll mode) */
+    TETHER_EV_REQUEST,  /* server: an upgrade request awaits your decision */
+    TETHER_EV_OPEN,     /* the handshake is done; sending is possible */
+    TETHER_EV_MESSAGE,  /* a whole message: opcode TEXT or BINARY, data */
+    TETHER_EV_FRAGMENT, /* streaming: a piece of a message; fin on the last */
+    TETHER_EV_PING,     /* a ping arrived (already answered) */
+    TETHER_EV_PONG,     /* a pong arrived */
+    TETHER_EV_DRAIN,    /* the send queue fell to the drain mark */
+    TETHER_EV_CLOSED    /* the connection is over: code, reason, error */
+} tether_event_type;
+
+TETHER_API int tether_event_type_of(const tether_event *ev);
+/* The connection (NULL for WAKE). */
+TETHER_API tether_conn *tether_event_conn(const tether_event *ev);
+/* MESSAGE/FRAGMENT/PING/PONG data; valid while the event is held. */
+TETHER_API const uint8_t *tether_event_data(const tether_event *ev, size_t *len);
+/* TEXT or BINARY for MESSAGE and FRAGMENT. */
+TETHER_API int tether_event_opcode(const tether_event *ev);
+/* FRAGMENT: 1 on the last piece of the message. */
+TETHER_API int tether_event_fin(const tether_event *ev);
+/* CLOSED: the close code (the peer's, ours if we failed the connection,
+ * 1006 when no close frame was exchanged), the reason, whether the closing
+ * handshake completed, and the error that ended it (0 for a clean close;
+ * e.g. TETHER_E_HS_STATUS with tether_conn_http_status(), or a protocol
+ * error code whose text tether_conn_error_text() gives). */
+TETHER_API int tether_event_close_code(const tether_event *ev);
+TETHER_API const char *tether_event_close_reason(const tether_event *ev, size_t *len);
+TETHER_API int tether_event_clean(const tether_event *ev);
+TETHER_API int tether_event_error(const tether_event *ev);
+
+/* ---- Clients ------------------------------------------------------------- */
+
+/* Starts a connection to url ("ws://host[:port][/path][?query]", IPv6
+ * literals in brackets); opts may be NULL. Name resolution tries every
+ * address in turn. The result arrives as OPEN or CLOSED. Errors now:
+ * TETHER_E_INVAL (bad URL or arguments), TETHER_E_NOMEM. */
+TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts,
+                              tether_conn **out);
+
+/* ---- Servers ------------------------------------------------------------- */
+
+/* Listens on host ("127.0.0.1", "::1", "0.0.0.0", "::", or a name) and
+ * port (0: any free port; see tether_listener_port()). opts (may be NULL)
+ * apply to every accepted connection. */
+TETHER_API int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
+                             tether_listener **out);
+TETHER_API int tether_listener_port(const tether_listener *l);
+/* Stops accepting; existing connections go on. Frees l. */
+TETHER_API void tether_listener_close(tether_listener *l);
+
+/* During a REQUEST event (tether_conn_set_user() works then too): accept (choosing a sub-protocol,
+ * or NULL for the automatic choice) or reject with an HTTP status and optional body. With neither,
+ * releasing the event (or returning from the callback) accepts. */
+TETHER_API int tether_conn_accept(tether_conn *c, const char *protocol);
+TETHER_API int tether_conn_reject(tether_conn *c, int status, const char *body);
+/* An extra header for our handshake response (during REQUEST). */
+TETHER_API int tether_conn_add_header(tether_conn *c, const char *name, const char *value);
+
+/* ---- Connections --------------------------------------------------------- */
+
+/* Sends a whole message (TEXT must be valid UTF-8: TETHER_E_UTF8). The data
+ * is copied; the call never blocks. Errors: TETHER_E_STATE (not open, or
+ * closing), TETHER_E_BACKPRESSURE (send limit reached), TETHER_E_INVAL. */
+TETHER_API int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len);
+/* Streaming send of a message of unknown total length: call with the
+ * message's opcode (TEXT or BINARY) for every piece, fin = 1 on the last.
+ * No other message may be sent until fin (TETHER_E_STATE); control frames
+ * may. Text pieces may split characters; the whole must be UTF-8. */
+TETHER_API int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *data,
+                                         size_t len, int fin);
+TETHER_API int tether_conn_ping(tether_conn *c, const void *data, size_t len);
+/* Starts the closing handshake with code (0: none) and reason; CLOSED
+ * follows when the peer answers, or after the close timeout. */
+TETHER_API int tether_conn_close(tether_conn *c, int code, const char *reason);
+
+/* Read backpressure, in either mode: while paused (on = 1) no more is read
+ * from this connection and no data events come; on = 0 resumes. Control
+ * frames already read are still answered. */
+TETHER_API int tether_conn_pause_reading(tether_conn *c, int on);
+
+/* Bytes queued and not yet written to the socket. */
+TETHER_API size_t tether_conn_buffered(const tether_conn *c);
+TETHER_API uint64_t tether_conn_id(const tether_conn *c);
+TETHER_API void tether_conn_set_user(tether_conn *c, void *user);
+TETHER_API void *tether_conn_user(const tether_conn *c);
+
+/* The handshake, as seen by this connection. On a server: the request's
+ * path, query (NULL if none), headers and the peer's address "ip:port"
+ * ("[ip]:port" for IPv6). On a client: the response's status (101, or the
+ * refusal's) and headers. The chosen sub-protocol (NULL if none). Strings
+ * belong to the connection. */
+TETHER_API const char *tether_conn_path(const tether_conn *c);
+TETHER_API const char *tether_conn_query(const tether_conn *c);
+TETHER_API const char *tether_conn_header(const tether_conn *c, const char *name);
+TETHER_API const char *tether_conn_peer(const tether_conn *c);
+TETHER_API int tether_conn_http_status(const tether_conn *c);
+TETHER_API const char *tether_conn_protocol(const tether_conn *c);
+/* Why the connection failed, in words, or NULL. */
+TETHER_API const char *tether_conn_error_text(const tether_conn *c);
+
+/* ---- From other threads -------------------------------------------------- */
+
+/* Queue a send or a close for the connection with this id and wake the
+ * loop; the data is copied. Returns 0 when queued (the send itself may
+ * still fail later, e.g. if the connection is gone, silently),
+ * TETHER_E_NOMEM, TETHER_E_INVAL. */
+TETHER_API int tether_ctx_post_send(tether_ctx *ctx, uint64_t conn_id, tether_opcode opcode,
+                                    const void *data, size_t len);
+TETHER_API int tether_ctx_post_close(tether_ctx *ctx, uint64_t conn_id, int code,
+                                     const char *reason);
+
 #ifdef __cplusplus
 }
 #endif

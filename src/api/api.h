@@ -1,0 +1,174 @@
+/* Internal: the objects behind the public live-connection API and what the
+ * files of src/api share. */
+#ifndef TT_API_H
+#define TT_API_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether.h"
+#include "conn/conn.h"
+#include "loop/loop.h"
+#include "net/net.h"
+
+/* Options: immutable once copied into a listener or connection, shared by
+ * reference among a listener's connections. */
+struct tether_opts {
+    tt_conn_cfg cfg;
+    unsigned connect_timeout, handshake_timeout;
+    char **protocols;
+    size_t nprotocols;
+    char **hdr_names, **hdr_values;
+    size_t nheaders;
+    char *origin;
+    size_t max_header_bytes, max_headers;
+    int reuseport;
+    int refs;
+};
+
+tether_opts *tt_opts_copy(const tether_opts *o); /* o may be NULL: defaults */
+tether_opts *tt_opts_ref(tether_opts *o);
+void tt_opts_unref(tether_opts *o);
+
+/* Where a connection is in its life. */
+typedef enum tt_phase {
+    TT_PH_RESOLVING,  /* client: waiting for addresses */
+    TT_PH_CONNECTING, /* client: TCP connect in progress */
+    TT_PH_HS_CLIENT,  /* client: request sent, reading the response */
+    TT_PH_HS_SERVER,  /* server: reading the request */
+    TT_PH_REQUEST,    /* server: REQUEST event out, waiting for the decision */
+    TT_PH_OPEN,       /* WebSocket frames flow */
+    TT_PH_LINGER,     /* the WebSocket is over: flushing, then closing TCP */
+    TT_PH_DEAD        /* socket closed; freed once the user is done with it */
+} tt_phase;
+
+struct tether_conn {
+    tether_ctx *ctx;
+    uint64_t id;
+    tt_phase phase;
+    tether_role role;
+    tether_opts *opts;
+    tt_io io;
+    tt_timer timer;
+    tt_conn ws; /* the WebSocket state machine; its output queue carries the handshake too */
+
+    tether_client_hs *chs;
+    tether_server_hs *shs;
+    tt_url url;
+    struct addrinfo *addrs, *next_addr;
+    tt_resolve *resolve;
+    char peer[64];
+
+    uint8_t *pending; /* input received but not processed yet */
+    size_t pending_len, pending_cap;
+
+    void *user;
+    int held;        /* events out that point at this connection */
+    int paused;      /* poll mode: a data event is held, stop reading */
+    int user_paused; /* tether_conn_pause_reading() */
+    int silent;      /* no event was ever given out: die without CLOSED */
+    int closed_out;  /* the CLOSED event was emitted */
+    int user_done;   /* ... and released */
+    int decided;     /* REQUEST: 1 accept, -1 reject */
+    int reject_status;
+    char *reject_body, *chosen_protocol;
+    int error;
+    char error_text[160];
+    uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
+    int dirty, runnable, in_grave;
+    tether_conn *next_dirty, *next_runnable, *next_grave;
+};
+
+struct tether_listener {
+    tether_ctx *ctx;
+    tt_io io;
+    tether_opts *opts;
+    int port;
+    tether_listener *next;
+};
+
+struct tether_event {
+    tether_ctx *ctx;
+    int type;
+    tether_conn *conn;
+    const uint8_t *data;
+    size_t len;
+    int opcode, fin, code, clean, error;
+    char reason[TETHER_MAX_CLOSE_REASON + 1];
+    size_t reason_len;
+    uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
+    tether_event *next;
+};
+
+/* Size of the read buffer every connection shares. */
+#define TT_RBUF_SIZE (256u * 1024u)
+
+struct tether_ctx {
+    tt_loop *loop;
+    tether_event_cb cb;
+    void *cb_user;
+    tether_event *q_head, *q_tail, *free_events;
+    uint8_t *rbuf;
+    tether_conn *dirty, *runnable, *grave;
+    tether_listener *listeners;
+    tether_conn **slots; /* connections by id: slot index + generation */
+    uint32_t *gens;
+    size_t nslots, *free_slots, nfree;
+    atomic_int stop;
+    int in_service, running;
+    uint64_t now;
+};
+
+/* ctx.c */
+void tt_ctx_mark_dirty(tether_conn *c);
+void tt_ctx_mark_runnable(tether_conn *c);
+void tt_ctx_bury(tether_conn *c);
+int tt_ctx_add_conn(tether_ctx *ctx, tether_conn *c);
+tether_conn *tt_ctx_find_conn(tether_ctx *ctx, uint64_t id);
+void tt_ctx_remove_conn(tether_ctx *ctx, tether_conn *c);
+void tt_ctx_free_grave(tether_ctx *ctx);
+
+/* event.c */
+tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c);
+/* Hands an event to the user: the callback now, or the queue. */
+void tt_emit(tether_event *ev);
+void tt_emit_simple(tether_conn *c, int type);
+void tt_emit_ws(tether_conn *c, const tt_conn_ev *wev);
+void tt_events_free_all(tether_ctx *ctx);
+
+/* conn_life.c */
+tether_conn *tt_conn_new(tether_ctx *ctx, tether_role role, tether_opts *opts);
+void tt_conn_free(tether_conn *c);
+/* Reports the end before the WebSocket opened (or after a refusal). */
+void tt_conn_fail_early(tether_conn *c, int err, const char *text);
+tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text);
+/* The WebSocket is over: close the TCP connection after flushing. */
+void tt_conn_linger(tether_conn *c);
+/* Closes the socket; frees the connection if the user is done with it. */
+void tt_conn_shut(tether_conn *c);
+void tt_conn_maybe_free(tether_conn *c);
+void tt_conn_arm_timer(tether_conn *c);
+
+/* conn_io.c */
+void tt_conn_io_cb(tt_io *io, unsigned ready);
+void tt_conn_timer_cb(tt_timer *t);
+/* Writes out what is queued; enables write interest if it would block. */
+void tt_conn_flush(tether_conn *c);
+/* Runs input through the WebSocket until it pauses or runs out. */
+void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len);
+void tt_conn_resume(tether_conn *c);
+/* Makes the next round resume c (input may be waiting). */
+void tt_conn_wake(tether_conn *c);
+/* Keeps input to process later (buf may be c->pending itself). */
+void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len);
+void tt_conn_after_send(tether_conn *c);
+int tt_conn_set_interest(tether_conn *c, unsigned events);
+
+/* client.c / server.c */
+void tt_client_on_io(tether_conn *c, unsigned ready);
+void tt_server_on_io(tether_conn *c, unsigned ready);
+void tt_server_apply_decision(tether_conn *c);
+void tt_open(tether_conn *c, const uint8_t *extra, size_t extra_len);
+
+#endif

@@ -1,0 +1,167 @@
+/* Clients: resolve the host (every address, IPv4 and IPv6, tried in
+ * turn), connect without blocking under a timeout, send the upgrade
+ * request and read the answer. A refusal reports its HTTP status and
+ * headers through the connection. */
+#include "api/api.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tt_client_hs_setup(tether_conn *c) {
+    const tether_opts *o = c->opts;
+    c->chs = tether_client_hs_new(c->url.hostport, c->url.target);
+    if (!c->chs) return TETHER_E_NOMEM;
+    int rc = tether_client_hs_set_max_header_bytes(c->chs, o->max_header_bytes);
+    if (!rc) rc = tether_client_hs_set_max_headers(c->chs, o->max_headers);
+    if (!rc && o->origin) rc = tether_client_hs_set_origin(c->chs, o->origin);
+    for (size_t i = 0; i < o->nprotocols && !rc; i++)
+        rc = tether_client_hs_add_protocol(c->chs, o->protocols[i]);
+    for (size_t i = 0; i < o->nheaders && !rc; i++)
+        rc = tether_client_hs_add_header(c->chs, o->hdr_names[i], o->hdr_values[i]);
+    return rc;
+}
+
+/* Connects to the next address; false when none is left. */
+static int tt_client_try_next(tether_conn *c) {
+    for (; c->next_addr; c->next_addr = c->next_addr->ai_next) {
+        struct addrinfo *ai = c->next_addr;
+        int fd = tt_sock_connect(ai->ai_addr, ai->ai_addrlen);
+        if (fd < 0) continue;
+        c->io.fd = fd;
+        c->phase = TT_PH_CONNECTING;
+        if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_WRITE) != 0) {
+            close(fd);
+            c->io.fd = -1;
+            continue;
+        }
+        c->next_addr = ai->ai_next;
+        return 1;
+    }
+    return 0;
+}
+
+static void tt_client_resolved(void *arg, struct addrinfo *res, int err) {
+    tether_conn *c = arg;
+    c->resolve = NULL;
+    c->ctx->now = tt_now_ms();
+    if (!res) {
+        tt_conn_fail_early(c, err ? err : TETHER_E_DNS, NULL);
+        return;
+    }
+    c->addrs = c->next_addr = res;
+    if (!tt_client_try_next(c)) tt_conn_fail_early(c, TETHER_E_CONNECT, NULL);
+}
+
+int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {
+    if (!ctx || !url || !out) return TETHER_E_INVAL;
+    *out = NULL;
+    tt_url u;
+    int rc = tt_url_parse(url, &u);
+    if (rc != 0) return rc;
+    if (u.secure) { /* wss:// comes with TLS support */
+        tt_url_free(&u);
+        return TETHER_E_INVAL;
+    }
+    tether_opts *o = tt_opts_copy(opts);
+    tether_conn *c = o ? tt_conn_new(ctx, TETHER_ROLE_CLIENT, o) : NULL;
+    if (!c) {
+        tt_url_free(&u);
+        tt_opts_unref(o);
+        return TETHER_E_NOMEM;
+    }
+    c->url = u;
+    c->phase = TT_PH_RESOLVING;
+    ctx->now = tt_now_ms();
+    if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
+    rc = tt_client_hs_setup(c);
+    if (!rc) rc = tt_resolve_start(ctx->loop, u.host, u.port, tt_client_resolved, c, &c->resolve);
+    if (rc) {
+        c->silent = 1;
+        tt_conn_shut(c);
+        return rc;
+    }
+    tt_conn_arm_timer(c);
+    *out = c;
+    return 0;
+}
+
+/* TCP is up: queue the request, and give the handshake its own timeout. */
+static void tt_client_connected(tether_conn *c) {
+    const char *req;
+    size_t len;
+    int rc = tether_client_hs_request(c->chs, &req, &len);
+    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->ws.out, len);
+    if (!p) {
+        tt_conn_fail_early(c, rc ? rc : TETHER_E_NOMEM, NULL);
+        return;
+    }
+    memcpy(p, req, len);
+    tt_outbuf_commit(&c->ws.out, len);
+    c->phase = TT_PH_HS_CLIENT;
+    c->deadline = c->opts->handshake_timeout ? c->ctx->now + c->opts->handshake_timeout : 0;
+    tt_conn_arm_timer(c);
+    tt_conn_flush(c);
+}
+
+static void tt_client_on_connect(tether_conn *c) {
+    if (tt_sock_connect_result(c->io.fd) == 0) {
+        tt_client_connected(c);
+        return;
+    }
+    tt_loop_del(c->ctx->loop, &c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+    if (!tt_client_try_next(c)) tt_conn_fail_early(c, TETHER_E_CONNECT, NULL);
+}
+
+/* Reads the response; on 101 the WebSocket opens with the bytes after it. */
+static void tt_client_on_response(tether_conn *c) {
+    uint8_t *rbuf = c->ctx->rbuf;
+    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    if (n == TETHER_E_AGAIN) return;
+    if (n <= 0) {
+        tt_conn_fail_early(c, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, NULL);
+        return;
+    }
+    size_t used = 0;
+    int rc = tether_client_hs_parse(c->chs, rbuf, (size_t)n, &used);
+    if (rc == TETHER_E_AGAIN) return;
+    if (rc == TETHER_E_HS_STATUS) {
+        char text[64];
+        snprintf(text, sizeof text, "HTTP %d %s", tether_client_hs_status(c->chs),
+                 tether_client_hs_reason(c->chs));
+        tt_conn_fail_early(c, rc, text);
+        return;
+    }
+    if (rc != 0) {
+        tt_conn_fail_early(c, rc, NULL);
+        return;
+    }
+    tt_open(c, rbuf + used, (size_t)n - used);
+}
+
+void tt_client_on_io(tether_conn *c, unsigned ready) {
+    if (c->phase == TT_PH_CONNECTING) {
+        if (ready & (TT_IO_WRITE | TT_IO_ERROR)) tt_client_on_connect(c);
+        return;
+    }
+    if (c->phase != TT_PH_HS_CLIENT) return;
+    if (ready & TT_IO_WRITE) tt_conn_flush(c);
+    if (c->phase == TT_PH_HS_CLIENT && (ready & (TT_IO_READ | TT_IO_ERROR)))
+        tt_client_on_response(c);
+}
+
+/* The handshake is done (either role): the WebSocket is open. */
+void tt_open(tether_conn *c, const uint8_t *extra, size_t extra_len) {
+    c->phase = TT_PH_OPEN;
+    c->deadline = 0;
+    c->ws.last_rx = c->ctx->now;
+    tt_emit_simple(c, TETHER_EV_OPEN);
+    if (c->phase != TT_PH_OPEN) return; /* closed from the OPEN callback */
+    if (extra_len) tt_conn_keep_input(c, extra, extra_len);
+    tt_ctx_mark_runnable(c);
+    tt_conn_after_send(c);
+}

@@ -1,0 +1,104 @@
+/* The public functions on a connection. Sends go through the WebSocket
+ * state machine's queue; tt_conn_after_send decides when they hit the
+ * socket (now, or at the end of the current round). */
+#include "api/api.h"
+
+#include <string.h>
+
+static int tt_conn_sendable(const tether_conn *c) {
+    if (!c) return TETHER_E_INVAL;
+    return c->phase == TT_PH_OPEN ? 0 : TETHER_E_STATE;
+}
+
+int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len) {
+    int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_send(&c->ws, opcode, data, len);
+    if (!rc) tt_conn_after_send(c);
+    return rc;
+}
+
+int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *data, size_t len,
+                              int fin) {
+    int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_send_fragment(&c->ws, opcode, data, len, fin);
+    if (!rc) tt_conn_after_send(c);
+    return rc;
+}
+
+int tether_conn_ping(tether_conn *c, const void *data, size_t len) {
+    int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_ping(&c->ws, data, len);
+    if (!rc) tt_conn_after_send(c);
+    return rc;
+}
+
+int tether_conn_close(tether_conn *c, int code, const char *reason) {
+    int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_close(&c->ws, code, reason, tt_now_ms());
+    if (!rc) tt_conn_after_send(c); /* also arms the close timeout */
+    return rc;
+}
+
+int tether_conn_pause_reading(tether_conn *c, int on) {
+    if (!c || (on != 0 && on != 1)) return TETHER_E_INVAL;
+    if (c->user_paused == on) return 0;
+    c->user_paused = on;
+    if (!on)
+        tt_conn_wake(c); /* input may be waiting in c->pending */
+    else if (c->phase != TT_PH_DEAD)
+        tt_conn_set_interest(c, c->io.events & ~TT_IO_READ);
+    return 0;
+}
+
+size_t tether_conn_buffered(const tether_conn *c) {
+    return c ? tt_outbuf_len(&c->ws.out) : 0;
+}
+
+uint64_t tether_conn_id(const tether_conn *c) {
+    return c ? c->id : 0;
+}
+
+void tether_conn_set_user(tether_conn *c, void *user) {
+    if (c) c->user = user;
+}
+
+void *tether_conn_user(const tether_conn *c) {
+    return c ? c->user : NULL;
+}
+
+const char *tether_conn_path(const tether_conn *c) {
+    if (!c) return NULL;
+    return c->shs ? tether_server_hs_path(c->shs) : c->url.target;
+}
+
+const char *tether_conn_query(const tether_conn *c) {
+    if (!c) return NULL;
+    if (c->shs) return tether_server_hs_query(c->shs);
+    const char *q = c->url.target ? strchr(c->url.target, '?') : NULL;
+    return q ? q + 1 : NULL;
+}
+
+const char *tether_conn_header(const tether_conn *c, const char *name) {
+    if (!c || !name) return NULL;
+    if (c->shs) return tether_server_hs_header(c->shs, name);
+    return c->chs ? tether_client_hs_header(c->chs, name) : NULL;
+}
+
+const char *tether_conn_peer(const tether_conn *c) {
+    return c && c->peer[0] ? c->peer : NULL;
+}
+
+int tether_conn_http_status(const tether_conn *c) {
+    if (!c) return TETHER_E_INVAL;
+    return c->chs ? tether_client_hs_status(c->chs) : 0;
+}
+
+const char *tether_conn_protocol(const tether_conn *c) {
+    if (!c) return NULL;
+    if (c->chs) return c->phase >= TT_PH_OPEN ? tether_client_hs_protocol(c->chs) : NULL;
+    return c->chosen_protocol;
+}
+
+const char *tether_conn_error_text(const tether_conn *c) {
+    return c && c->error ? c->error_text : NULL;
+}

@@ -1,0 +1,197 @@
+/* Moving bytes for a connection: reads into the context's shared buffer
+ * (idle connections own no read buffer), runs them through the WebSocket
+ * state machine, keeps only what could not be processed yet, and writes
+ * the output queue out in as few system calls as it can: everything a
+ * round queued for a connection goes out in one write. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tt_conn_set_interest(tether_conn *c, unsigned events) {
+    if (c->io.fd < 0 || c->io.events == events) return 0;
+    return tt_loop_mod(c->ctx->loop, &c->io, events);
+}
+
+/* Read interest follows the phase and pausing; write interest is on only
+ * while output waits for the socket. */
+static void tt_conn_update_interest(tether_conn *c) {
+    unsigned ev = 0;
+    int reading =
+        c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused;
+    if (reading) ev |= TT_IO_READ;
+    if (tt_outbuf_len(&c->ws.out) > 0 || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
+    tt_conn_set_interest(c, ev);
+}
+
+static void tt_conn_finish_linger(tether_conn *c) {
+    /* A server closes at once, and so does anyone after a failure; a
+     * client that closed cleanly waits for the server's FIN (the read side
+     * sees it) or the linger deadline. */
+    if (c->role == TETHER_ROLE_SERVER || c->error) tt_conn_shut(c);
+}
+
+/* A write failed: the peer is gone and nothing more can be sent. */
+static void tt_conn_write_failed(tether_conn *c) {
+    c->ws.out.head = c->ws.out.tail = 0;
+    if (c->phase < TT_PH_OPEN) {
+        tt_conn_fail_early(c, TETHER_E_IO, NULL);
+        return;
+    }
+    tt_conn_ev ev;
+    int report = c->phase == TT_PH_OPEN && tt_conn_abort(&c->ws, TETHER_E_IO, &ev);
+    c->phase = TT_PH_LINGER;
+    if (report) tt_emit_ws(c, &ev);
+    tt_conn_shut(c);
+}
+
+void tt_conn_flush(tether_conn *c) {
+    tt_outbuf *out = &c->ws.out;
+    if (c->phase == TT_PH_DEAD || c->phase <= TT_PH_CONNECTING) return;
+    while (tt_outbuf_len(out) > 0) {
+        struct iovec iov = {out->buf + out->head, tt_outbuf_len(out)};
+        ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
+        if (n == TETHER_E_AGAIN) break;
+        if (n < 0) {
+            tt_conn_write_failed(c);
+            return;
+        }
+        tt_outbuf_consume(out, (size_t)n);
+    }
+    if (c->phase == TT_PH_OPEN && tt_conn_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
+    if (c->phase == TT_PH_LINGER && tt_outbuf_len(out) == 0) tt_conn_finish_linger(c);
+    if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
+}
+
+/* Keeps input that could not be processed, for when the connection
+ * resumes. buf may already be c->pending. */
+void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len) {
+    if (c->pending && buf >= c->pending && buf <= c->pending + c->pending_len) {
+        memmove(c->pending, buf, len); /* the unprocessed tail of pending itself */
+        c->pending_len = len;
+    } else if (len) {
+        if (len > c->pending_cap - c->pending_len) {
+            size_t cap = c->pending_len + len;
+            uint8_t *p = realloc(c->pending, cap);
+            if (!p) return; /* dropped input makes the stream fail: a close follows */
+            c->pending = p;
+            c->pending_cap = cap;
+        }
+        memcpy(c->pending + c->pending_len, buf, len);
+        c->pending_len += len;
+    }
+    if (c->pending_len == 0) { /* idle connections own no input buffer */
+        free(c->pending);
+        c->pending = NULL;
+        c->pending_cap = 0;
+    }
+}
+
+void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
+    size_t off = 0;
+    while (c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) {
+        size_t used = 0;
+        tt_conn_ev ev;
+        int r = tt_conn_input(&c->ws, buf + off, len - off, &used, &ev);
+        off += used;
+        if (r == 0) break;
+        if (ev.type == TT_EV_CLOSE) tt_conn_linger(c);
+        tt_emit_ws(c, &ev);
+    }
+    if (c->phase == TT_PH_OPEN)
+        tt_conn_keep_input(c, buf + off, len - off);
+    else if (buf == c->pending)
+        c->pending_len = 0;
+    tt_conn_after_send(c);
+}
+
+void tt_conn_wake(tether_conn *c) {
+    tt_ctx_mark_runnable(c);
+    if (!c->ctx->in_service) tt_loop_wake(c->ctx->loop); /* foreign loops: look again */
+}
+
+void tt_conn_resume(tether_conn *c) {
+    if (c->pending_len && !c->paused && !c->user_paused)
+        tt_conn_process(c, c->pending, c->pending_len);
+    if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
+}
+
+/* After anything that may have queued output: inside a round the write
+ * waits for the round's end (one write for many frames); outside one
+ * (a send from the user's own code) it goes out now. */
+void tt_conn_after_send(tether_conn *c) {
+    if (c->phase == TT_PH_DEAD) return;
+    if (c->ctx->in_service)
+        tt_ctx_mark_dirty(c);
+    else
+        tt_conn_flush(c);
+    if (c->phase == TT_PH_OPEN || c->phase == TT_PH_LINGER) tt_conn_arm_timer(c);
+}
+
+/* Read side of an open or lingering connection. */
+static void tt_conn_on_readable(tether_conn *c) {
+    uint8_t *rbuf = c->ctx->rbuf;
+    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    if (n == TETHER_E_AGAIN) return;
+    if (n <= 0) {
+        tt_conn_ev ev;
+        if (c->phase == TT_PH_OPEN &&
+            tt_conn_abort(&c->ws, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, &ev)) {
+            c->phase = TT_PH_LINGER;
+            tt_emit_ws(c, &ev);
+        }
+        tt_conn_shut(c);
+        return;
+    }
+    if (c->phase != TT_PH_OPEN) return; /* lingering: drain and ignore */
+    c->ws.last_rx = c->ctx->now;
+    if (c->pending_len) { /* earlier bytes first */
+        tt_conn_keep_input(c, rbuf, (size_t)n);
+        tt_conn_process(c, c->pending, c->pending_len);
+    } else {
+        tt_conn_process(c, rbuf, (size_t)n);
+    }
+}
+
+void tt_conn_io_cb(tt_io *io, unsigned ready) {
+    tether_conn *c = (tether_conn *)((char *)io - offsetof(tether_conn, io));
+    switch (c->phase) {
+    case TT_PH_RESOLVING:
+    case TT_PH_CONNECTING:
+    case TT_PH_HS_CLIENT:
+        tt_client_on_io(c, ready);
+        break;
+    case TT_PH_HS_SERVER:
+        tt_server_on_io(c, ready);
+        break;
+    case TT_PH_OPEN:
+    case TT_PH_LINGER:
+        if (ready & TT_IO_WRITE) tt_conn_flush(c);
+        if (c->phase != TT_PH_DEAD && (ready & (TT_IO_READ | TT_IO_ERROR))) tt_conn_on_readable(c);
+        break;
+    default:
+        break;
+    }
+}
+
+void tt_conn_timer_cb(tt_timer *t) {
+    tether_conn *c = (tether_conn *)((char *)t - offsetof(tether_conn, timer));
+    uint64_t now = c->ctx->now = tt_now_ms();
+    if (c->deadline && now >= c->deadline) {
+        if (c->phase == TT_PH_LINGER)
+            tt_conn_shut(c);
+        else
+            tt_conn_fail_early(c, TETHER_E_TIMEOUT, NULL);
+        return;
+    }
+    if (c->phase == TT_PH_OPEN) {
+        tt_conn_ev ev;
+        if (tt_conn_on_timer(&c->ws, now, &ev)) {
+            tt_conn_linger(c);
+            tt_emit_ws(c, &ev);
+        }
+        tt_conn_after_send(c); /* a ping may be queued; re-arms the timer */
+        return;
+    }
+    tt_conn_arm_timer(c);
+}

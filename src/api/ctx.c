@@ -1,0 +1,236 @@
+/* The context: owns the loop, the connections (by id, so other threads
+ * can name them safely), and the rounds of work. A round: process input
+ * that was waiting on a released event, write out what was queued, wait
+ * for readiness or a timer, then the same again, and finally free the
+ * connections that ended in it. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tether_ctx *tether_ctx_new(void) {
+    tether_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->loop = tt_loop_new();
+    ctx->rbuf = malloc(TT_RBUF_SIZE);
+    if (!ctx->loop || !ctx->rbuf) {
+        tt_loop_free(ctx->loop);
+        free(ctx->rbuf);
+        free(ctx);
+        return NULL;
+    }
+    atomic_init(&ctx->stop, 0);
+    ctx->now = tt_now_ms();
+    return ctx;
+}
+
+void tether_ctx_free(tether_ctx *ctx) {
+    if (!ctx) return;
+    tt_events_free_all(ctx);
+    for (size_t i = 0; i < ctx->nslots; i++) {
+        tether_conn *c = ctx->slots[i];
+        ctx->slots[i] = NULL; /* work posted from threads must not find it */
+        if (c) tt_conn_free(c);
+    }
+    while (ctx->listeners)
+        tether_listener_close(ctx->listeners);
+    tt_loop_free(ctx->loop); /* runs posted work, which finds no connection */
+    free(ctx->slots);
+    free(ctx->gens);
+    free(ctx->free_slots);
+    free(ctx->rbuf);
+    free(ctx);
+}
+
+int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user) {
+    if (!ctx) return TETHER_E_INVAL;
+    if (ctx->q_head && !cb) return TETHER_E_STATE;
+    ctx->cb = cb;
+    ctx->cb_user = user;
+    return 0;
+}
+
+/* ---- connections by id ---------------------------------------------------
+ * id = generation << 32 | (slot + 1): a stale id finds a newer generation
+ * in its slot, or an empty slot, and so never the wrong connection. */
+
+static int tt_slots_grow(tether_ctx *ctx) {
+    size_t n = ctx->nslots ? ctx->nslots * 2 : 64;
+    tether_conn **s = realloc(ctx->slots, n * sizeof *s);
+    if (s) ctx->slots = s;
+    uint32_t *g = s ? realloc(ctx->gens, n * sizeof *g) : NULL;
+    if (g) ctx->gens = g;
+    size_t *f = g ? realloc(ctx->free_slots, n * sizeof *f) : NULL;
+    if (!f) return TETHER_E_NOMEM;
+    ctx->free_slots = f;
+    for (size_t i = ctx->nslots; i < n; i++) {
+        s[i] = NULL;
+        g[i] = 1;
+        f[ctx->nfree++] = n - 1 - (i - ctx->nslots);
+    }
+    ctx->nslots = n;
+    return 0;
+}
+
+int tt_ctx_add_conn(tether_ctx *ctx, tether_conn *c) {
+    if (!ctx->nfree && tt_slots_grow(ctx) != 0) return TETHER_E_NOMEM;
+    size_t i = ctx->free_slots[--ctx->nfree];
+    ctx->slots[i] = c;
+    c->id = ((uint64_t)ctx->gens[i] << 32) | (uint64_t)(i + 1);
+    return 0;
+}
+
+void tt_ctx_remove_conn(tether_ctx *ctx, tether_conn *c) {
+    size_t i = (size_t)(c->id & 0xffffffffu) - 1;
+    ctx->slots[i] = NULL;
+    ctx->gens[i]++;
+    ctx->free_slots[ctx->nfree++] = i;
+}
+
+tether_conn *tt_ctx_find_conn(tether_ctx *ctx, uint64_t id) {
+    size_t i = (size_t)(id & 0xffffffffu);
+    if (i == 0 || i > ctx->nslots) return NULL;
+    tether_conn *c = ctx->slots[i - 1];
+    return c && c->id == id ? c : NULL;
+}
+
+/* ---- work lists ---------------------------------------------------------- */
+
+void tt_ctx_mark_dirty(tether_conn *c) {
+    if (c->dirty) return;
+    c->dirty = 1;
+    c->next_dirty = c->ctx->dirty;
+    c->ctx->dirty = c;
+}
+
+void tt_ctx_mark_runnable(tether_conn *c) {
+    if (c->runnable) return;
+    c->runnable = 1;
+    c->next_runnable = c->ctx->runnable;
+    c->ctx->runnable = c;
+}
+
+void tt_ctx_bury(tether_conn *c) {
+    if (c->in_grave) return;
+    c->in_grave = 1;
+    c->next_grave = c->ctx->grave;
+    c->ctx->grave = c;
+}
+
+static void tt_ctx_run_lists(tether_ctx *ctx) {
+    while (ctx->runnable) {
+        tether_conn *c = ctx->runnable;
+        ctx->runnable = c->next_runnable;
+        c->runnable = 0;
+        tt_conn_resume(c);
+    }
+    while (ctx->dirty) {
+        tether_conn *c = ctx->dirty;
+        ctx->dirty = c->next_dirty;
+        c->dirty = 0;
+        tt_conn_flush(c);
+    }
+}
+
+void tt_ctx_free_grave(tether_ctx *ctx) {
+    while (ctx->grave) {
+        tether_conn *c = ctx->grave;
+        ctx->grave = c->next_grave;
+        tt_ctx_remove_conn(ctx, c);
+        tt_conn_free(c);
+    }
+}
+
+/* ---- rounds -------------------------------------------------------------- */
+
+static tether_event *tt_queue_pop(tether_ctx *ctx);
+
+/* Callback mode: events queued outside a round go out first in the next. */
+static void tt_ctx_dispatch_queued(tether_ctx *ctx) {
+    tether_event *ev;
+    while (ctx->cb && (ev = tt_queue_pop(ctx)) != NULL) {
+        ctx->cb(ctx, ev, ctx->cb_user);
+        tether_event_release(ev);
+    }
+}
+
+static int tt_ctx_round(tether_ctx *ctx, int timeout_ms) {
+    ctx->in_service++;
+    ctx->now = tt_now_ms();
+    tt_ctx_dispatch_queued(ctx);
+    tt_ctx_run_lists(ctx);
+    if ((!ctx->cb && ctx->q_head) || ctx->runnable || atomic_load(&ctx->stop)) timeout_ms = 0;
+    int n = tt_loop_poll(ctx->loop, timeout_ms);
+    ctx->now = tt_now_ms();
+    if (tt_loop_take_wake(ctx->loop)) tt_emit(tt_event_new(ctx, TETHER_EV_WAKE, NULL));
+    tt_ctx_run_lists(ctx);
+    ctx->in_service--;
+    if (!ctx->in_service) tt_ctx_free_grave(ctx);
+    return n;
+}
+
+int tether_ctx_service(tether_ctx *ctx, int timeout_ms) {
+    if (!ctx) return TETHER_E_INVAL;
+    return tt_ctx_round(ctx, timeout_ms);
+}
+
+int tether_ctx_run(tether_ctx *ctx) {
+    if (!ctx) return TETHER_E_INVAL;
+    if (!ctx->cb || ctx->running) return TETHER_E_STATE;
+    ctx->running = 1;
+    int rc = 0;
+    while (!atomic_exchange(&ctx->stop, 0) && rc >= 0)
+        rc = tt_ctx_round(ctx, -1);
+    ctx->running = 0;
+    return rc < 0 ? rc : 0;
+}
+
+int tether_ctx_stop(tether_ctx *ctx) {
+    if (!ctx) return TETHER_E_INVAL;
+    atomic_store(&ctx->stop, 1);
+    return tt_loop_wake(ctx->loop);
+}
+
+int tether_ctx_wake(tether_ctx *ctx) {
+    return ctx ? tt_loop_wake(ctx->loop) : TETHER_E_INVAL;
+}
+
+int tether_ctx_fd(const tether_ctx *ctx) {
+    return ctx ? tt_loop_fd(ctx->loop) : TETHER_E_INVAL;
+}
+
+int tether_ctx_timeout(const tether_ctx *ctx) {
+    if (!ctx) return TETHER_E_INVAL;
+    if (ctx->q_head || ctx->runnable || ctx->dirty) return 0;
+    return tt_loop_next_timeout(ctx->loop);
+}
+
+static tether_event *tt_queue_pop(tether_ctx *ctx) {
+    tether_event *ev = ctx->q_head;
+    if (!ev) return NULL;
+    ctx->q_head = ev->next;
+    if (!ctx->q_head) ctx->q_tail = NULL;
+    ev->next = NULL;
+    return ev;
+}
+
+int tether_next_event(tether_ctx *ctx, int timeout_ms, tether_event **out) {
+    if (!ctx || !out) return TETHER_E_INVAL;
+    *out = NULL;
+    if (ctx->cb || ctx->in_service) return TETHER_E_STATE;
+    uint64_t deadline = timeout_ms > 0 ? tt_now_ms() + (uint64_t)timeout_ms : 0;
+    for (;;) {
+        if ((*out = tt_queue_pop(ctx)) != NULL) return 0;
+        if (atomic_exchange(&ctx->stop, 0)) return TETHER_E_AGAIN;
+        int wait = -1;
+        if (timeout_ms == 0)
+            wait = 0;
+        else if (deadline) {
+            uint64_t now = tt_now_ms();
+            wait = now >= deadline ? 0 : (int)(deadline - now);
+        }
+        int rc = tt_ctx_round(ctx, wait);
+        if (rc < 0) return rc;
+        if (!ctx->q_head && wait == 0) return TETHER_E_AGAIN;
+    }
+}

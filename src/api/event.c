@@ -1,0 +1,177 @@
+/* Events: pooled (no allocation per message once warm), handed to the
+ * callback at once in callback mode or queued in poll mode, and released
+ * either way through tether_event_release(), which is where holding an
+ * event ends: a paused connection resumes, a REQUEST decision applies, a
+ * finished connection may be freed. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c) {
+    tether_event *ev = ctx->free_events;
+    if (ev)
+        ctx->free_events = ev->next;
+    else if (!(ev = malloc(sizeof *ev)))
+        return NULL;
+    memset(ev, 0, offsetof(tether_event, reason));
+    ev->reason[0] = 0;
+    ev->next = NULL;
+    ev->ctx = ctx;
+    ev->type = type;
+    ev->conn = c;
+    if (c) c->held++;
+    return ev;
+}
+
+void tt_emit(tether_event *ev) {
+    if (!ev) return; /* out of memory: the event is lost, the state is not */
+    tether_ctx *ctx = ev->ctx;
+    if (ctx->cb && ctx->in_service) {
+        ctx->cb(ctx, ev, ctx->cb_user);
+        tether_event_release(ev);
+        return;
+    }
+    /* Poll mode, or an event caused by a call the user made outside a
+     * round: queue it (the next round dispatches it in callback mode). */
+    if (ctx->q_tail)
+        ctx->q_tail->next = ev;
+    else
+        ctx->q_head = ev;
+    ctx->q_tail = ev;
+    if (ctx->cb) tt_loop_wake(ctx->loop);
+}
+
+void tt_emit_simple(tether_conn *c, int type) {
+    tt_emit(tt_event_new(c->ctx, type, c));
+}
+
+static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_conn_ev *w) {
+    ev->code = w->code;
+    ev->clean = w->clean;
+    ev->error = w->error;
+    ev->reason_len =
+        w->reason_len < TETHER_MAX_CLOSE_REASON ? w->reason_len : TETHER_MAX_CLOSE_REASON;
+    memcpy(ev->reason, w->reason, ev->reason_len);
+    ev->reason[ev->reason_len] = 0;
+    c->closed_out = 1;
+    if (w->error && !c->error) {
+        c->error = w->error;
+        snprintf(c->error_text, sizeof c->error_text, "%s", ev->reason);
+    }
+}
+
+static const int tt_type_map[] = {
+    [TT_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
+    [TT_EV_PING] = TETHER_EV_PING,       [TT_EV_PONG] = TETHER_EV_PONG,
+    [TT_EV_CLOSE] = TETHER_EV_CLOSED,
+};
+
+/* Turns a WebSocket event into a public one. Data events pause the
+ * connection while held in poll mode (their data lives in the connection);
+ * control payloads are copied into the event. */
+void tt_emit_ws(tether_conn *c, const tt_conn_ev *w) {
+    tether_event *ev = tt_event_new(c->ctx, tt_type_map[w->type], c);
+    if (!ev) return;
+    ev->opcode = w->opcode;
+    ev->fin = w->fin;
+    ev->data = w->data;
+    ev->len = w->len;
+    if (w->type == TT_EV_PING || w->type == TT_EV_PONG) {
+        memcpy(ev->ctl, w->data, w->len);
+        ev->data = ev->ctl;
+    } else if (w->type == TT_EV_CLOSE) {
+        tt_event_set_close(ev, c, w);
+        ev->data = NULL;
+        ev->len = 0;
+    } else if (!c->ctx->cb) {
+        c->paused = 1;
+    }
+    tt_emit(ev);
+}
+
+/* What releasing an event means for its connection. */
+static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
+    c->held--;
+    switch (ev->type) {
+    case TETHER_EV_REQUEST:
+        tt_server_apply_decision(c);
+        break;
+    case TETHER_EV_MESSAGE:
+    case TETHER_EV_FRAGMENT:
+        tt_conn_event_done(&c->ws, ev->type == TETHER_EV_MESSAGE ? TT_EV_MESSAGE : TT_EV_FRAGMENT);
+        if (c->paused) {
+            c->paused = 0;
+            tt_conn_wake(c);
+        }
+        break;
+    case TETHER_EV_CLOSED:
+        c->user_done = 1;
+        break;
+    default:
+        break;
+    }
+    tt_conn_maybe_free(c);
+}
+
+void tether_event_release(tether_event *ev) {
+    if (!ev) return;
+    tether_ctx *ctx = ev->ctx;
+    if (ev->conn) tt_event_release_conn(ev, ev->conn);
+    ev->next = ctx->free_events;
+    ctx->free_events = ev;
+}
+
+void tt_events_free_all(tether_ctx *ctx) {
+    tether_event *ev;
+    while ((ev = ctx->q_head) != NULL) {
+        ctx->q_head = ev->next;
+        free(ev);
+    }
+    ctx->q_tail = NULL;
+    while ((ev = ctx->free_events) != NULL) {
+        ctx->free_events = ev->next;
+        free(ev);
+    }
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+int tether_event_type_of(const tether_event *ev) {
+    return ev ? ev->type : TETHER_E_INVAL;
+}
+
+tether_conn *tether_event_conn(const tether_event *ev) {
+    return ev ? ev->conn : NULL;
+}
+
+const uint8_t *tether_event_data(const tether_event *ev, size_t *len) {
+    if (len) *len = ev ? ev->len : 0;
+    return ev && ev->data ? ev->data : (const uint8_t *)"";
+}
+
+int tether_event_opcode(const tether_event *ev) {
+    return ev ? ev->opcode : TETHER_E_INVAL;
+}
+
+int tether_event_fin(const tether_event *ev) {
+    return ev ? ev->fin : TETHER_E_INVAL;
+}
+
+int tether_event_close_code(const tether_event *ev) {
+    return ev ? ev->code : TETHER_E_INVAL;
+}
+
+const char *tether_event_close_reason(const tether_event *ev, size_t *len) {
+    if (len) *len = ev ? ev->reason_len : 0;
+    return ev ? ev->reason : "";
+}
+
+int tether_event_clean(const tether_event *ev) {
+    return ev ? ev->clean : 0;
+}
+
+int tether_event_error(const tether_event *ev) {
+    return ev ? ev->error : TETHER_E_INVAL;
+}

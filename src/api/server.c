@@ -1,0 +1,223 @@
+/* Servers: listeners accept connections, read the upgrade request under a
+ * handshake timeout, and hand it to the application as a REQUEST event
+ * (path, query, headers, peer). The decision (accept with a sub-protocol
+ * and extra headers, or reject with a status) takes effect when the event
+ * is released, so callback and poll mode behave the same. A request that is
+ * not a valid upgrade is answered with the status tether names for it and
+ * never reaches the application. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void tt_listener_on_io(tt_io *io, unsigned ready);
+
+int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
+                  tether_listener **out) {
+    if (!ctx || !out || port < 0 || port > 65535) return TETHER_E_INVAL;
+    *out = NULL;
+    tether_listener *l = calloc(1, sizeof *l);
+    if (!l || !(l->opts = tt_opts_copy(opts))) {
+        free(l);
+        return TETHER_E_NOMEM;
+    }
+    int fd = tt_sock_listen(host, port, l->opts->reuseport, 1024, &l->port);
+    if (fd < 0) {
+        tt_opts_unref(l->opts);
+        free(l);
+        return fd;
+    }
+    l->ctx = ctx;
+    l->io.fd = fd;
+    l->io.cb = tt_listener_on_io;
+    int rc = tt_loop_add(ctx->loop, &l->io, TT_IO_READ);
+    if (rc) {
+        close(fd);
+        tt_opts_unref(l->opts);
+        free(l);
+        return rc;
+    }
+    l->next = ctx->listeners;
+    ctx->listeners = l;
+    *out = l;
+    return 0;
+}
+
+int tether_listener_port(const tether_listener *l) {
+    return l ? l->port : TETHER_E_INVAL;
+}
+
+void tether_listener_close(tether_listener *l) {
+    if (!l) return;
+    tether_listener **pp = &l->ctx->listeners;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (*pp) *pp = l->next;
+    tt_loop_del(l->ctx->loop, &l->io);
+    close(l->io.fd);
+    tt_opts_unref(l->opts);
+    free(l);
+}
+
+static void tt_server_accept_one(tether_listener *l, int fd, const char *peer) {
+    tether_ctx *ctx = l->ctx;
+    tether_conn *c = tt_conn_new(ctx, TETHER_ROLE_SERVER, tt_opts_ref(l->opts));
+    if (!c || !(c->shs = tether_server_hs_new())) {
+        if (c) {
+            c->silent = 1;
+            tt_conn_shut(c);
+        } else {
+            tt_opts_unref(l->opts);
+        }
+        close(fd);
+        return;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    tether_server_hs_set_max_header_bytes(c->shs, l->opts->max_header_bytes);
+    tether_server_hs_set_max_headers(c->shs, l->opts->max_headers);
+    c->silent = 1; /* until the REQUEST event */
+    c->phase = TT_PH_HS_SERVER;
+    c->io.fd = fd;
+    if (tt_loop_add(ctx->loop, &c->io, TT_IO_READ) != 0) {
+        close(fd);
+        c->io.fd = -1;
+        tt_conn_shut(c);
+        return;
+    }
+    unsigned t = l->opts->handshake_timeout;
+    c->deadline = t ? ctx->now + t : 0;
+    tt_conn_arm_timer(c);
+}
+
+/* Accepts what is pending, a bounded batch per round so one busy listener
+ * cannot starve established connections. */
+static void tt_listener_on_io(tt_io *io, unsigned ready) {
+    tether_listener *l = (tether_listener *)((char *)io - offsetof(tether_listener, io));
+    (void)ready;
+    l->ctx->now = tt_now_ms();
+    for (int i = 0; i < 64; i++) {
+        char peer[64];
+        int fd = tt_sock_accept(l->io.fd, peer, sizeof peer);
+        if (fd < 0) break;
+        tt_server_accept_one(l, fd, peer);
+    }
+}
+
+/* A request that is not a valid upgrade: answer with its status, close. */
+static void tt_server_refuse(tether_conn *c, int err) {
+    const char *resp;
+    size_t len;
+    int status = tether_error_http_status(err);
+    c->error = err;
+    if (status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0) {
+        uint8_t *p = tt_outbuf_reserve(&c->ws.out, len);
+        if (p) {
+            memcpy(p, resp, len);
+            tt_outbuf_commit(&c->ws.out, len);
+        }
+    }
+    tt_conn_linger(c);
+}
+
+void tt_server_on_io(tether_conn *c, unsigned ready) {
+    if (ready & TT_IO_WRITE) tt_conn_flush(c);
+    if (c->phase != TT_PH_HS_SERVER || !(ready & (TT_IO_READ | TT_IO_ERROR))) return;
+    uint8_t *rbuf = c->ctx->rbuf;
+    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    if (n == TETHER_E_AGAIN) return;
+    if (n <= 0) {
+        tt_conn_shut(c); /* silent: the application never saw it */
+        return;
+    }
+    size_t used = 0;
+    int rc = tether_server_hs_parse(c->shs, rbuf, (size_t)n, &used);
+    if (rc == TETHER_E_AGAIN) return;
+    if (rc != 0) {
+        tt_server_refuse(c, rc);
+        return;
+    }
+    tt_conn_keep_input(c, rbuf + used, (size_t)n - used); /* early frames wait */
+    c->phase = TT_PH_REQUEST;
+    c->silent = 0;
+    tt_conn_set_interest(c, 0);
+    tt_emit_simple(c, TETHER_EV_REQUEST);
+}
+
+/* ---- the decision -------------------------------------------------------- */
+
+int tether_conn_accept(tether_conn *c, const char *protocol) {
+    if (!c) return TETHER_E_INVAL;
+    if (c->phase != TT_PH_REQUEST || c->decided) return TETHER_E_STATE;
+    if (protocol) {
+        int rc = tether_server_hs_select_protocol(c->shs, protocol);
+        if (rc) return rc;
+        if (!(c->chosen_protocol = strdup(protocol))) return TETHER_E_NOMEM;
+    }
+    c->decided = 1;
+    return 0;
+}
+
+int tether_conn_reject(tether_conn *c, int status, const char *body) {
+    if (!c || status < 200 || status > 599) return TETHER_E_INVAL;
+    if (c->phase != TT_PH_REQUEST || c->decided) return TETHER_E_STATE;
+    if (body && !(c->reject_body = strdup(body))) return TETHER_E_NOMEM;
+    c->reject_status = status;
+    c->decided = -1;
+    return 0;
+}
+
+int tether_conn_add_header(tether_conn *c, const char *name, const char *value) {
+    if (!c) return TETHER_E_INVAL;
+    if (c->phase != TT_PH_REQUEST) return TETHER_E_STATE;
+    return tether_server_hs_add_header(c->shs, name, value);
+}
+
+/* The first protocol the client offers that the options list. */
+static void tt_server_auto_protocol(tether_conn *c) {
+    const tether_opts *o = c->opts;
+    size_t n = tether_server_hs_protocol_count(c->shs);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = tether_server_hs_protocol_at(c->shs, i);
+        for (size_t k = 0; k < o->nprotocols; k++)
+            if (strcmp(p, o->protocols[k]) == 0) {
+                if (tether_server_hs_select_protocol(c->shs, p) == 0)
+                    c->chosen_protocol = strdup(p);
+                return;
+            }
+    }
+}
+
+static int tt_server_queue_response(tether_conn *c) {
+    const char *resp;
+    size_t len;
+    const tether_opts *o = c->opts;
+    int rc = 0;
+    if (!c->chosen_protocol) tt_server_auto_protocol(c);
+    for (size_t i = 0; i < o->nheaders && !rc; i++)
+        rc = tether_server_hs_add_header(c->shs, o->hdr_names[i], o->hdr_values[i]);
+    if (!rc)
+        rc = c->decided < 0
+                 ? tether_server_hs_reject(c->shs, c->reject_status, c->reject_body, &resp, &len)
+                 : tether_server_hs_accept(c->shs, &resp, &len);
+    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->ws.out, len);
+    if (!p) return rc ? rc : TETHER_E_NOMEM;
+    memcpy(p, resp, len);
+    tt_outbuf_commit(&c->ws.out, len);
+    return 0;
+}
+
+void tt_server_apply_decision(tether_conn *c) {
+    if (c->phase != TT_PH_REQUEST) return;
+    int rc = tt_server_queue_response(c);
+    if (rc || c->decided < 0) {
+        char text[48];
+        snprintf(text, sizeof text, "rejected with HTTP %d", rc ? 500 : c->reject_status);
+        tether_event *ev = tt_conn_closed_event(c, rc ? rc : TETHER_E_HS_STATUS, text);
+        tt_conn_linger(c); /* the refusal goes out, then the socket closes */
+        tt_emit(ev);
+        return;
+    }
+    tt_open(c, NULL, 0);
+}

@@ -1,0 +1,127 @@
+/* Internal: one WebSocket connection's state machine after the opening
+ * handshake, over the protocol layer and without any I/O, like the parser
+ * under it. Bytes go in with tt_conn_input(), which stops at each event it
+ * produces; sends append frames to an output queue the caller writes out;
+ * time goes in with tt_conn_on_timer(). The api layer moves the bytes.
+ *
+ * It does: message reassembly up to a limit or streaming delivery,
+ * automatic pong, keepalive pings with a dead-peer timeout, the closing
+ * handshake in both directions with a timeout, and the failure of the
+ * connection with the right close code for every protocol error. */
+#ifndef TT_CONN_H
+#define TT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether.h"
+#include "conn/outbuf.h"
+
+/* Settings shared by every connection made with one options object. */
+typedef struct tt_conn_cfg {
+    uint64_t max_message, max_frame;
+    int streaming, utf8_check;
+    unsigned close_timeout, idle_timeout, ping_interval, ping_timeout;
+    size_t send_limit, drain_mark;
+} tt_conn_cfg;
+
+void tt_conn_cfg_defaults(tt_conn_cfg *cfg);
+
+typedef enum tt_conn_state {
+    TT_CONN_OPEN,    /* data flows both ways */
+    TT_CONN_CLOSING, /* we sent a close frame and wait for the peer's */
+    TT_CONN_CLOSED   /* the closing handshake is over, or the connection failed */
+} tt_conn_state;
+
+typedef enum tt_conn_ev_type {
+    TT_EV_NONE = 0,
+    TT_EV_MESSAGE,
+    TT_EV_FRAGMENT,
+    TT_EV_PING,
+    TT_EV_PONG,
+    TT_EV_CLOSE /* the end: code, reason, clean, error */
+} tt_conn_ev_type;
+
+/* An event; data stays valid until the next tt_conn_input() call (it may
+ * point into the caller's input buffer, or into the connection). */
+typedef struct tt_conn_ev {
+    tt_conn_ev_type type;
+    int opcode, fin;
+    const uint8_t *data;
+    size_t len;
+    int code, clean, error;
+    const char *reason;
+    size_t reason_len;
+} tt_conn_ev;
+
+typedef struct tt_conn {
+    tether_role role;
+    tt_conn_state state;
+    const tt_conn_cfg *cfg;
+    tether_parser *parser;
+    int copy_data; /* never hand out slices of the input: poll mode */
+
+    /* receive side */
+    int msg_opcode;
+    uint64_t msg_total;    /* bytes announced by the message's frames */
+    const uint8_t *single; /* zero-copy: the message is this one slice */
+    size_t single_len;
+    uint8_t *msg; /* reassembly buffer */
+    size_t msg_len, msg_cap;
+    int fin_sent_up; /* streaming: the last fragment was delivered */
+    uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
+    size_t ctl_len;
+
+    /* send side */
+    tt_outbuf out;
+    int tx_frag_opcode; /* streaming send in progress: its opcode */
+    uint32_t tx_utf8;   /* streaming text send: UTF-8 state */
+    int close_sent;
+    int above_mark; /* buffered went over the drain mark */
+
+    /* the end */
+    int close_code;
+    char close_reason[TETHER_MAX_CLOSE_REASON + 1];
+    size_t close_reason_len;
+
+    /* time, in tt_now_ms() units, kept by the caller */
+    uint64_t last_rx, ping_sent, close_deadline;
+    int ping_outstanding;
+} tt_conn;
+
+/* Sets up c for a connection whose handshake is done. cfg must outlive c.
+ * Returns 0 or TETHER_E_NOMEM. */
+int tt_conn_init(tt_conn *c, tether_role role, const tt_conn_cfg *cfg, int copy_data, uint64_t now);
+void tt_conn_cleanup(tt_conn *c);
+
+/* Feeds received bytes (buf is modified: unmasked in place). Stops after
+ * an event: returns 1 with *ev filled and *consumed set; the caller calls
+ * again with the rest. Returns 0 when all input is consumed with no event.
+ * After TT_EV_CLOSE, input is ignored. */
+int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_conn_ev *ev);
+/* The caller is done with the last event's data (frees big buffers). */
+void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type);
+
+/* Sends: whole message, streaming piece, ping, close. Errors:
+ * TETHER_E_STATE, TETHER_E_BACKPRESSURE, TETHER_E_UTF8, TETHER_E_INVAL,
+ * TETHER_E_NOMEM, TETHER_E_CLOSE_CODE / _CLOSE_PAYLOAD (close). */
+int tt_conn_send(tt_conn *c, tether_opcode op, const void *data, size_t len);
+int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t len, int fin);
+int tt_conn_ping(tt_conn *c, const void *data, size_t len);
+int tt_conn_close(tt_conn *c, int code, const char *reason, uint64_t now);
+
+/* The peer's byte stream ended (err TETHER_E_CLOSED) or failed
+ * (TETHER_E_IO): returns 1 with a CLOSE event (1006) unless the connection
+ * was already closed. */
+int tt_conn_abort(tt_conn *c, int err, tt_conn_ev *ev);
+
+/* Time: the absolute time of the next deadline (0: none), and what to do
+ * when it comes: returns 1 with a CLOSE event when the connection dies of
+ * it (keepalive 1011, close timeout 1006), else 0 (maybe a ping queued). */
+uint64_t tt_conn_deadline(const tt_conn *c);
+int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev);
+
+/* Whether a DRAIN should be reported now (clears the condition). */
+int tt_conn_take_drain(tt_conn *c);
+
+#endif

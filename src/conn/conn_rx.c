@@ -1,0 +1,151 @@
+/* Receiving: parser events become whole messages (reassembled up to the
+ * message limit) or, in streaming mode, fragments as they arrive; control
+ * frames are answered here (pong, close) and reported.
+ *
+ * A message that arrives as one frame wholly inside the caller's buffer is
+ * handed out as a slice of that buffer, with no copy, unless the caller
+ * asked for copies (poll mode, where the buffer is reused before the event
+ * is released). */
+#include "conn/conn_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Messages up to this size keep their reassembly buffer for the next one;
+ * larger buffers are freed when the message has been delivered. */
+#define TT_MSG_KEEP (64u * 1024u)
+
+static int tt_msg_append(tt_conn *c, const uint8_t *data, size_t len) {
+    if (len > c->msg_cap - c->msg_len) {
+        size_t cap = c->msg_cap ? c->msg_cap : 1024;
+        while (cap - c->msg_len < len)
+            cap *= 2;
+        uint8_t *m = realloc(c->msg, cap);
+        if (!m) return TETHER_E_NOMEM;
+        c->msg = m;
+        c->msg_cap = cap;
+    }
+    if (len) memcpy(c->msg + c->msg_len, data, len);
+    c->msg_len += len;
+    return 0;
+}
+
+static int tt_on_data_start(tt_conn *c, int op, tt_conn_ev *ev) {
+    if (op != TETHER_OP_CONTINUATION) {
+        c->msg_opcode = op;
+        c->msg_total = 0;
+        c->msg_len = 0;
+        c->single = NULL;
+        c->fin_sent_up = 0;
+    }
+    uint64_t flen = tether_parser_frame_length(c->parser);
+    /* Refuse an oversized message as soon as a header announces it. */
+    if (!c->cfg->streaming && flen > c->cfg->max_message - c->msg_total)
+        return tt_conn_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
+    c->msg_total += flen;
+    return 0;
+}
+
+static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin, tt_conn_ev *ev) {
+    if (c->copy_data) {
+        c->msg_len = 0;
+        if (tt_msg_append(c, data, len) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+        data = c->msg;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->type = TT_EV_FRAGMENT;
+    ev->opcode = c->msg_opcode;
+    ev->fin = fin;
+    ev->data = data ? data : (const uint8_t *)"";
+    ev->len = len;
+    c->fin_sent_up = fin;
+    return 1;
+}
+
+static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_conn_ev *ev) {
+    int last = tether_parser_fin(c->parser) && tether_parser_remaining(c->parser) == 0;
+    if (c->cfg->streaming) return tt_emit_fragment(c, data, len, last, ev);
+    if (last && c->msg_len == 0 && !c->single && !c->copy_data &&
+        tether_parser_opcode(c->parser) != TETHER_OP_CONTINUATION &&
+        len == tether_parser_frame_length(c->parser)) {
+        c->single = data; /* the whole message is this slice: no copy */
+        c->single_len = len;
+        return 0;
+    }
+    if (tt_msg_append(c, data, len) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+    return 0;
+}
+
+static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
+    if (!tether_parser_fin(c->parser)) return 0;
+    if (c->cfg->streaming) return c->fin_sent_up ? 0 : tt_emit_fragment(c, NULL, 0, 1, ev);
+    memset(ev, 0, sizeof *ev);
+    ev->type = TT_EV_MESSAGE;
+    ev->opcode = c->msg_opcode;
+    ev->fin = 1;
+    ev->data = c->single ? c->single : c->msg ? c->msg : (const uint8_t *)"";
+    ev->len = c->single ? c->single_len : c->msg_len;
+    c->single = NULL;
+    return 1;
+}
+
+static int tt_on_control_end(tt_conn *c, tt_conn_ev *ev) {
+    int op = tether_parser_opcode(c->parser);
+    if (op == TETHER_OP_CLOSE) return tt_conn_on_close_frame(c, ev);
+    if (op == TETHER_OP_PING && tt_conn_pong(c, c->ctl, c->ctl_len) == TETHER_E_NOMEM)
+        return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+    memset(ev, 0, sizeof *ev);
+    ev->type = op == TETHER_OP_PING ? TT_EV_PING : TT_EV_PONG;
+    ev->data = c->ctl;
+    ev->len = c->ctl_len;
+    return 1;
+}
+
+static int tt_on_parse(tt_conn *c, int pe, const uint8_t *data, size_t len, tt_conn_ev *ev) {
+    int op = tether_parser_opcode(c->parser);
+    int control = op >= TETHER_OP_CLOSE;
+    switch (pe) {
+    case TETHER_PARSE_FRAME_START:
+        c->ctl_len = 0;
+        return control ? 0 : tt_on_data_start(c, op, ev);
+    case TETHER_PARSE_PAYLOAD:
+        if (!control) return tt_on_data_payload(c, data, len, ev);
+        if (len > sizeof c->ctl - c->ctl_len) len = sizeof c->ctl - c->ctl_len;
+        memcpy(c->ctl + c->ctl_len, data, len);
+        c->ctl_len += len;
+        return 0;
+    case TETHER_PARSE_FRAME_END:
+        return control ? tt_on_control_end(c, ev) : tt_on_data_end(c, ev);
+    default:
+        return 0;
+    }
+}
+
+int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_conn_ev *ev) {
+    *consumed = 0;
+    if (c->state == TT_CONN_CLOSED) { /* after the end, bytes mean nothing */
+        *consumed = len;
+        return 0;
+    }
+    for (;;) { /* until the parser asks for more: FRAME_END can use no bytes */
+        const uint8_t *data = NULL;
+        size_t used = 0, dlen = 0;
+        int pe =
+            tether_parser_next(c->parser, buf + *consumed, len - *consumed, &used, &data, &dlen);
+        *consumed += used;
+        if (pe < 0) return tt_conn_fail(c, pe, tether_parser_error_text(c->parser), ev);
+        if (pe == TETHER_PARSE_NEED_MORE) break;
+        int rc = tt_on_parse(c, pe, data, dlen, ev);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
+    /* Only a delivered whole message may drop its buffer: other events (a
+     * ping between fragments) come while a message is being assembled. */
+    if (type != TT_EV_MESSAGE || c->msg_cap <= TT_MSG_KEEP) return;
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_cap = c->msg_len = 0;
+}

@@ -1,0 +1,93 @@
+/* Sending: every send frames its payload straight into the output queue
+ * (one copy, masked on the way for a client) and never blocks. The queue
+ * has a cap past which sends fail, so a slow peer cannot make us grow
+ * without bound, and a mark under which the caller hears "drained". */
+#include "conn/conn.h"
+
+#include <string.h>
+
+/* Appends one frame. Client payloads are copied and masked in one pass. */
+static int tt_conn_put_frame(tt_conn *c, tether_opcode op, int fin, const void *data, size_t len) {
+    int masked = c->role == TETHER_ROLE_CLIENT;
+    size_t hlen = tether_frame_header_size(len, masked);
+    uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
+    if (!p) return TETHER_E_NOMEM;
+    uint8_t key[4];
+    if (masked && tether_random_bytes(key, sizeof key) != 0) return TETHER_E_RANDOM;
+    int rc = tether_frame_write_header(p, hlen, op, fin, 0, len, masked ? key : NULL);
+    if (rc < 0) return rc;
+    if (len && masked)
+        tether_mask(p + hlen, data, len, key, 0);
+    else if (len)
+        memcpy(p + hlen, data, len);
+    tt_outbuf_commit(&c->out, hlen + len);
+    if (tt_outbuf_len(&c->out) > c->cfg->drain_mark) c->above_mark = 1;
+    return 0;
+}
+
+static int tt_conn_can_send_data(const tt_conn *c, size_t len) {
+    if (c->state != TT_CONN_OPEN) return TETHER_E_STATE;
+    if (len > c->cfg->send_limit || tt_outbuf_len(&c->out) > c->cfg->send_limit - len)
+        return TETHER_E_BACKPRESSURE;
+    return 0;
+}
+
+int tt_conn_send(tt_conn *c, tether_opcode op, const void *data, size_t len) {
+    if (!c || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
+        return TETHER_E_INVAL;
+    int rc = tt_conn_can_send_data(c, len);
+    if (rc) return rc;
+    if (c->tx_frag_opcode) return TETHER_E_STATE; /* a streamed message is open */
+    if (op == TETHER_OP_TEXT && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
+    return tt_conn_put_frame(c, op, 1, data, len);
+}
+
+int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t len, int fin) {
+    if (!c || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
+        return TETHER_E_INVAL;
+    int rc = tt_conn_can_send_data(c, len);
+    if (rc) return rc;
+    if (c->tx_frag_opcode && c->tx_frag_opcode != (int)op) return TETHER_E_STATE;
+    if (op == TETHER_OP_TEXT) {
+        if (!c->tx_frag_opcode) c->tx_utf8 = TETHER_UTF8_INIT;
+        uint32_t st = c->tx_utf8; /* commit the state only if the frame is queued */
+        if (tether_utf8_feed(&st, data, len) != 0 || (fin && tether_utf8_finish(st) != 0))
+            return TETHER_E_UTF8;
+        c->tx_utf8 = st;
+    }
+    tether_opcode frame_op = c->tx_frag_opcode ? TETHER_OP_CONTINUATION : op;
+    rc = tt_conn_put_frame(c, frame_op, fin, data, len);
+    if (rc == 0) c->tx_frag_opcode = fin ? 0 : (int)op;
+    return rc;
+}
+
+int tt_conn_ping(tt_conn *c, const void *data, size_t len) {
+    if (!c || (!data && len) || len > TETHER_MAX_CONTROL_PAYLOAD) return TETHER_E_INVAL;
+    if (c->state != TT_CONN_OPEN) return TETHER_E_STATE;
+    return tt_conn_put_frame(c, TETHER_OP_PING, 1, data, len);
+}
+
+/* The pong answering a ping; not after our close frame (RFC 6455 5.5.1:
+ * nothing follows it). */
+int tt_conn_pong(tt_conn *c, const void *data, size_t len) {
+    if (c->close_sent) return 0;
+    return tt_conn_put_frame(c, TETHER_OP_PONG, 1, data, len);
+}
+
+/* Queues our close frame (once). code 0 sends an empty payload. */
+int tt_conn_put_close(tt_conn *c, int code, const char *reason, size_t reason_len) {
+    uint8_t payload[TETHER_MAX_CONTROL_PAYLOAD];
+    size_t n;
+    if (c->close_sent) return 0;
+    int rc = tether_close_build(code, reason, reason_len, payload, sizeof payload, &n);
+    if (rc != 0) return rc;
+    rc = tt_conn_put_frame(c, TETHER_OP_CLOSE, 1, payload, n);
+    if (rc == 0) c->close_sent = 1;
+    return rc;
+}
+
+int tt_conn_take_drain(tt_conn *c) {
+    if (!c->above_mark || tt_outbuf_len(&c->out) > c->cfg->drain_mark) return 0;
+    c->above_mark = 0;
+    return 1;
+}

@@ -1,0 +1,81 @@
+/* Internal: sockets, URLs and name resolution for live connections. All
+ * sockets are non-blocking and close-on-exec; writes never raise SIGPIPE. */
+#ifndef TT_NET_H
+#define TT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netdb.h> /* struct addrinfo, used by tt_resolve_cb */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "loop/loop.h"
+
+/* ---- URLs: ws://host[:port][/path][?query] (wss:// parsed, secure = 1) */
+typedef struct tt_url {
+    int secure;     /* wss */
+    char *host;     /* without brackets, for resolution */
+    int port;       /* explicit or default (80 / 443) */
+    char *hostport; /* the Host header value: host, [v6], with :port if not default */
+    char *target;   /* path and query, starting with '/' */
+} tt_url;
+
+/* Parses url; on success fills u (strings owned by u, free with
+ * tt_url_free). TETHER_E_INVAL for anything malformed: other schemes,
+ * empty host, bad port (0, > 65535, not digits), unbalanced brackets,
+ * userinfo, fragments ('#'), spaces or control characters. */
+int tt_url_parse(const char *url, tt_url *u);
+void tt_url_free(tt_url *u);
+
+/* ---- Sockets */
+
+/* Binds and listens on host:port (host NULL or "" = all addresses, IPv6
+ * dual-stack when possible), SO_REUSEADDR always, SO_REUSEPORT if asked.
+ * Returns the listening fd (>= 0) or a negative TETHER_E_*. *bound_port
+ * receives the actual port (useful with port 0). */
+int tt_sock_listen(const char *host, int port, int reuseport, int backlog, int *bound_port);
+
+/* Accepts one connection (non-blocking, TCP_NODELAY). Returns the fd,
+ * TETHER_E_AGAIN when none is pending, or another negative error. Writes
+ * the peer as "ip:port" or "[ip]:port" into peer (cap >= 64). */
+int tt_sock_accept(int lfd, char *peer, size_t cap);
+
+/* Starts a non-blocking connect to addr; returns the fd (connected or in
+ * progress: wait for writability, then tt_sock_connect_result) or a
+ * negative error. TCP_NODELAY is set. */
+int tt_sock_connect(const struct sockaddr *addr, socklen_t len);
+/* 0 if the connect completed, TETHER_E_AGAIN if it is still in progress
+ * (called before writability), else TETHER_E_CONNECT. */
+int tt_sock_connect_result(int fd);
+
+/* read/writev that retry on EINTR and use MSG_NOSIGNAL. Return bytes
+ * moved (> 0), 0 on orderly EOF (read only) or when every iovec is empty
+ * (writev), TETHER_E_AGAIN when it would block, TETHER_E_INVAL for len 0,
+ * iovcnt <= 0 or > IOV_MAX, or TETHER_E_IO on any other failure. */
+ssize_t tt_sock_read(int fd, void *buf, size_t len);
+ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt);
+
+/* ---- Name resolution, off the loop thread */
+
+typedef struct tt_resolve tt_resolve;
+/* Called on the loop thread with the addresses (IPv4 and IPv6, in
+ * getaddrinfo's order; owned by the callee, free with freeaddrinfo) or
+ * res NULL and err < 0 (TETHER_E_DNS). */
+typedef void (*tt_resolve_cb)(void *arg, struct addrinfo *res, int err);
+
+/* Resolves host:port for a TCP connection. Numeric addresses and
+ * "localhost" resolve at once (still reported through the loop, never from
+ * inside this call); other names on a short-lived thread. */
+int tt_resolve_start(tt_loop *loop, const char *host, int port, tt_resolve_cb cb, void *arg,
+                     tt_resolve **out);
+/* The callback will not be called; safe until the callback has run.
+ * Loop thread only. Cancel every pending resolve before freeing its loop:
+ * a resolver thread may still finish later, but then it no longer touches
+ * the loop (its result is freed by whoever finishes last). */
+void tt_resolve_cancel(tt_resolve *r);
+/* Resolver threads still running (finished or not with their callback):
+ * lets tests and shutdown code wait for them to be gone. */
+int tt_resolve_threads(void);
+
+#endif

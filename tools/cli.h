@@ -1,0 +1,93 @@
+/*
+ * cli.h - shared pieces of the `tether` command-line tool: exit codes, the
+ * subcommands, option parsing helpers and a latency histogram.
+ *
+ * The tool uses only the public API (tether.h), like any user would.
+ */
+#ifndef TETHER_CLI_H
+#define TETHER_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tether.h>
+
+/* Exit codes shared by all subcommands. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1  /* the connection or the server failed */
+#define CLI_EXIT_USAGE 2 /* bad command line */
+
+/* The library's default message limit (tether_opts_set_max_message); the
+ * client also uses it to bound one stdin line. */
+#define CLI_DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+
+/* Subcommands: argv[0] is the subcommand's name; return the exit code. */
+int cli_serve(int argc, char **argv);
+int cli_connect(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* ---- Options shared by serve and connect ------------------------------ */
+
+struct cli_header {
+    char *name, *value;
+};
+
+/* What the --protocol, --header, --origin and --max-message options say.
+ * Zero-initialise; cli_conn_opts_free() releases it. */
+struct cli_conn_opts {
+    const char **protocols; /* point into argv */
+    size_t nprotocols;
+    struct cli_header *headers; /* owned copies */
+    size_t nheaders;
+    const char *origin;
+    uint64_t max_message; /* 0: the library's default */
+};
+
+int cli_add_protocol(struct cli_conn_opts *o, const char *name);
+/* Parses "Name: value" (spaces around the value are dropped). */
+int cli_add_header(struct cli_conn_opts *o, const char *line);
+void cli_conn_opts_free(struct cli_conn_opts *o);
+/* A new tether_opts holding o's settings, or NULL (message printed). */
+tether_opts *cli_make_opts(const struct cli_conn_opts *o);
+
+/* ---- Parsing helpers: print "tether: ..." and return -1 on bad input -- */
+
+/* An integer in [min, max]. */
+int cli_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+int cli_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Seconds, fractions allowed, in [min, max]. */
+int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out);
+
+/* Prints "tether <cmd>: <message>" and a pointer to --help on stderr;
+ * returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Monotonic clock in nanoseconds. */
+uint64_t cli_now_ns(void);
+
+/* ---- Latency histogram (hist.c) ---------------------------------------
+ * Log-linear buckets over microseconds: exact below 64 us, then 32 buckets
+ * per power of two (at most ~3% relative error) up to 2^64 us. Fixed size,
+ * so recording never allocates. */
+#define CLI_HIST_SUB_BITS 5
+#define CLI_HIST_EXACT (2u << CLI_HIST_SUB_BITS) /* 64 */
+#define CLI_HIST_BUCKETS                                                                           \
+    (CLI_HIST_EXACT + (64u - CLI_HIST_SUB_BITS - 1u) * (1u << CLI_HIST_SUB_BITS))
+
+struct cli_hist {
+    uint64_t count, sum, max;
+    uint64_t buckets[CLI_HIST_BUCKETS];
+};
+
+void cli_hist_reset(struct cli_hist *h);
+void cli_hist_record(struct cli_hist *h, uint64_t us);
+/* The value at percentile p (0 < p <= 100): the top of the bucket holding
+ * it, never above the largest value recorded. 0 when empty. */
+uint64_t cli_hist_percentile(const struct cli_hist *h, double p);
+
+#endif /* TETHER_CLI_H */

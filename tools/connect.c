@@ -1,0 +1,422 @@
+/*
+ * connect.c - `tether connect`: a client that turns stdin lines into
+ * messages and prints received messages, or echoes them back (--echo).
+ *
+ * It drives tether from its own poll(2) loop, the way a program with an
+ * existing event loop would: it watches tether_ctx_fd() next to stdin,
+ * honours tether_ctx_timeout() and calls tether_ctx_service(ctx, 0). That
+ * keeps reading stdin from ever blocking the connection.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: tether connect URL [options]\n"
+    "\n"
+    "Connects to URL (ws://host[:port][/path][?query]). Each line of stdin, without\n"
+    "its newline, is sent as one text message; each message received is written to\n"
+    "stdout followed by a newline. At the end of stdin the connection is closed\n"
+    "(1000). 'closed CODE REASON' goes to stderr at the end.\n"
+    "Exit status: 0 after a clean close, 1 if the connection or handshake failed\n"
+    "or ended uncleanly, 2 for a bad command line, 130 if interrupted twice.\n"
+    "\n"
+    "  -b, --binary         send lines as binary messages\n"
+    "  -e, --echo           ignore stdin; send every message back until the peer closes\n"
+    "  --protocol NAME      offer a sub-protocol (repeatable, in order of preference)\n"
+    "  -H, --header 'N: V'  add a request header (repeatable)\n"
+    "  --origin ORIGIN      send this Origin header\n"
+    "  --max-message BYTES  largest message received, and longest stdin line\n"
+    "                       (default 16M; K, M, G suffixes)\n"
+    "  -v, --verbose        report the connection and its sub-protocol on stderr\n"
+    "  -h, --help           this help\n";
+
+/* Bytes read from stdin at a time. */
+#define READ_CHUNK 65536u
+
+struct connect_args {
+    const char *url;
+    int binary, echo, verbose;
+    struct cli_conn_opts conn;
+};
+
+/* stdin bytes not yet sent: [start, len) of data; no '\n' in
+ * [start, scanned), so a long line is not searched again on every read. */
+struct linebuf {
+    char *data;
+    size_t len, cap, start, scanned;
+};
+
+struct client {
+    tether_ctx *ctx;
+    tether_conn *conn;    /* NULL once its CLOSED event is done */
+    tether_opcode opcode; /* for stdin lines */
+    int echo, verbose;
+    int opened, closed; /* OPEN seen, CLOSED seen */
+    int paused;         /* a send met backpressure: wait for DRAIN */
+    int drained;        /* DRAIN came during this service call */
+    int input_done;     /* no more stdin: close when the buffer is sent */
+    int close_sent;     /* tether_conn_close() called */
+    int output_failed;  /* stdout is gone */
+    int failed;         /* exit 1 whatever the close says */
+    int exit_code;
+    uint64_t max_line;
+    struct linebuf in;
+};
+
+/* ---- Signals ------------------------------------------------------------
+ * The first SIGINT/SIGTERM closes the connection properly; a second one
+ * quits at once. The handler only counts and wakes the loop: poll() then
+ * returns (EINTR, or the context's fd turns readable). */
+static tether_ctx *volatile g_ctx;
+static volatile sig_atomic_t g_interrupts;
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_interrupts = g_interrupts + 1;
+    if (g_ctx) tether_ctx_wake(g_ctx);
+}
+
+static void set_signals(tether_ctx *ctx, int on) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    if (on) g_ctx = ctx;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (!on) g_ctx = NULL;
+    /* A closed stdout must give EPIPE, not kill us before the close. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- Closing ----------------------------------------------------------- */
+
+static void start_close(struct client *cl, int code, const char *reason) {
+    cl->input_done = 1;
+    cl->in.start = cl->in.scanned = cl->in.len; /* drop unsent input */
+    if (cl->conn && !cl->close_sent) tether_conn_close(cl->conn, code, reason);
+    cl->close_sent = 1;
+}
+
+static const char *error_text(const tether_conn *c, int err) {
+    const char *text = tether_conn_error_text(c);
+    return text ? text : tether_strerror(err);
+}
+
+static void on_closed(struct client *cl, tether_conn *c, const tether_event *ev) {
+    int err = tether_event_error(ev);
+    size_t rlen = 0;
+    const char *reason = tether_event_close_reason(ev, &rlen);
+    if (!cl->opened && err == TETHER_E_HS_STATUS)
+        fprintf(stderr, "handshake failed: HTTP %d\n", tether_conn_http_status(c));
+    else if (!cl->opened)
+        fprintf(stderr, "connection failed: %s\n", error_text(c, err));
+    else if (err != 0)
+        fprintf(stderr, "connection error: %s\n", error_text(c, err));
+    fprintf(stderr, "closed %d%s%.*s\n", tether_event_close_code(ev), rlen ? " " : "", (int)rlen,
+            reason ? reason : "");
+    cl->exit_code =
+        cl->opened && tether_event_clean(ev) && !cl->failed ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    cl->closed = 1;
+    cl->conn = NULL; /* invalid once this callback returns */
+}
+
+/* ---- Received messages ------------------------------------------------- */
+
+static void print_message(struct client *cl, const uint8_t *data, size_t len) {
+    if (cl->output_failed) return;
+    /* stdio batches the writes; the loop flushes after each service call.
+     * A slow stdout blocks us, which is the backpressure we want: the
+     * socket then fills and the peer slows down. */
+    if ((len && fwrite(data, 1, len, stdout) != len) || putchar('\n') == EOF) cl->output_failed = 1;
+}
+
+static void echo_message(struct client *cl, tether_conn *c, int opcode, const uint8_t *data,
+                         size_t len) {
+    int rc = tether_conn_send(c, (tether_opcode)opcode, data, len);
+    /* Callback mode cannot stop reading, so a peer that sends faster than
+     * it reads would make our queue grow without bound: give up on it. */
+    if (rc == TETHER_E_BACKPRESSURE) {
+        fprintf(stderr, "tether connect: send queue full\n");
+        cl->failed = 1;
+        start_close(cl, TETHER_CLOSE_TRY_AGAIN_LATER, "send queue full");
+    }
+}
+
+static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
+    struct client *cl = user;
+    tether_conn *c = tether_event_conn(ev);
+    size_t len = 0;
+    const uint8_t *data;
+    (void)ctx;
+    switch (tether_event_type_of(ev)) {
+    case TETHER_EV_OPEN:
+        cl->opened = 1;
+        cl->conn = c;
+        if (cl->verbose) {
+            const char *proto = tether_conn_protocol(c);
+            fprintf(stderr, "connected%s%s\n", proto ? ", protocol " : "", proto ? proto : "");
+        }
+        break;
+    case TETHER_EV_MESSAGE:
+        data = tether_event_data(ev, &len);
+        if (cl->echo)
+            echo_message(cl, c, tether_event_opcode(ev), data, len);
+        else
+            print_message(cl, data, len);
+        break;
+    case TETHER_EV_DRAIN:
+        cl->paused = 0;
+        cl->drained = 1;
+        break;
+    case TETHER_EV_CLOSED:
+        on_closed(cl, c, ev);
+        break;
+    default:
+        break; /* WAKE, pings (answered by the library), pongs */
+    }
+}
+
+/* ---- stdin ------------------------------------------------------------- */
+
+/* Makes room for READ_CHUNK more bytes, moving pending bytes to the front
+ * first so that the buffer only grows for a line that needs it. */
+static int reserve(struct linebuf *b) {
+    if (b->cap - b->len >= READ_CHUNK) return 0;
+    if (b->start > 0) {
+        memmove(b->data, b->data + b->start, b->len - b->start);
+        b->len -= b->start, b->scanned -= b->start, b->start = 0;
+        if (b->cap - b->len >= READ_CHUNK) return 0;
+    }
+    size_t cap = b->cap ? b->cap * 2 : READ_CHUNK;
+    while (cap - b->len < READ_CHUNK)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) return -1;
+    b->data = p, b->cap = cap;
+    return 0;
+}
+
+static void read_stdin(struct client *cl) {
+    struct linebuf *b = &cl->in;
+    if (reserve(b) != 0) {
+        fprintf(stderr, "tether connect: out of memory\n");
+        cl->failed = 1;
+        start_close(cl, TETHER_CLOSE_INTERNAL_ERROR, "");
+        return;
+    }
+    ssize_t n = read(STDIN_FILENO, b->data + b->len, b->cap - b->len);
+    if (n > 0) {
+        b->len += (size_t)n;
+    } else if (n == 0) {
+        cl->input_done = 1;
+    } else if (errno != EINTR && errno != EAGAIN) {
+        perror("tether connect: stdin");
+        cl->input_done = 1;
+    }
+}
+
+/* The end (exclusive) of the next line to send, or -1 if none is complete:
+ * a line ends at '\n', or at the end of input for a last unterminated one. */
+static long next_line_end(struct client *cl) {
+    struct linebuf *b = &cl->in;
+    const char *nl = NULL;
+    if (b->scanned < b->len) nl = memchr(b->data + b->scanned, '\n', b->len - b->scanned);
+    if (nl) return (long)(nl - b->data);
+    b->scanned = b->len;
+    return cl->input_done && b->start < b->len ? (long)b->len : -1;
+}
+
+/* Returns 0 to go on with the next line, -1 to stop sending for now. */
+static int send_line(struct client *cl, size_t end) {
+    struct linebuf *b = &cl->in;
+    int rc = tether_conn_send(cl->conn, cl->opcode, b->data + b->start, end - b->start);
+    if (rc == TETHER_E_BACKPRESSURE) {
+        cl->paused = 1; /* the line stays; DRAIN resumes from it */
+        b->scanned = end;
+        return -1;
+    }
+    b->start = b->scanned = end < b->len ? end + 1 : end;
+    if (rc == TETHER_E_UTF8) {
+        fprintf(stderr, "tether connect: skipped a line that is not UTF-8 (see --binary)\n");
+    } else if (rc == TETHER_E_STATE) {
+        start_close(cl, 0, ""); /* closing already: the rest has nowhere to go */
+        return -1;
+    } else if (rc < 0) {
+        fprintf(stderr, "tether connect: send: %s\n", tether_strerror(rc));
+    }
+    return 0;
+}
+
+/* Sends the complete lines buffered; closes after the last one. */
+static void pump_input(struct client *cl) {
+    struct linebuf *b = &cl->in;
+    long end;
+    if (!cl->opened || cl->echo || !cl->conn || cl->close_sent) return;
+    while (!cl->paused && (end = next_line_end(cl)) >= 0)
+        if (send_line(cl, (size_t)end) != 0) break;
+    if (cl->close_sent || cl->paused) return;
+    if (b->len - b->start > cl->max_line) {
+        fprintf(stderr, "tether connect: a line is longer than --max-message (%llu bytes)\n",
+                (unsigned long long)cl->max_line);
+        cl->failed = 1;
+        start_close(cl, TETHER_CLOSE_MESSAGE_TOO_BIG, "line too long");
+    } else if (cl->input_done && b->start == b->len) {
+        start_close(cl, TETHER_CLOSE_NORMAL, "");
+    }
+}
+
+/* ---- The loop ---------------------------------------------------------- */
+
+static int want_stdin(const struct client *cl) {
+    return cl->opened && !cl->echo && !cl->paused && !cl->input_done && !cl->close_sent;
+}
+
+/* Waits for the context's fd, stdin (when we want input) or the
+ * context's next timer, then reads what stdin has. */
+static void wait_ready(struct client *cl) {
+    struct pollfd fds[2] = {
+        {.fd = tether_ctx_fd(cl->ctx), .events = POLLIN},
+        {.fd = STDIN_FILENO, .events = POLLIN},
+    };
+    nfds_t n = want_stdin(cl) ? 2 : 1;
+    if (poll(fds, n, tether_ctx_timeout(cl->ctx)) <= 0) return; /* timer, or EINTR */
+    if (n == 2 && fds[1].revents) read_stdin(cl);               /* POLLHUP too: read sees EOF */
+}
+
+static void flush_output(struct client *cl) {
+    if (!cl->output_failed && fflush(stdout) != 0) cl->output_failed = 1;
+    if (cl->output_failed && !cl->close_sent) {
+        perror("tether connect: stdout");
+        start_close(cl, TETHER_CLOSE_GOING_AWAY, "");
+    }
+}
+
+/* Returns -1 to quit at once. */
+static int check_interrupts(struct client *cl, sig_atomic_t *seen) {
+    if (g_interrupts == *seen) return 0;
+    *seen = g_interrupts;
+    if (*seen >= 2 || !cl->opened) return -1;
+    start_close(cl, TETHER_CLOSE_NORMAL, "");
+    return 0;
+}
+
+static int run_loop(struct client *cl) {
+    sig_atomic_t seen = 0;
+    for (;;) {
+        pump_input(cl);
+        cl->drained = 0;
+        int rc = tether_ctx_service(cl->ctx, 0);
+        flush_output(cl);
+        if (rc < 0) {
+            fprintf(stderr, "tether connect: %s\n", tether_strerror(rc));
+            return CLI_EXIT_FAIL;
+        }
+        if (cl->closed) return cl->exit_code;
+        if (check_interrupts(cl, &seen) != 0) {
+            fprintf(stderr, "interrupted\n");
+            return 130;
+        }
+        if (cl->drained) continue; /* send what waited before sleeping */
+        wait_ready(cl);
+    }
+}
+
+static int run_client(const struct connect_args *a) {
+    struct client cl = {.echo = a->echo, .verbose = a->verbose};
+    cl.opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
+    cl.max_line = a->conn.max_message ? a->conn.max_message : CLI_DEFAULT_MAX_MESSAGE;
+    tether_opts *opts = cli_make_opts(&a->conn);
+    if (!opts) return CLI_EXIT_FAIL;
+    int rc = TETHER_E_NOMEM;
+    if ((cl.ctx = tether_ctx_new()) != NULL) rc = tether_ctx_set_callback(cl.ctx, on_event, &cl);
+    if (rc == 0) rc = tether_connect(cl.ctx, a->url, opts, &cl.conn);
+    tether_opts_free(opts);
+    if (rc == 0) {
+        set_signals(cl.ctx, 1);
+        rc = run_loop(&cl);
+        set_signals(cl.ctx, 0);
+    } else if (rc == TETHER_E_INVAL) {
+        rc = cli_usage_error("connect", "invalid URL '%s'", a->url);
+    } else {
+        fprintf(stderr, "tether connect: %s\n", tether_strerror(rc));
+        rc = CLI_EXIT_FAIL;
+    }
+    tether_ctx_free(cl.ctx);
+    free(cl.in.data);
+    return rc;
+}
+
+/* ---- Command line ------------------------------------------------------ */
+
+static const struct option long_opts[] = {
+    {"binary", no_argument, NULL, 'b'},
+    {"echo", no_argument, NULL, 'e'},
+    {"protocol", required_argument, NULL, 'r'},
+    {"header", required_argument, NULL, 'H'},
+    {"origin", required_argument, NULL, 'o'},
+    {"max-message", required_argument, NULL, 'm'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Handles one option; returns 0, -1 after --help, or an exit code. */
+static int take_option(struct connect_args *a, int opt, const char *arg) {
+    switch (opt) {
+    case 'b':
+        a->binary = 1;
+        return 0;
+    case 'e':
+        a->echo = 1;
+        return 0;
+    case 'r':
+        return cli_add_protocol(&a->conn, arg) == 0 ? 0 : CLI_EXIT_FAIL;
+    case 'H':
+        return cli_add_header(&a->conn, arg) == 0 ? 0 : CLI_EXIT_USAGE;
+    case 'o':
+        a->conn.origin = arg;
+        return 0;
+    case 'm':
+        return cli_parse_bytes("--max-message", arg, 1, UINT64_MAX, &a->conn.max_message) == 0
+                   ? 0
+                   : CLI_EXIT_USAGE;
+    case 'v':
+        a->verbose = 1;
+        return 0;
+    case 'h':
+        fputs(usage, stdout);
+        return -1;
+    default:
+        fputs("Try 'tether connect --help'.\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+}
+
+/* Returns -1 to go on, or the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct connect_args *a) {
+    int opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "beH:vh", long_opts, NULL)) != -1)
+        if ((rc = take_option(a, opt, optarg)) != 0) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (optind >= argc) return cli_usage_error("connect", "missing URL");
+    a->url = argv[optind++];
+    if (optind < argc) return cli_usage_error("connect", "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+int cli_connect(int argc, char **argv) {
+    struct connect_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) rc = run_client(&a);
+    cli_conn_opts_free(&a.conn);
+    return rc;
+}

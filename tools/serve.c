@@ -1,0 +1,342 @@
+/*
+ * serve.c - `tether serve`: an echo server (or, with --broadcast, a relay
+ * to every client) in callback mode on tether's own loop.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: tether serve [options]\n"
+    "\n"
+    "An echo server: every message comes back to its sender, text as text and\n"
+    "binary as binary. Prints 'listening on HOST:PORT' once it accepts\n"
+    "connections; SIGINT or SIGTERM closes every connection (1001) and exits 0.\n"
+    "\n"
+    "  --host HOST          address to listen on (default 127.0.0.1; '::' for all IPv6)\n"
+    "  --port PORT          port (default 0: any free port, see the printed line)\n"
+    "  --path /PATH         accept only this request path; others get HTTP 404\n"
+    "  --protocol NAME      a supported sub-protocol (repeatable; the first one the\n"
+    "                       client offers is chosen)\n"
+    "  --broadcast          send every message to every connected client instead\n"
+    "  --max-message BYTES  largest message accepted (default 16M; K, M, G suffixes)\n"
+    "  -v, --verbose        log connections on stderr\n"
+    "  -h, --help           this help\n";
+
+struct serve_args {
+    const char *host, *path;
+    int port, broadcast, verbose;
+    struct cli_conn_opts conn;
+};
+
+/* One accepted connection, from its REQUEST to its CLOSED event. */
+struct peer {
+    tether_conn *conn;
+    int open; /* OPEN seen: messages may be sent to it */
+    struct peer *prev, *next;
+};
+
+struct server {
+    tether_ctx *ctx;
+    tether_listener *listener;
+    const char *path;
+    int broadcast, verbose, shutting_down;
+    struct peer *peers; /* every accepted connection not yet CLOSED */
+};
+
+/* ---- Signals ------------------------------------------------------------
+ * The handler only calls tether_ctx_stop(), which is thread- and
+ * async-signal-safe (it wakes the loop); the rest happens after
+ * tether_ctx_run() returns. */
+static tether_ctx *volatile g_ctx;
+static volatile sig_atomic_t g_signals;
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_signals = g_signals + 1;
+    if (g_ctx) tether_ctx_stop(g_ctx);
+}
+
+static void set_signals(tether_ctx *ctx) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_signal;
+    g_ctx = ctx;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* The library sends with MSG_NOSIGNAL; this covers our own stdout. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Blocks the signals before the context goes, so that a late one (possibly
+ * on another thread) cannot reach a freed context. */
+static void block_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    g_ctx = NULL;
+}
+
+/* ---- Connections ------------------------------------------------------- */
+
+static struct peer *track(struct server *s, tether_conn *c) {
+    struct peer *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->conn = c;
+    p->next = s->peers;
+    if (s->peers) s->peers->prev = p;
+    s->peers = p;
+    tether_conn_set_user(c, p);
+    return p;
+}
+
+static void untrack(struct server *s, struct peer *p) {
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->peers = p->next;
+    if (p->next) p->next->prev = p->prev;
+    tether_conn_set_user(p->conn, NULL);
+    free(p);
+}
+
+/* For log lines: the peer's address, never NULL. */
+static const char *peer_name(const tether_conn *c) {
+    const char *peer = tether_conn_peer(c);
+    return peer ? peer : "?";
+}
+
+static void on_request(struct server *s, tether_conn *c) {
+    const char *path = tether_conn_path(c);
+    if (s->path && (!path || strcmp(path, s->path) != 0)) {
+        if (s->verbose) fprintf(stderr, "reject %s %s: 404\n", peer_name(c), path ? path : "");
+        tether_conn_reject(c, 404, "no WebSocket endpoint at this path\n");
+    } else if (s->shutting_down) {
+        tether_conn_reject(c, 503, "shutting down\n");
+    } else if (!track(s, c)) {
+        tether_conn_reject(c, 503, NULL);
+    }
+    /* Otherwise returning accepts, with the sub-protocol the options pick. */
+}
+
+static void on_open(struct server *s, tether_conn *c) {
+    struct peer *p = tether_conn_user(c);
+    if (!p && !(p = track(s, c))) {
+        tether_conn_close(c, TETHER_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    p->open = 1;
+    if (s->verbose) {
+        const char *proto = tether_conn_protocol(c), *path = tether_conn_path(c);
+        fprintf(stderr, "open %s %s%s%s\n", peer_name(c), path ? path : "",
+                proto ? " protocol " : "", proto ? proto : "");
+    }
+    /* It finished its handshake after we began to shut down. */
+    if (s->shutting_down) tether_conn_close(c, TETHER_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+/* Sends, or closes a client whose send queue is full: in callback mode we
+ * cannot stop reading its messages, so one that never reads would make us
+ * queue without bound. */
+static void send_or_shed(tether_conn *c, int opcode, const uint8_t *data, size_t len) {
+    int rc = tether_conn_send(c, (tether_opcode)opcode, data, len);
+    if (rc == TETHER_E_BACKPRESSURE) {
+        fprintf(stderr, "%s: send queue full, closing\n", peer_name(c));
+        tether_conn_close(c, TETHER_CLOSE_TRY_AGAIN_LATER, "send queue full");
+    }
+    /* TETHER_E_STATE: it is closing; the message has nowhere to go. */
+}
+
+static void on_message(struct server *s, tether_conn *c, const tether_event *ev) {
+    size_t len = 0;
+    const uint8_t *data = tether_event_data(ev, &len);
+    int opcode = tether_event_opcode(ev);
+    if (!s->broadcast) {
+        send_or_shed(c, opcode, data, len);
+        return;
+    }
+    /* next is read first in case the list changes under a send. */
+    for (struct peer *p = s->peers, *next; p; p = next) {
+        next = p->next;
+        if (p->open) send_or_shed(p->conn, opcode, data, len);
+    }
+}
+
+static void on_closed(struct server *s, tether_conn *c, const tether_event *ev) {
+    struct peer *p = tether_conn_user(c);
+    if (!p) return; /* rejected during REQUEST: never tracked */
+    if (s->verbose) {
+        size_t rlen = 0;
+        const char *reason = tether_event_close_reason(ev, &rlen);
+        fprintf(stderr, "closed %s %d %.*s\n", peer_name(c), tether_event_close_code(ev), (int)rlen,
+                reason ? reason : "");
+    }
+    untrack(s, p);
+    if (s->shutting_down && !s->peers) tether_ctx_stop(s->ctx);
+}
+
+static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
+    struct server *s = user;
+    tether_conn *c = tether_event_conn(ev);
+    (void)ctx;
+    switch (tether_event_type_of(ev)) {
+    case TETHER_EV_REQUEST:
+        on_request(s, c);
+        break;
+    case TETHER_EV_OPEN:
+        on_open(s, c);
+        break;
+    case TETHER_EV_MESSAGE:
+        on_message(s, c, ev);
+        break;
+    case TETHER_EV_CLOSED:
+        on_closed(s, c, ev);
+        break;
+    default:
+        break; /* pings are answered by the library; no streaming here */
+    }
+}
+
+/* ---- Running ----------------------------------------------------------- */
+
+/* Stops accepting and starts the closing handshake with every client. */
+static void begin_shutdown(struct server *s) {
+    s->shutting_down = 1;
+    if (s->listener) tether_listener_close(s->listener);
+    s->listener = NULL;
+    for (struct peer *p = s->peers, *next; p; p = next) {
+        next = p->next;
+        if (p->open) tether_conn_close(p->conn, TETHER_CLOSE_GOING_AWAY, "server shutting down");
+    }
+}
+
+/* Runs until a signal, then until the clients have closed (each within the
+ * close timeout) or a second signal. */
+static int serve_until_signal(struct server *s) {
+    int rc = tether_ctx_run(s->ctx);
+    if (rc == 0 && g_signals) {
+        begin_shutdown(s);
+        if (s->peers && g_signals < 2) rc = tether_ctx_run(s->ctx);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tether serve: %s\n", tether_strerror(rc));
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void print_listening(const char *host, int port) {
+    /* An IPv6 address goes in brackets, as in a URL. */
+    const char *fmt = strchr(host, ':') ? "listening on [%s]:%d\n" : "listening on %s:%d\n";
+    printf(fmt, host, port);
+    fflush(stdout);
+}
+
+static int start(struct server *s, const struct serve_args *a) {
+    tether_opts *opts = cli_make_opts(&a->conn);
+    if (!opts) return -1;
+    s->ctx = tether_ctx_new();
+    int rc = s->ctx ? tether_ctx_set_callback(s->ctx, on_event, s) : TETHER_E_NOMEM;
+    if (rc == 0) rc = tether_listen(s->ctx, a->host, a->port, opts, &s->listener);
+    tether_opts_free(opts);
+    if (rc < 0) {
+        fprintf(stderr, "tether serve: cannot listen on %s port %d: %s\n", a->host, a->port,
+                tether_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int run_server(const struct serve_args *a) {
+    struct server s = {.path = a->path, .broadcast = a->broadcast, .verbose = a->verbose};
+    int rc = CLI_EXIT_FAIL;
+    if (start(&s, a) == 0) {
+        set_signals(s.ctx);
+        print_listening(a->host, tether_listener_port(s.listener));
+        rc = serve_until_signal(&s);
+        block_signals();
+    }
+    tether_ctx_free(s.ctx); /* drops whatever is left, listener included */
+    while (s.peers) {
+        struct peer *next = s.peers->next;
+        free(s.peers);
+        s.peers = next;
+    }
+    return rc;
+}
+
+/* ---- Command line ------------------------------------------------------ */
+
+static const struct option long_opts[] = {
+    {"host", required_argument, NULL, 'H'},
+    {"port", required_argument, NULL, 'p'},
+    {"path", required_argument, NULL, 'P'},
+    {"protocol", required_argument, NULL, 'r'},
+    {"broadcast", no_argument, NULL, 'b'},
+    {"max-message", required_argument, NULL, 'm'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Handles one option; returns 0, or an exit code. */
+static int take_option(struct serve_args *a, int opt, const char *arg) {
+    uint64_t v;
+    switch (opt) {
+    case 'H':
+        a->host = arg;
+        return 0;
+    case 'p':
+        if (cli_parse_uint("--port", arg, 0, 65535, &v) != 0) return CLI_EXIT_USAGE;
+        a->port = (int)v;
+        return 0;
+    case 'P':
+        if (arg[0] != '/') return cli_usage_error("serve", "--path must start with '/'");
+        a->path = arg;
+        return 0;
+    case 'r':
+        return cli_add_protocol(&a->conn, arg) == 0 ? 0 : CLI_EXIT_FAIL;
+    case 'b':
+        a->broadcast = 1;
+        return 0;
+    case 'm':
+        return cli_parse_bytes("--max-message", arg, 1, UINT64_MAX, &a->conn.max_message) == 0
+                   ? 0
+                   : CLI_EXIT_USAGE;
+    case 'v':
+        a->verbose = 1;
+        return 0;
+    case 'h':
+        fputs(usage, stdout);
+        return -1;
+    default:
+        fputs("Try 'tether serve --help'.\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+}
+
+/* Returns -1 to go on, or the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct serve_args *a) {
+    int opt, rc;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hv", long_opts, NULL)) != -1)
+        if ((rc = take_option(a, opt, optarg)) != 0) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+int cli_serve(int argc, char **argv) {
+    struct serve_args a = {.host = "127.0.0.1"};
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) rc = run_server(&a);
+    cli_conn_opts_free(&a.conn);
+    return rc;
+}

@@ -1,0 +1,81 @@
+#!/bin/sh
+# smoke.sh - an end-to-end check of the tether tool over loopback: serve,
+# connect (text, binary, --path, --protocol, --broadcast) and bench --json.
+#
+#   tools/smoke.sh [PATH/TO/tether]     (default: build/tools/tether)
+#
+# Prints one line per check and exits non-zero at the first failure.
+set -eu
+
+T=${1:-build/tools/tether}
+dir=$(mktemp -d)
+srv=
+cleanup() {
+    [ -n "$srv" ] && kill "$srv" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# Starts `tether serve ARGS...` and sets $url from its "listening on" line.
+start_server() {
+    "$T" serve "$@" >"$dir/listen" &
+    srv=$!
+    i=0
+    until grep -q '^listening on ' "$dir/listen"; do
+        i=$((i + 1))
+        [ $i -lt 50 ] || fail "no 'listening on' line from tether serve $*"
+        sleep 0.1
+    done
+    url="ws://$(sed -n 's/^listening on //p' "$dir/listen")"
+}
+
+stop_server() {
+    kill -TERM "$srv"
+    wait "$srv" || fail "tether serve did not exit 0 on SIGTERM"
+    srv=
+}
+
+start_server
+printf 'hello\n\nworld\n' | "$T" connect "$url/" >"$dir/out" 2>"$dir/err" ||
+    fail "connect exited $?: $(cat "$dir/err")"
+printf 'hello\n\nworld\n' | cmp -s - "$dir/out" || fail "text echo differs"
+[ "$(tail -n 1 "$dir/err")" = "closed 1000" ] || fail "stderr ends with: $(tail -n 1 "$dir/err")"
+echo "ok text echo"
+
+printf '\001\002\377\n' | "$T" connect --binary "$url/" >"$dir/out" 2>/dev/null
+printf '\001\002\377\n' | cmp -s - "$dir/out" || fail "binary echo differs"
+echo "ok binary echo"
+
+"$T" bench "$url/" --connections 4 --depth 2 --duration 0.5 --warmup 0.2 --json >"$dir/bench" ||
+    fail "bench exited $?"
+grep -q '^{"connections":4,.*"failed":0,' "$dir/bench" || fail "bench output: $(cat "$dir/bench")"
+echo "ok bench --json"
+stop_server
+echo "ok serve stops on SIGTERM"
+
+start_server --path /p --protocol chat
+if "$T" connect "$url/q" </dev/null >/dev/null 2>"$dir/err"; then fail "wrong path accepted"; fi
+grep -q 'HTTP 404' "$dir/err" || fail "wrong path: $(cat "$dir/err")"
+echo "ok --path rejects with 404"
+"$T" connect -v --protocol x --protocol chat "$url/p" </dev/null >/dev/null 2>"$dir/err" ||
+    fail "connect to --path exited $?"
+grep -q 'protocol chat' "$dir/err" || fail "sub-protocol: $(cat "$dir/err")"
+echo "ok --protocol"
+stop_server
+
+start_server --broadcast
+sleep 1.5 | "$T" connect "$url/" >"$dir/a" 2>/dev/null &
+listener=$!
+sleep 0.5
+(echo hi; sleep 0.5) | "$T" connect "$url/" >/dev/null 2>&1
+wait "$listener" || fail "broadcast listener exited $?"
+grep -qx hi "$dir/a" || fail "broadcast not received"
+echo "ok --broadcast"
+stop_server
+
+echo "all ok"
