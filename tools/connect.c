@@ -113,6 +113,7 @@ static const char *error_text(const tether_conn *c, int err) {
 
 static void on_closed(struct client *cl, tether_conn *c, const tether_event *ev) {
     int err = tether_event_error(ev);
+    fflush(stdout); /* the messages before the verdict, also when both go to one terminal */
     size_t rlen = 0;
     const char *reason = tether_event_close_reason(ev, &rlen);
     if (!cl->opened && err == TETHER_E_HS_STATUS)
