@@ -25,7 +25,8 @@ static const char usage[] =
     "\n"
     "  -c, --connections N  connections (default 100)\n"
     "  -s, --size BYTES     message size (default 32; K, M, G suffixes)\n"
-    "  -d, --depth N        messages in flight per connection (default 1)\n"
+    "  -d, --depth N        messages in flight per connection (default 1; 0 holds\n"
+    "                       the connections open and idle, to measure memory)\n"
     "  -t, --duration SECS  measured time (default 10; fractions allowed)\n"
     "  -w, --warmup SECS    load before measuring, not counted (default 1)\n"
     "  -b, --binary         binary messages (default: text)\n"
@@ -350,7 +351,7 @@ static int alloc_bench(struct bench *b) {
     size_t n = (size_t)b->a->connections;
     b->payload = malloc(b->a->size ? (size_t)b->a->size : 1);
     b->conns = calloc(n, sizeof *b->conns);
-    b->rings = calloc(n * b->depth, sizeof *b->rings);
+    b->rings = calloc(n * b->depth + 1, sizeof *b->rings); /* depth 0: idle */
     if (!b->payload || !b->conns || !b->rings) return -1;
     /* Text must be UTF-8: plain ASCII letters serve both kinds. */
     for (uint64_t i = 0; i < b->a->size; i++)
@@ -423,7 +424,7 @@ static int take_option(struct bench_args *a, int opt, const char *arg) {
         bad = cli_parse_bytes("--size", arg, 0, 1024u * 1024u * 1024u, &a->size);
         break;
     case 'd':
-        bad = cli_parse_uint("--depth", arg, 1, 4096, &a->depth);
+        bad = cli_parse_uint("--depth", arg, 0, 4096, &a->depth);
         break;
     case 't':
         bad = cli_parse_seconds("--duration", arg, 0.001, 86400, &a->duration);

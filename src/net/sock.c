@@ -190,7 +190,10 @@ ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt) {
     if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX) return TETHER_E_INVAL;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     for (;;) {
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        /* One buffer (the common case: the output queue is contiguous)
+         * takes send(2), a shorter kernel path than sendmsg(2). */
+        ssize_t n = iovcnt == 1 ? send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
+                                : sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         int code = tt_errno_to_code(errno);
