@@ -15,13 +15,18 @@ bash scripts/deps.sh
 echo "== clang-format check"
 git ls-files -co --exclude-standard '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
+passed=0
 configure_and_test() {
     local dir=$1; shift
     local filter=$1; shift
     echo "== $dir: configure $*"
     cmake -S "$root" -B "$root/build/$dir" -G Ninja -DTETHER_WERROR=ON "$@" >/dev/null
     cmake --build "$root/build/$dir" -j "$jobs"
-    (cd "$root/build/$dir" && ctest --output-on-failure -j "$jobs" $filter)
+    (cd "$root/build/$dir" && ctest --output-on-failure -j "$jobs" $filter) | tee "$root/build/$dir.log"
+    local n
+    n=$(sed -n 's/^100% tests passed, 0 tests failed out of \([0-9]*\)$/\1/p' "$root/build/$dir.log")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$dir: no tests ran"; exit 1; }
+    passed=$((passed + n))
 }
 
 configure_and_test ci-gcc "" -DCMAKE_C_COMPILER=gcc
@@ -29,4 +34,20 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     configure_and_test ci-asan "" -DCMAKE_C_COMPILER=clang -DTETHER_SANITIZE=ON
 configure_and_test ci-fuzz "-R fuzz_" -DCMAKE_C_COMPILER=clang -DTETHER_FUZZ=ON \
     -DTETHER_FUZZ_SECONDS="${TETHER_FUZZ_SECONDS:-15}"
-echo "== all test runs passed"
+# Interop with real, independent peers (Python websockets, Node ws,
+# libwebsockets, headless chromium), against the gcc build and again against
+# the sanitized build, so memory errors on real traffic fail the run too.
+interop() {
+    local name=$1 bin=$2
+    echo "== interop: $name"
+    tests/interop/run.sh "$root/build/interop" "$bin" -q | tee "$root/build/interop-$name.log"
+    local n
+    n=$(sed -n 's/^=* \([0-9]*\) passed.*/\1/p' "$root/build/interop-$name.log" | tail -1)
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "interop $name: no tests ran"; exit 1; }
+    passed=$((passed + n))
+}
+interop gcc "$root/build/ci-gcc/tools/tether"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 interop asan "$root/build/ci-asan/tools/tether"
+
+echo "== all test runs passed (gcc, ASan+UBSan, fuzz, interop)"
+echo "tests: $passed passed, 0 failed"
