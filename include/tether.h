@@ -653,8 +653,9 @@ TETHER_API int tether_opts_set_max_frame(tether_opts *o, uint64_t max);
  * events. Default 0. */
 TETHER_API int tether_opts_set_streaming(tether_opts *o, int on);
 /* Time allowed for TCP connect (client, default 10000), the opening
- * handshake (default 10000), the closing handshake (default 5000), and
- * silence before the connection is dropped (default 0: never). */
+ * handshake (default 10000), the closing handshake (default 5000; it cannot
+ * be turned off: TETHER_E_INVAL for 0), and silence before the connection
+ * is dropped (default 0: never). */
 TETHER_API int tether_opts_set_connect_timeout(tether_opts *o, unsigned ms);
 TETHER_API int tether_opts_set_handshake_timeout(tether_opts *o, unsigned ms);
 TETHER_API int tether_opts_set_close_timeout(tether_opts *o, unsigned ms);

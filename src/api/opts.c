@@ -94,7 +94,7 @@ TT_OPT_SETTER(streaming, int, cfg.streaming, v == 0 || v == 1)
 TT_OPT_SETTER(utf8_check, int, cfg.utf8_check, v == 0 || v == 1)
 TT_OPT_SETTER(connect_timeout, unsigned, connect_timeout, 1)
 TT_OPT_SETTER(handshake_timeout, unsigned, handshake_timeout, 1)
-TT_OPT_SETTER(close_timeout, unsigned, cfg.close_timeout, 1)
+TT_OPT_SETTER(close_timeout, unsigned, cfg.close_timeout, v > 0) /* 0 would wait forever */
 TT_OPT_SETTER(idle_timeout, unsigned, cfg.idle_timeout, 1)
 TT_OPT_SETTER(ping_interval, unsigned, cfg.ping_interval, 1)
 TT_OPT_SETTER(ping_timeout, unsigned, cfg.ping_timeout, v > 0)

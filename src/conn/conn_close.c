@@ -84,11 +84,14 @@ uint64_t tt_conn_deadline(const tt_conn *c) {
     uint64_t d = c->state == TT_CONN_CLOSING ? c->close_deadline : 0;
     if (cfg->idle_timeout && c->state == TT_CONN_OPEN)
         d = tt_min_deadline(d, c->last_rx + cfg->idle_timeout);
-    if (cfg->ping_interval) {
-        uint64_t k = c->ping_outstanding ? c->ping_sent + cfg->ping_timeout
-                                         : c->last_rx + cfg->ping_interval;
-        d = tt_min_deadline(d, k);
-    }
+    /* The next ping is due only while OPEN: tt_conn_keepalive() sends none
+     * while CLOSING, so that deadline would stay in the past and the
+     * caller's timer would fire again at once until the close timeout.
+     * An outstanding ping's timeout still counts while CLOSING. */
+    if (cfg->ping_interval && c->ping_outstanding)
+        d = tt_min_deadline(d, c->ping_sent + cfg->ping_timeout);
+    else if (cfg->ping_interval && c->state == TT_CONN_OPEN)
+        d = tt_min_deadline(d, c->last_rx + cfg->ping_interval);
     return d;
 }
 
@@ -110,10 +113,12 @@ static int tt_conn_keepalive(tt_conn *c, uint64_t now, tt_conn_ev *ev) {
         uint8_t stamp[8];
         for (int i = 0; i < 8; i++)
             stamp[i] = (uint8_t)(now >> (56 - 8 * i));
-        if (tt_conn_ping(c, stamp, sizeof stamp) == 0) {
-            c->ping_outstanding = 1;
-            c->ping_sent = now;
-        }
+        /* Even if the ping cannot be queued, start the wait: a peer we
+         * cannot ping is treated like one that does not answer, and the
+         * deadline moves forward instead of staying in the past. */
+        tt_conn_ping(c, stamp, sizeof stamp);
+        c->ping_outstanding = 1;
+        c->ping_sent = now;
     }
     return 0;
 }

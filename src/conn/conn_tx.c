@@ -71,6 +71,10 @@ int tt_conn_ping(tt_conn *c, const void *data, size_t len) {
  * nothing follows it). */
 int tt_conn_pong(tt_conn *c, const void *data, size_t len) {
     if (c->close_sent) return 0;
+    /* A peer that floods pings and never reads must not grow the queue
+     * without bound: past the send limit pongs are dropped, which RFC 6455
+     * 5.5.3 allows (only the latest ping needs an answer). */
+    if (tt_outbuf_len(&c->out) > c->cfg->send_limit) return 0;
     return tt_conn_put_frame(c, TETHER_OP_PONG, 1, data, len);
 }
 
