@@ -116,6 +116,7 @@ struct tether_ctx {
     uint32_t *gens;
     size_t nslots, *free_slots, nfree;
     atomic_int stop;
+    atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
     uint64_t now;
 };
@@ -134,6 +135,9 @@ tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c);
 /* Hands an event to the user: the callback now, or the queue. */
 void tt_emit(tether_event *ev);
 void tt_emit_simple(tether_conn *c, int type);
+/* Queues an event for the next round, even in callback mode: for events
+ * caused by a call the user is making right now. */
+void tt_emit_later(tether_event *ev);
 void tt_emit_ws(tether_conn *c, const tt_conn_ev *wev);
 void tt_events_free_all(tether_ctx *ctx);
 

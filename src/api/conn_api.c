@@ -32,7 +32,18 @@ int tether_conn_ping(tether_conn *c, const void *data, size_t len) {
     return rc;
 }
 
+/* A client that has not opened yet is abandoned at once: CLOSED (1006,
+ * "cancelled") follows in the next round. */
+static int tt_conn_cancel(tether_conn *c) {
+    static const char why[] = "cancelled before the connection opened";
+    tether_event *ev = tt_conn_closed_event(c, 0, why);
+    tt_conn_shut(c);
+    tt_emit_later(ev);
+    return 0;
+}
+
 int tether_conn_close(tether_conn *c, int code, const char *reason) {
+    if (c && c->role == TETHER_ROLE_CLIENT && c->phase < TT_PH_OPEN) return tt_conn_cancel(c);
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_close(&c->ws, code, reason, tt_now_ms());
     if (!rc) tt_conn_after_send(c); /* also arms the close timeout */

@@ -89,6 +89,12 @@ void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len) {
 
 void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
     size_t off = 0;
+    /* Zero-copy slices of the shared read buffer are only safe in callback
+     * mode (used before the next read). The mode can change after the
+     * connection was made (tether_ctx_set_callback), so follow the current
+     * one: a connection made in callback mode and then polled handed out
+     * events whose data the next read of any connection overwrote. */
+    c->ws.copy_data = c->ctx->cb == NULL;
     while (c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) {
         size_t used = 0;
         tt_conn_ev ev;
@@ -145,6 +151,12 @@ static void tt_conn_on_readable(tether_conn *c) {
     }
     if (c->phase != TT_PH_OPEN) return; /* lingering: drain and ignore */
     c->ws.last_rx = c->ctx->now;
+    /* A keepalive ping is out and the peer just proved alive. The timer is
+     * armed for the ping's deadline (ping_timeout) and activity does not
+     * re-arm it, so without this the next ping came only after ping_timeout
+     * (20 s by default) instead of ping_interval of silence: let it run now
+     * and re-arm for the right deadline. */
+    if (c->ws.ping_outstanding) tt_timer_start(c->ctx->loop, &c->timer, 0);
     if (c->pending_len) { /* earlier bytes first */
         tt_conn_keep_input(c, rbuf, (size_t)n);
         tt_conn_process(c, c->pending, c->pending_len);

@@ -67,6 +67,10 @@ void tt_conn_maybe_free(tether_conn *c) {
 }
 
 void tt_conn_shut(tether_conn *c) {
+    if (c->resolve) { /* a dead connection must not be handed addresses */
+        tt_resolve_cancel(c->resolve);
+        c->resolve = NULL;
+    }
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
     c->phase = TT_PH_DEAD;

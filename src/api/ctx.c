@@ -20,6 +20,7 @@ tether_ctx *tether_ctx_new(void) {
         return NULL;
     }
     atomic_init(&ctx->stop, 0);
+    atomic_init(&ctx->wake_req, 0);
     ctx->now = tt_now_ms();
     return ctx;
 }
@@ -159,24 +160,33 @@ static int tt_ctx_round(tether_ctx *ctx, int timeout_ms) {
     ctx->now = tt_now_ms();
     tt_ctx_dispatch_queued(ctx);
     tt_ctx_run_lists(ctx);
-    if ((!ctx->cb && ctx->q_head) || ctx->runnable || atomic_load(&ctx->stop)) timeout_ms = 0;
+    if (ctx->q_head || ctx->runnable || atomic_load(&ctx->stop)) timeout_ms = 0;
     int n = tt_loop_poll(ctx->loop, timeout_ms);
     ctx->now = tt_now_ms();
-    if (tt_loop_take_wake(ctx->loop)) tt_emit(tt_event_new(ctx, TETHER_EV_WAKE, NULL));
+    /* The loop is also woken by tether_ctx_stop() and by the library itself
+     * (work queued outside a round); only tether_ctx_wake() means a WAKE
+     * event, so it is flagged apart. Without this, stopping from a callback
+     * produced a WAKE on the next round, whose callback stopped again... */
+    tt_loop_take_wake(ctx->loop);
+    if (atomic_exchange(&ctx->wake_req, 0)) tt_emit(tt_event_new(ctx, TETHER_EV_WAKE, NULL));
     tt_ctx_run_lists(ctx);
     ctx->in_service--;
     if (!ctx->in_service) tt_ctx_free_grave(ctx);
     return n;
 }
 
+/* Neither may be called from inside a round (a callback): the round's
+ * lists and the loop's dispatch are not re-entrant, and a nested
+ * tether_ctx_run() would block inside the outer round. */
 int tether_ctx_service(tether_ctx *ctx, int timeout_ms) {
     if (!ctx) return TETHER_E_INVAL;
+    if (ctx->in_service) return TETHER_E_STATE;
     return tt_ctx_round(ctx, timeout_ms);
 }
 
 int tether_ctx_run(tether_ctx *ctx) {
     if (!ctx) return TETHER_E_INVAL;
-    if (!ctx->cb || ctx->running) return TETHER_E_STATE;
+    if (!ctx->cb || ctx->running || ctx->in_service) return TETHER_E_STATE;
     ctx->running = 1;
     int rc = 0;
     while (!atomic_exchange(&ctx->stop, 0) && rc >= 0)
@@ -192,7 +202,9 @@ int tether_ctx_stop(tether_ctx *ctx) {
 }
 
 int tether_ctx_wake(tether_ctx *ctx) {
-    return ctx ? tt_loop_wake(ctx->loop) : TETHER_E_INVAL;
+    if (!ctx) return TETHER_E_INVAL;
+    atomic_store(&ctx->wake_req, 1); /* before the eventfd write the round will see */
+    return tt_loop_wake(ctx->loop);
 }
 
 int tether_ctx_fd(const tether_ctx *ctx) {

@@ -35,12 +35,18 @@ void tt_emit(tether_event *ev) {
     }
     /* Poll mode, or an event caused by a call the user made outside a
      * round: queue it (the next round dispatches it in callback mode). */
+    tt_emit_later(ev);
+}
+
+void tt_emit_later(tether_event *ev) {
+    if (!ev) return;
+    tether_ctx *ctx = ev->ctx;
     if (ctx->q_tail)
         ctx->q_tail->next = ev;
     else
         ctx->q_head = ev;
     ctx->q_tail = ev;
-    if (ctx->cb) tt_loop_wake(ctx->loop);
+    if (ctx->cb) tt_loop_wake(ctx->loop); /* the next round dispatches it */
 }
 
 void tt_emit_simple(tether_conn *c, int type) {

@@ -1,0 +1,1350 @@
+/* The public live-connection API end to end over loopback: our client and
+ * our server on one context, in callback mode (tether_ctx_run stopped from
+ * a callback) and in poll mode (tether_next_event), plus raw TCP peers
+ * built on the sans-I/O API for what our own endpoints never do (go
+ * silent, break the protocol). */
+#include "live_util.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#define MODE(state) ((int)(intptr_t) * (state))
+
+static void check_clean(world *w) {
+    assert_int_equal(w->stray, 0);
+    for (size_t i = 0; i < w->nsides; i++)
+        assert_true(w->sides[i].closed <= 1);
+}
+
+/* Both ends of one connection, open. */
+static void open_pair(world *w, side **cl, side **sv, const char *path, const tether_opts *o) {
+    side *c = w_connect(w, path, o);
+    int n = 0;
+    for (size_t i = 0; i < w->nsides; i++)
+        n += w->sides[i].server;
+    UNTIL(w, 3000, c->open && w_server(w, n) && w_server(w, n)->open);
+    *cl = c;
+    *sv = w_server(w, n);
+}
+
+static uint8_t *pattern(size_t len, unsigned seed) {
+    uint8_t *p = malloc(len ? len : 1);
+    assert_non_null(p);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 16);
+    }
+    return p;
+}
+
+/* Sends from one side and waits for the echo on it. */
+static void echo_round(world *w, side *c, side *s, int op, const void *data, size_t len) {
+    int before = c->msgs, sbefore = s->msgs;
+    int rc = tether_conn_send(c->c, (tether_opcode)op, data, len);
+    if (rc) fail_msg("send %zu bytes: %s", len, tether_strerror(rc));
+    UNTIL(w, 10000, c->msgs == before + 1);
+    assert_int_equal(s->msgs, sbefore + 1);
+    assert_int_equal(c->last_op, op);
+    assert_int_equal(s->last_op, op);
+    assert_int_equal(c->last_len, len);
+    assert_int_equal(s->last_len, len);
+    if (len) {
+        assert_memory_equal(c->last, data, len);
+        assert_memory_equal(s->last, data, len);
+    }
+}
+
+/* ---- messages, ping, closing handshake from the client --------------------- */
+
+static void test_messages(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/echo", NULL);
+    assert_true(c->id != 0 && s->id != 0 && c->id != s->id);
+    assert_int_equal(tether_conn_id(c->c), c->id);
+    assert_int_equal(tether_conn_http_status(c->c), 101);
+
+    echo_round(&w, c, s, TETHER_OP_TEXT, "hello", 5);
+    static const char utf8[] = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac \xf0\x9f\x98\x80";
+    echo_round(&w, c, s, TETHER_OP_TEXT, utf8, sizeof utf8 - 1);
+    static const uint8_t bin[] = {0, 1, 2, 0xff, 0x80, 0};
+    echo_round(&w, c, s, TETHER_OP_BINARY, bin, sizeof bin);
+    echo_round(&w, c, s, TETHER_OP_TEXT, "", 0);
+    echo_round(&w, c, s, TETHER_OP_BINARY, NULL, 0);
+    uint8_t *big = pattern(1u << 20, 1);
+    echo_round(&w, c, s, TETHER_OP_BINARY, big, 1u << 20);
+    free(big);
+    big = pattern(TETHER_DEFAULT_MAX_MESSAGE, 2); /* exactly the default limit */
+    echo_round(&w, c, s, TETHER_OP_BINARY, big, TETHER_DEFAULT_MAX_MESSAGE);
+    free(big);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "\xff", 1), TETHER_E_UTF8);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_PING, "x", 1), TETHER_E_INVAL);
+
+    /* ping -> PONG with the payload, and the other side sees PING */
+    assert_int_equal(tether_conn_ping(c->c, "abc", 3), 0);
+    UNTIL(&w, 3000, c->pongs == 1);
+    assert_int_equal(s->pings, 1);
+    assert_int_equal(c->ctl_len, 3);
+    assert_memory_equal(c->ctl, "abc", 3);
+    assert_int_equal(tether_conn_ping(s->c, NULL, 0), 0);
+    UNTIL(&w, 3000, s->pongs == 1);
+    assert_int_equal(c->pings, 1);
+    assert_int_equal(s->ctl_len, 0);
+
+    /* closing handshake started by the client */
+    assert_int_equal(tether_conn_close(c->c, 1000, "bye"), 0);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "late", 4), TETHER_E_STATE);
+    assert_int_equal(tether_conn_close(c->c, 1000, "again"), TETHER_E_STATE);
+    UNTIL(&w, 3000, c->closed && s->closed);
+    assert_int_equal(s->code, 1000);
+    assert_string_equal(s->reason, "bye");
+    assert_int_equal(s->clean, 1);
+    assert_int_equal(s->error, 0);
+    assert_int_equal(c->code, 1000);
+    assert_int_equal(c->clean, 1);
+    assert_int_equal(c->error, 0);
+    w_pump(&w, 50);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- the server closes ----------------------------------------------------- */
+
+static void test_server_close(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_conn_close(s->c, 4000, "server bye"), 0);
+    UNTIL(&w, 3000, c->closed && s->closed);
+    assert_int_equal(c->code, 4000);
+    assert_string_equal(c->reason, "server bye");
+    assert_int_equal(c->clean, 1);
+    assert_int_equal(c->error, 0);
+    assert_int_equal(s->code, 4000);
+    assert_int_equal(s->clean, 1);
+    assert_int_equal(s->error, 0);
+
+    /* no code at all: 1005 on the other side */
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_conn_close(c->c, 0, NULL), 0);
+    UNTIL(&w, 3000, c->closed && s->closed);
+    assert_int_equal(s->code, TETHER_CLOSE_NO_STATUS);
+    assert_int_equal(s->clean, 1);
+    assert_int_equal(c->clean, 1);
+    /* bad close arguments are refused, the connection stays open */
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_conn_close(c->c, 1005, NULL), TETHER_E_CLOSE_CODE);
+    echo_round(&w, c, s, TETHER_OP_TEXT, "still", 5);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- fragmented sends, whole and streaming receipt -------------------------- */
+
+static void test_fragments(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *so = tether_opts_new();
+    assert_int_equal(tether_opts_set_streaming(so, 1), 0);
+    tether_listener *sl;
+    assert_int_equal(tether_listen(w.ctx, "127.0.0.1", 0, so, &sl), 0);
+    tether_opts_free(so);
+
+    /* whole: the pieces come as one MESSAGE */
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "Hel", 3, 0), 0);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_BINARY, "x", 1, 0), TETHER_E_STATE);
+    assert_int_equal(tether_conn_ping(c->c, "mid", 3), 0); /* control frames may interleave */
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "lo w", 4, 0), 0);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xc3", 1, 0), 0);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xa9!", 2, 1), 0);
+    UNTIL(&w, 3000, s->msgs == 1 && c->pongs == 1);
+    assert_int_equal(s->last_op, TETHER_OP_TEXT);
+    assert_int_equal(s->last_len, 10);
+    assert_memory_equal(s->last, "Hello w\xc3\xa9!", 10);
+    assert_int_equal(s->pings, 1);
+    /* a text message that is not UTF-8 as a whole is refused at fin */
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xc3", 1, 0), 0);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "", 0, 1), TETHER_E_UTF8);
+    assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xa9", 1, 1), 0);
+    uint8_t *big = pattern(300000, 3);
+    for (size_t off = 0; off < 300000; off += 100000)
+        assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_BINARY, big + off, 100000,
+                                                   off + 100000 == 300000),
+                         0);
+    UNTIL(&w, 3000, s->msgs == 3);
+    assert_int_equal(s->last_op, TETHER_OP_BINARY);
+    assert_int_equal(s->last_len, 300000);
+    assert_memory_equal(s->last, big, 300000);
+
+    /* streaming: FRAGMENT events, fin on the last, nothing whole */
+    side *c2 = w_connect_port(&w, tether_listener_port(sl), "/stream", NULL);
+    UNTIL(&w, 3000, c2->open && w_server(&w, 1) && w_server(&w, 1)->open);
+    side *s2 = w_server(&w, 1);
+    for (size_t off = 0; off < 300000; off += 100000)
+        assert_int_equal(tether_conn_send_fragment(c2->c, TETHER_OP_BINARY, big + off, 100000,
+                                                   off + 100000 == 300000),
+                         0);
+    UNTIL(&w, 3000, s2->frag_fins == 1);
+    assert_int_equal(s2->msgs, 0);
+    assert_true(s2->frags >= 3);
+    assert_int_equal(s2->frag_order_bad, 0);
+    assert_int_equal(s2->frag_op, TETHER_OP_BINARY);
+    assert_int_equal(s2->acc_len, 300000);
+    assert_memory_equal(s2->acc, big, 300000);
+    /* a whole message to a streaming receiver comes as fragment(s) too */
+    s2->acc_len = 0;
+    s2->frag_fins = 0;
+    s2->frags = 0;
+    assert_int_equal(tether_conn_send(c2->c, TETHER_OP_TEXT, "whole", 5), 0);
+    UNTIL(&w, 3000, s2->frag_fins == 1);
+    assert_int_equal(s2->frag_op, TETHER_OP_TEXT);
+    assert_int_equal(s2->acc_len, 5);
+    assert_memory_equal(s2->acc, "whole", 5);
+    assert_int_equal(s2->msgs, 0);
+    free(big);
+    tether_listener_close(sl);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- the REQUEST event: inspect, choose a protocol, add a header ------------ */
+
+static void request_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (tether_event_type_of(ev) != TETHER_EV_REQUEST) return;
+    tether_conn *c = s->c;
+    assert_string_equal(tether_conn_path(c), "/chat/room");
+    assert_string_equal(tether_conn_query(c), "x=1&y=2");
+    assert_string_equal(tether_conn_header(c, "X-Test"), "abc");
+    assert_string_equal(tether_conn_header(c, "x-test"), "abc");
+    assert_string_equal(tether_conn_header(c, "Origin"), "http://origin.example");
+    assert_null(tether_conn_header(c, "X-Missing"));
+    assert_string_equal(tether_conn_header(c, "Sec-WebSocket-Protocol"), "p1, p2");
+    const char *peer = tether_conn_peer(c);
+    assert_non_null(peer);
+    assert_true(strncmp(peer, "127.0.0.1:", 10) == 0);
+    assert_true(atoi(peer + 10) > 0);
+    assert_null(tether_conn_protocol(c));
+    assert_int_equal(tether_conn_send(c, TETHER_OP_TEXT, "early", 5), TETHER_E_STATE);
+    assert_int_equal(tether_conn_accept(c, "zzz"), TETHER_E_INVAL); /* not offered */
+    assert_int_equal(tether_conn_add_header(c, "X-Server", "yes"), 0);
+    assert_int_equal(tether_conn_add_header(c, "Bad Name", "v"), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_accept(c, "p2"), 0);
+    assert_int_equal(tether_conn_accept(c, "p1"), TETHER_E_STATE);
+    assert_int_equal(tether_conn_reject(c, 403, NULL), TETHER_E_STATE);
+}
+
+static void test_request(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w.hook = request_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_add_protocol(o, "p1"), 0);
+    assert_int_equal(tether_opts_add_protocol(o, "p2"), 0);
+    assert_int_equal(tether_opts_add_protocol(o, "bad proto"), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_add_header(o, "X-Test", "abc"), 0);
+    assert_int_equal(tether_opts_add_header(o, "X-Bad", "a\r\nb"), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_origin(o, "http://origin.example"), 0);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/chat/room?x=1&y=2", o);
+    tether_opts_free(o); /* copied at connect */
+    assert_int_equal(s->requests, 1);
+    assert_string_equal(c->proto, "p2");
+    assert_string_equal(s->proto, "p2");
+    assert_string_equal(tether_conn_protocol(c->c), "p2");
+    assert_string_equal(tether_conn_header(c->c, "X-Server"), "yes");
+    assert_int_equal(tether_conn_http_status(c->c), 101);
+    assert_string_equal(tether_conn_path(s->c), "/chat/room");
+    echo_round(&w, c, s, TETHER_OP_TEXT, "hi", 2);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- rejection --------------------------------------------------------------- */
+
+static void reject_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (tether_event_type_of(ev) == TETHER_EV_REQUEST)
+        assert_int_equal(tether_conn_reject(s->c, 403, "go away"), 0);
+}
+
+static void test_reject(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.hook = reject_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c = w_connect(&w, "/private", NULL);
+    UNTIL(&w, 3000, c->closed && w_server(&w, 0) && w_server(&w, 0)->closed);
+    side *s = w_server(&w, 0);
+    assert_int_equal(c->open, 0);
+    assert_int_equal(s->open, 0);
+    assert_int_equal(c->error, TETHER_E_HS_STATUS);
+    assert_int_equal(c->status, 403);
+    assert_int_equal(c->code, TETHER_CLOSE_ABNORMAL);
+    assert_int_equal(c->clean, 0);
+    assert_int_equal(s->error, TETHER_E_HS_STATUS);
+    w_pump(&w, 50);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- the automatic sub-protocol choice ---------------------------------------- */
+
+static void test_auto_protocol(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *so = tether_opts_new();
+    assert_int_equal(tether_opts_add_protocol(so, "b"), 0);
+    assert_int_equal(tether_opts_add_protocol(so, "c"), 0);
+    w_listen(&w, "127.0.0.1", so);
+    tether_opts_free(so);
+
+    tether_opts *o = tether_opts_new();
+    tether_opts_add_protocol(o, "a");
+    tether_opts_add_protocol(o, "c");
+    tether_opts_add_protocol(o, "b");
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", o); /* the client's order decides: c */
+    assert_string_equal(c->proto, "c");
+    assert_string_equal(s->proto, "c");
+    tether_opts_free(o);
+
+    o = tether_opts_new();
+    tether_opts_add_protocol(o, "x");
+    open_pair(&w, &c, &s, "/", o); /* nothing in common: none */
+    assert_string_equal(c->proto, "");
+    assert_null(tether_conn_protocol(c->c));
+    assert_null(tether_conn_protocol(s->c));
+    tether_opts_free(o);
+
+    open_pair(&w, &c, &s, "/", NULL); /* none offered */
+    assert_null(tether_conn_protocol(c->c));
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- bad URLs, refused connections, names -------------------------------------- */
+
+static void test_bad_url(void **state) {
+    (void)state;
+    tether_ctx *ctx = tether_ctx_new();
+    static const char *bad[] = {
+        "http://127.0.0.1/", "ws://",        "ws://:80/", "ws://h:99999/", "ws://h:0/",
+        "127.0.0.1:80",      "ws://h/#frag", "ws://u@h/", "ws://[::1/",    ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tether_conn *c = (tether_conn *)1;
+        int rc = tether_connect(ctx, bad[i], NULL, &c);
+        if (rc != TETHER_E_INVAL) fail_msg("%s: %d", bad[i], rc);
+        assert_null(c);
+    }
+    tether_conn *c;
+    assert_int_equal(tether_connect(ctx, NULL, NULL, &c), TETHER_E_INVAL);
+    assert_int_equal(tether_connect(NULL, "ws://h/", NULL, &c), TETHER_E_INVAL);
+    assert_int_equal(tether_connect(ctx, "ws://h/", NULL, NULL), TETHER_E_INVAL);
+    tether_event *ev;
+    assert_int_equal(tether_next_event(ctx, 20, &ev), TETHER_E_AGAIN); /* no events from them */
+    assert_null(ev);
+    /* the context's mode rules */
+    assert_int_equal(tether_ctx_run(ctx), TETHER_E_STATE); /* poll mode */
+    tether_ctx_free(ctx);
+}
+
+static void test_connect_refused(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    /* A port bound but not listening refuses connections, and nobody else
+     * can take it while we hold it. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    w.port = ntohs(a.sin_port);
+    side *c = w_connect(&w, "/", NULL);
+    UNTIL(&w, 3000, c->closed);
+    assert_int_equal(c->open, 0);
+    assert_int_equal(c->error, TETHER_E_CONNECT);
+    assert_int_equal(c->code, TETHER_CLOSE_ABNORMAL);
+    assert_true(c->error_text[0] != 0);
+    close(fd);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* tether_conn_close() on a client that has not opened abandons it: one
+ * CLOSED (1006, not clean), no OPEN, and the pending resolution or connect
+ * never touches the dead connection. */
+static void test_cancel_before_open(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, NULL, NULL);
+    side *c = w_connect(&w, "/", NULL);
+    assert_int_equal(tether_conn_close(c->c, TETHER_CLOSE_NORMAL, NULL), 0);
+    assert_int_equal(c->closed, 0); /* reported in the next round, not from inside the call */
+    UNTIL(&w, 3000, c->closed);
+    w_pump(&w, 100);
+    assert_int_equal(c->open, 0);
+    assert_int_equal(c->closed, 1);
+    assert_int_equal(c->code, TETHER_CLOSE_ABNORMAL);
+    assert_int_equal(c->clean, 0);
+    check_clean(&w);
+    w_free(&w);
+}
+
+static void test_names(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    char url[128];
+    /* localhost may resolve to ::1 first, refused here: the next address */
+    snprintf(url, sizeof url, "ws://localhost:%d/name", w.port);
+    side *c = w_connect_url(&w, url, NULL);
+    UNTIL(&w, 3000, c->open && w_server(&w, 0) && w_server(&w, 0)->open);
+    side *s = w_server(&w, 0);
+    echo_round(&w, c, s, TETHER_OP_TEXT, "by name", 7);
+
+    tether_listener *l6;
+    if (tether_listen(w.ctx, "::1", 0, NULL, &l6) != 0) {
+        printf("# no IPv6 loopback: [::1] part skipped\n");
+    } else {
+        snprintf(url, sizeof url, "ws://[::1]:%d/v6?q=1", tether_listener_port(l6));
+        side *c6 = w_connect_url(&w, url, NULL);
+        UNTIL(&w, 3000, c6->open && w_server(&w, 1) && w_server(&w, 1)->open);
+        side *s6 = w_server(&w, 1);
+        assert_true(strncmp(tether_conn_peer(s6->c), "[::1]:", 6) == 0);
+        assert_string_equal(tether_conn_path(s6->c), "/v6");
+        char host[64];
+        snprintf(host, sizeof host, "[::1]:%d", tether_listener_port(l6));
+        assert_string_equal(tether_conn_header(s6->c, "Host"), host);
+        echo_round(&w, c6, s6, TETHER_OP_BINARY, "v6", 2);
+        tether_listener_close(l6);
+    }
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- handshake timeouts --------------------------------------------------------- */
+
+static int raw_eof_now(int fd) {
+    uint8_t b[512];
+    ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void test_server_handshake_timeout(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_handshake_timeout(o, 200), 0);
+    w_listen(&w, "127.0.0.1", o);
+    tether_opts_free(o);
+    int silent = raw_connect(w.port);
+    int partial = raw_connect(w.port);
+    assert_true(silent >= 0 && partial >= 0);
+    static const char part[] = "GET / HTTP/1.1\r\nHost: x\r\n";
+    assert_int_equal(raw_write(partial, part, sizeof part - 1), 0);
+    uint64_t t0 = lu_now_ms();
+    UNTIL(&w, 3000, raw_eof_now(silent));
+    uint64_t dt = lu_now_ms() - t0;
+    UNTIL(&w, 1000, raw_eof_now(partial));
+    assert_true(dt >= 150);
+    assert_int_equal(w.events, 0); /* dropped without a word */
+    /* a request that is no upgrade gets its status and no event either */
+    int junk = raw_connect(w.port);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(raw_write(junk, req, sizeof req - 1), 0);
+    char resp[256] = {0};
+    raw_timeouts(junk, 3000);
+    uint64_t end = lu_now_ms() + 3000;
+    ssize_t n = 0;
+    while (n <= 0 && lu_now_ms() < end) {
+        w_step(&w, 20);
+        n = recv(junk, resp, sizeof resp - 1, MSG_DONTWAIT);
+    }
+    assert_true(n > 12);
+    assert_true(strncmp(resp, "HTTP/1.1 400", 12) == 0);
+    assert_int_equal(w.events, 0);
+    close(silent);
+    close(partial);
+    close(junk);
+    w_free(&w);
+}
+
+static void test_client_handshake_timeout(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    int lfd = raw_listen(&w.port); /* the kernel accepts; nobody answers */
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_handshake_timeout(o, 200), 0);
+    uint64_t t0 = lu_now_ms();
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 3000, c->closed);
+    assert_true(lu_now_ms() - t0 >= 150);
+    assert_int_equal(c->open, 0);
+    assert_int_equal(c->error, TETHER_E_TIMEOUT);
+    assert_int_equal(c->code, TETHER_CLOSE_ABNORMAL);
+    close(lfd);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- idle timeout ------------------------------------------------------------------ */
+
+static void test_idle_timeout(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_idle_timeout(o, 300), 0);
+    w_listen(&w, "127.0.0.1", o);
+    tether_opts_free(o);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    uint64_t t0 = lu_now_ms();
+    /* activity keeps it alive */
+    for (int i = 0; i < 4; i++) {
+        w_pump(&w, 100);
+        assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "tick", 4), 0);
+    }
+    assert_int_equal(s->closed, 0);
+    t0 = lu_now_ms();
+    UNTIL(&w, 3000, c->closed && s->closed);
+    assert_true(lu_now_ms() - t0 >= 250);
+    assert_int_equal(c->code, TETHER_CLOSE_GOING_AWAY);
+    assert_string_equal(c->reason, "idle timeout");
+    assert_int_equal(s->code, TETHER_CLOSE_GOING_AWAY);
+    assert_int_equal(s->error, TETHER_E_TIMEOUT);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- raw peers on threads ------------------------------------------------------------ */
+
+typedef struct rawpeer {
+    pthread_t th;
+    int port, lfd;
+    const uint8_t *bad; /* bytes to send after the handshake */
+    size_t bad_len;
+    atomic_int go;   /* main -> peer: read now */
+    atomic_int done; /* peer -> main */
+    int hs_ok;
+    raw_frame frames[16];
+    int nframes;
+    int eof;
+} rawpeer;
+
+/* Collects frames until a close frame, then waits for EOF. */
+static void rawpeer_collect(rawpeer *p, raw_rd *r) {
+    while (p->nframes < 16) {
+        raw_frame *f = &p->frames[p->nframes];
+        if (raw_next_frame(r, f) != 0) break;
+        p->nframes++;
+        if (f->op == TETHER_OP_CLOSE) {
+            p->eof = raw_wait_eof(r->fd, 3000);
+            break;
+        }
+    }
+}
+
+/* A client that breaks the protocol once the handshake is done. */
+static void *bad_client_main(void *arg) {
+    rawpeer *p = arg;
+    raw_rd r;
+    int fd = raw_connect(p->port);
+    raw_rd_init(&r, fd, TETHER_ROLE_CLIENT);
+    p->hs_ok = fd >= 0 && raw_client_handshake(fd, p->port, "/bad", &r) == 0;
+    if (p->hs_ok && raw_write(fd, p->bad, p->bad_len) == 0) rawpeer_collect(p, &r);
+    raw_rd_free(&r);
+    if (fd >= 0) close(fd);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+/* A server that answers the handshake, sends p->bad, then (after go) reads. */
+static void *raw_server_main(void *arg) {
+    rawpeer *p = arg;
+    raw_rd r;
+    int fd = accept(p->lfd, NULL, NULL);
+    raw_rd_init(&r, fd, TETHER_ROLE_SERVER);
+    raw_timeouts(fd, 5000);
+    p->hs_ok = fd >= 0 && raw_server_handshake(fd, &r) == 0;
+    if (p->hs_ok && p->bad_len) raw_write(fd, p->bad, p->bad_len);
+    while (p->hs_ok && !atomic_load(&p->go))
+        usleep(2000);
+    if (p->hs_ok) rawpeer_collect(p, &r);
+    raw_rd_free(&r);
+    if (fd >= 0) close(fd);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+/* A masked client frame with any header bits, built by hand. */
+static size_t client_frame(uint8_t *out, int b0, const void *payload, size_t len) {
+    static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    size_t h = 0;
+    out[h++] = (uint8_t)b0;
+    if (len < 126) {
+        out[h++] = (uint8_t)(0x80 | len);
+    } else {
+        out[h++] = 0x80 | 126;
+        out[h++] = (uint8_t)(len >> 8);
+        out[h++] = (uint8_t)len;
+    }
+    memcpy(out + h, key, 4);
+    h += 4;
+    tether_mask(out + h, payload, len, key, 0);
+    return h + len;
+}
+
+typedef struct bad_case {
+    const char *name;
+    int code;
+    int err, err2; /* either is right */
+} bad_case;
+
+static void run_bad_client(const bad_case *bc, const uint8_t *bytes, size_t len,
+                           const tether_opts *so) {
+    world w;
+    w_init(&w, MODE_POLL);
+    w_listen(&w, "127.0.0.1", so);
+    rawpeer p;
+    memset(&p, 0, sizeof p);
+    p.port = w.port;
+    p.bad = bytes;
+    p.bad_len = len;
+    assert_int_equal(pthread_create(&p.th, NULL, bad_client_main, &p), 0);
+    UNTIL(&w, 5000, atomic_load(&p.done) && w_server(&w, 0) && w_server(&w, 0)->closed);
+    pthread_join(p.th, NULL);
+    side *s = w_server(&w, 0);
+    if (!p.hs_ok) fail_msg("%s: handshake failed", bc->name);
+    if (s->code != bc->code || (s->error != bc->err && s->error != bc->err2))
+        fail_msg("%s: CLOSED code %d error %d (%s)", bc->name, s->code, s->error, s->reason);
+    assert_int_equal(s->clean, 0);
+    assert_true(s->reason[0] != 0);
+    assert_true(s->error_text[0] != 0);
+    /* the peer heard the same code in a close frame, then the socket closed */
+    assert_true(p.nframes >= 1);
+    raw_frame *f = &p.frames[p.nframes - 1];
+    if (f->op != TETHER_OP_CLOSE || f->code != bc->code)
+        fail_msg("%s: peer got op %d code %d", bc->name, f->op, f->code);
+    assert_true(p.eof);
+    check_clean(&w);
+    w_free(&w);
+}
+
+static void test_protocol_errors(void **state) {
+    (void)state;
+    uint8_t buf[4096];
+    size_t n;
+    uint8_t key[4] = {1, 2, 3, 4};
+
+    /* unmasked frame to a server */
+    int h = tether_frame_write_header(buf, sizeof buf, TETHER_OP_TEXT, 1, 0, 2, NULL);
+    assert_true(h > 0);
+    memcpy(buf + h, "hi", 2);
+    bad_case unmasked = {"unmasked", 1002, TETHER_E_MASK, TETHER_E_MASK};
+    run_bad_client(&unmasked, buf, (size_t)h + 2, NULL);
+
+    /* RSV1 with no extension */
+    h = tether_frame_write_header(buf, sizeof buf, TETHER_OP_TEXT, 1, TETHER_RSV1, 2, key);
+    assert_true(h > 0);
+    tether_mask(buf + h, "hi", 2, key, 0);
+    bad_case rsv = {"rsv1", 1002, TETHER_E_RSV, TETHER_E_RSV};
+    run_bad_client(&rsv, buf, (size_t)h + 2, NULL);
+
+    /* reserved opcode 0x3 (the writer refuses it: by hand) */
+    n = client_frame(buf, 0x80 | 0x3, "x", 1);
+    bad_case opc = {"opcode", 1002, TETHER_E_OPCODE, TETHER_E_OPCODE};
+    run_bad_client(&opc, buf, n, NULL);
+
+    /* control frame of 126 bytes */
+    uint8_t zeros[126] = {0};
+    n = client_frame(buf, 0x80 | TETHER_OP_PING, zeros, sizeof zeros);
+    bad_case ctl = {"ping126", 1002, TETHER_E_CONTROL_LENGTH, TETHER_E_CONTROL_LENGTH};
+    run_bad_client(&ctl, buf, n, NULL);
+
+    /* invalid UTF-8 text */
+    n = client_frame(buf, 0x80 | TETHER_OP_TEXT, "ok \xc3\x28", 5);
+    bad_case utf = {"utf8", 1007, TETHER_E_UTF8, TETHER_E_UTF8};
+    run_bad_client(&utf, buf, n, NULL);
+
+    /* close with a code that may not be sent */
+    n = client_frame(buf, 0x80 | TETHER_OP_CLOSE, "\x03\xed", 2); /* 1005 */
+    bad_case cc = {"close1005", 1002, TETHER_E_CLOSE_CODE, TETHER_E_CLOSE_CODE};
+    run_bad_client(&cc, buf, n, NULL);
+
+    /* continuation with no message */
+    n = client_frame(buf, 0x80 | TETHER_OP_CONTINUATION, "x", 1);
+    bad_case cont = {"continuation", 1002, TETHER_E_CONTINUATION, TETHER_E_CONTINUATION};
+    run_bad_client(&cont, buf, n, NULL);
+
+    /* too big: one frame over the message limit, and a message whose frames
+     * are each under it */
+    tether_opts *so = tether_opts_new();
+    assert_int_equal(tether_opts_set_max_message(so, 1000), 0);
+    uint8_t *payload = pattern(1200, 4);
+    n = client_frame(buf, 0x80 | TETHER_OP_BINARY, payload, 1200);
+    bad_case big = {"frame>max", 1009, TETHER_E_MESSAGE_TOO_BIG, TETHER_E_FRAME_TOO_BIG};
+    run_bad_client(&big, buf, n, so);
+    n = client_frame(buf, TETHER_OP_BINARY, payload, 600);
+    n += client_frame(buf + n, 0x80 | TETHER_OP_CONTINUATION, payload + 600, 600);
+    bad_case big2 = {"message>max", 1009, TETHER_E_MESSAGE_TOO_BIG, TETHER_E_MESSAGE_TOO_BIG};
+    run_bad_client(&big2, buf, n, so);
+    free(payload);
+    tether_opts_free(so);
+}
+
+/* Our client refuses a masked frame from a server. */
+static void test_client_protocol_error(void **state) {
+    (void)state;
+    world w;
+    w_init(&w, MODE_CB);
+    rawpeer p;
+    memset(&p, 0, sizeof p);
+    p.lfd = raw_listen(&w.port);
+    uint8_t buf[64];
+    size_t n = client_frame(buf, 0x80 | TETHER_OP_TEXT, "hi", 2); /* masked: wrong here */
+    p.bad = buf;
+    p.bad_len = n;
+    assert_int_equal(pthread_create(&p.th, NULL, raw_server_main, &p), 0);
+    side *c = w_connect(&w, "/", NULL);
+    UNTIL(&w, 5000, c->closed);
+    atomic_store(&p.go, 1);
+    UNTIL(&w, 5000, atomic_load(&p.done));
+    pthread_join(p.th, NULL);
+    assert_true(p.hs_ok);
+    assert_int_equal(c->open, 1);
+    assert_int_equal(c->code, 1002);
+    assert_int_equal(c->error, TETHER_E_MASK);
+    assert_true(p.nframes >= 1);
+    assert_int_equal(p.frames[p.nframes - 1].op, TETHER_OP_CLOSE);
+    assert_int_equal(p.frames[p.nframes - 1].code, 1002);
+    close(p.lfd);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- pipelining: frames in the same packets as the handshake ----------------- */
+
+/* A client that sends its first frame right behind the request. */
+static void *pipelined_client_main(void *arg) {
+    rawpeer *p = arg;
+    raw_rd r;
+    int fd = raw_connect(p->port);
+    raw_rd_init(&r, fd, TETHER_ROLE_CLIENT);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", p->port);
+    tether_client_hs *h = tether_client_hs_new(host, "/early");
+    const char *req;
+    size_t req_len;
+    uint8_t buf[1024];
+    if (fd >= 0 && h && tether_client_hs_request(h, &req, &req_len) == 0) {
+        memcpy(buf, req, req_len);
+        size_t n = req_len + client_frame(buf + req_len, 0x80 | TETHER_OP_TEXT, "early", 5);
+        n += client_frame(buf + n, 0x80 | TETHER_OP_PING, "pp", 2);
+        if (raw_write(fd, buf, n) == 0) {
+            /* the response, split anywhere from the frames after it */
+            for (;;) {
+                uint8_t b[4096];
+                ssize_t k = recv(fd, b, sizeof b, 0);
+                if (k <= 0) break;
+                size_t used = 0;
+                int rc = tether_client_hs_parse(h, b, (size_t)k, &used);
+                if (rc == TETHER_E_AGAIN) continue;
+                p->hs_ok = rc == 0;
+                if (rc == 0) raw_rd_feed(&r, b + used, (size_t)k - used);
+                break;
+            }
+            /* pong and echo, in either order */
+            while (p->hs_ok && p->nframes < 2 && raw_next_frame(&r, &p->frames[p->nframes]) == 0)
+                p->nframes++;
+        }
+    }
+    tether_client_hs_free(h);
+    raw_rd_free(&r);
+    if (fd >= 0) close(fd);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+static void test_pipelined_client(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    rawpeer p;
+    memset(&p, 0, sizeof p);
+    p.port = w.port;
+    assert_int_equal(pthread_create(&p.th, NULL, pipelined_client_main, &p), 0);
+    UNTIL(&w, 5000, atomic_load(&p.done));
+    pthread_join(p.th, NULL);
+    assert_true(p.hs_ok);
+    side *s = w_server(&w, 0);
+    assert_non_null(s);
+    assert_int_equal(s->open, 1);
+    assert_int_equal(s->msgs, 1);
+    assert_int_equal(s->pings, 1);
+    assert_int_equal(p.nframes, 2);
+    int text = p.frames[0].op == TETHER_OP_TEXT ? 0 : 1;
+    assert_int_equal(p.frames[text].op, TETHER_OP_TEXT);
+    assert_int_equal(p.frames[text].len, 5);
+    assert_memory_equal(p.frames[text].data, "early", 5);
+    assert_int_equal(p.frames[1 - text].op, TETHER_OP_PONG);
+    UNTIL(&w, 3000, s->closed);
+    assert_int_equal(s->code, TETHER_CLOSE_ABNORMAL); /* the raw peer just hung up */
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* A server whose response comes in two pieces, the second followed by
+ * frames in the same write. */
+static void *split_server_main(void *arg) {
+    rawpeer *p = arg;
+    int fd = accept(p->lfd, NULL, NULL);
+    tether_server_hs *h = tether_server_hs_new();
+    raw_timeouts(fd, 5000);
+    for (;;) {
+        uint8_t b[4096];
+        ssize_t k = fd >= 0 ? recv(fd, b, sizeof b, 0) : -1;
+        if (k <= 0) break;
+        size_t used = 0;
+        int rc = tether_server_hs_parse(h, b, (size_t)k, &used);
+        if (rc == TETHER_E_AGAIN) continue;
+        const char *resp;
+        size_t len;
+        if (rc != 0 || tether_server_hs_accept(h, &resp, &len) != 0) break;
+        uint8_t out[1024];
+        size_t w = 0;
+        int hl = tether_frame_write_header(out, sizeof out, TETHER_OP_TEXT, 1, 0, 5, NULL);
+        memcpy(out + hl, "first", 5);
+        w = (size_t)hl + 5;
+        hl = tether_frame_write_header(out + w, sizeof out - w, TETHER_OP_PING, 1, 0, 0, NULL);
+        w += (size_t)hl;
+        p->hs_ok = raw_write(fd, resp, 10) == 0;
+        usleep(50000);
+        p->hs_ok =
+            p->hs_ok && raw_write(fd, resp + 10, len - 10) == 0 && raw_write(fd, out, w) == 0;
+        break;
+    }
+    tether_server_hs_free(h);
+    while (!atomic_load(&p->go))
+        usleep(2000);
+    if (fd >= 0) close(fd);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+static void test_pipelined_server(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    rawpeer p;
+    memset(&p, 0, sizeof p);
+    p.lfd = raw_listen(&w.port);
+    assert_int_equal(pthread_create(&p.th, NULL, split_server_main, &p), 0);
+    side *c = w_connect(&w, "/", NULL);
+    UNTIL(&w, 5000, c->msgs == 1 && c->pings == 1);
+    assert_int_equal(c->open, 1);
+    assert_int_equal(c->last_len, 5);
+    assert_memory_equal(c->last, "first", 5);
+    atomic_store(&p.go, 1);
+    UNTIL(&w, 5000, c->closed && atomic_load(&p.done));
+    pthread_join(p.th, NULL);
+    assert_true(p.hs_ok);
+    close(p.lfd);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* An unresolvable name ends in CLOSED with TETHER_E_DNS. */
+static void test_dns_failure(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    side *c = w_connect_url(&w, "ws://no-such-host.invalid:9/", NULL);
+    UNTIL(&w, 15000, c->closed);
+    assert_int_equal(c->open, 0);
+    assert_int_equal(c->error, TETHER_E_DNS);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- keepalive against a peer that goes silent ------------------------------------- */
+
+static void test_keepalive(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    rawpeer p;
+    memset(&p, 0, sizeof p);
+    p.lfd = raw_listen(&w.port);
+    assert_int_equal(pthread_create(&p.th, NULL, raw_server_main, &p), 0);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_ping_interval(o, 100), 0);
+    assert_int_equal(tether_opts_set_ping_timeout(o, 200), 0);
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 3000, c->open);
+    uint64_t t0 = lu_now_ms();
+    UNTIL(&w, 3000, c->closed);
+    uint64_t dt = lu_now_ms() - t0;
+    assert_true(dt >= 250);
+    assert_int_equal(c->code, TETHER_CLOSE_INTERNAL_ERROR);
+    assert_string_equal(c->reason, "keepalive timeout");
+    assert_int_equal(c->error, TETHER_E_TIMEOUT);
+    assert_int_equal(c->clean, 0);
+    atomic_store(&p.go, 1);
+    UNTIL(&w, 5000, atomic_load(&p.done));
+    pthread_join(p.th, NULL);
+    assert_true(p.hs_ok);
+    /* the silent peer had been pinged, then got a close frame with 1011 */
+    assert_true(p.nframes >= 2);
+    assert_int_equal(p.frames[0].op, TETHER_OP_PING);
+    assert_int_equal(p.frames[p.nframes - 1].op, TETHER_OP_CLOSE);
+    assert_int_equal(p.frames[p.nframes - 1].code, 1011);
+    close(p.lfd);
+
+    /* a live peer answers the pings and keeps the connection */
+    tether_opts *ko = tether_opts_new();
+    tether_opts_set_ping_interval(ko, 50);
+    tether_opts_set_ping_timeout(ko, 100);
+    w_listen(&w, "127.0.0.1", ko);
+    tether_opts_free(ko);
+    side *c2, *s2;
+    open_pair(&w, &c2, &s2, "/", NULL);
+    w_pump(&w, 400);
+    assert_int_equal(s2->closed, 0);
+    assert_true(c2->pings >= 2);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- backpressure and drain ---------------------------------------------------------- */
+
+static void test_backpressure(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *so = tether_opts_new();
+    assert_int_equal(tether_opts_set_send_limit(so, 256 * 1024), 0);
+    assert_int_equal(tether_opts_set_drain_mark(so, 64 * 1024), 0);
+    w_listen(&w, "127.0.0.1", so);
+    tether_opts_free(so);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    /* the client stops reading: kernel buffers, then our queue, fill up */
+    assert_int_equal(tether_conn_pause_reading(c->c, 1), 0);
+    uint8_t *chunk = pattern(32 * 1024, 5);
+    int sent = 0, rc = 0;
+    for (int i = 0; i < 20000; i++) {
+        rc = tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 32 * 1024);
+        if (rc) break;
+        sent++;
+    }
+    assert_int_equal(rc, TETHER_E_BACKPRESSURE);
+    assert_true(tether_conn_buffered(s->c) > 64 * 1024);
+    assert_true(tether_conn_buffered(s->c) <= 256 * 1024);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 300 * 1024),
+                     TETHER_E_BACKPRESSURE);             /* bigger than the limit */
+    assert_int_equal(tether_conn_ping(s->c, "p", 1), 0); /* control frames still queue */
+    w_pump(&w, 100);
+    assert_int_equal(s->drains, 0);
+    assert_int_equal(c->msgs, 0);
+    /* the peer reads again: DRAIN, and every message arrives */
+    assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
+    UNTIL(&w, 10000, s->drains == 1);
+    assert_true(tether_conn_buffered(s->c) <= 64 * 1024);
+    UNTIL(&w, 10000, c->msgs == sent);
+    assert_int_equal(c->last_len, 32 * 1024);
+    assert_memory_equal(c->last, chunk, 32 * 1024);
+    assert_int_equal(s->drains, 1);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 32 * 1024), 0);
+    UNTIL(&w, 3000, c->msgs == sent + 1);
+    free(chunk);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- pausing reads ---------------------------------------------------------------------- */
+
+static void test_pause_reading(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_conn_pause_reading(c->c, 2), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_pause_reading(c->c, 1), 0);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m1", 2), 0);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m2", 2), 0);
+    w_pump(&w, 100);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m3", 2), 0);
+    w_pump(&w, 100);
+    assert_int_equal(c->msgs, 0);
+    assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
+    UNTIL(&w, 3000, c->msgs == 3);
+    assert_string_equal(c->seq, "m1|m2|m3|");
+
+    /* paused in the middle of a burst that was already read: the rest waits */
+    assert_int_equal(tether_conn_pause_reading(s->c, 1), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "x", 1), 0);
+    w_pump(&w, 100);
+    assert_int_equal(s->msgs, 0);
+    assert_int_equal(tether_conn_pause_reading(s->c, 0), 0);
+    UNTIL(&w, 3000, s->msgs == 5);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* Pausing from inside the event: the messages after it wait. */
+static void pause_in_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (tether_event_type_of(ev) == TETHER_EV_MESSAGE && !s->server && s->msgs == 1)
+        assert_int_equal(tether_conn_pause_reading(s->c, 1), 0);
+}
+
+static void test_pause_in_event(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    w.hook = pause_in_hook;
+    for (int i = 1; i <= 4; i++) {
+        char m[8];
+        snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, 2), 0);
+    }
+    UNTIL(&w, 3000, c->msgs >= 1);
+    w_pump(&w, 150);
+    assert_int_equal(c->msgs, 1);
+    w.hook = NULL;
+    assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
+    UNTIL(&w, 3000, c->msgs == 4);
+    assert_string_equal(c->seq, "m1|m2|m3|m4|");
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- poll mode: holding a data event ------------------------------------------------- */
+
+static void hold_hook(world *w, tether_event *ev, side *s) {
+    if (tether_event_type_of(ev) == TETHER_EV_MESSAGE && s == w->arg && s->msgs == 1 &&
+        s->arg == NULL) {
+        w->keep = 1;
+        s->arg = ev;
+    }
+}
+
+static void test_poll_hold(void **state) {
+    (void)state;
+    world w;
+    w_init(&w, MODE_POLL);
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s, *c2, *s2;
+    open_pair(&w, &c, &s, "/", NULL);
+    open_pair(&w, &c2, &s2, "/", NULL);
+    w.hook = hold_hook;
+    w.arg = c;
+    w.echo = 0;
+    uint8_t *big = pattern(100000, 6);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, big, 100000), 0);
+    for (int i = 2; i <= 5; i++) {
+        char m[8];
+        snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, 2), 0);
+    }
+    UNTIL(&w, 3000, c->arg != NULL);
+    /* while held: no more from c, but the other connection goes on */
+    w.echo = 1;
+    echo_round(&w, c2, s2, TETHER_OP_TEXT, "other", 5);
+    w_pump(&w, 100);
+    assert_int_equal(c->msgs, 1);
+    tether_event *held = c->arg;
+    size_t len;
+    const uint8_t *d = tether_event_data(held, &len);
+    assert_int_equal(len, 100000);
+    assert_memory_equal(d, big, 100000); /* never overwritten under us */
+    assert_int_equal(tether_event_opcode(held), TETHER_OP_BINARY);
+    assert_ptr_equal(tether_event_conn(held), c->c);
+    assert_int_equal(w.nheld, 1);
+    tether_event_release(held);
+    w.nheld = 0;
+    UNTIL(&w, 3000, c->msgs == 5);
+    assert_string_equal(c->seq, "m2|m3|m4|m5|");
+    free(big);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* Events held while the connection closes: the pointer stays valid until
+ * the CLOSED event is released. */
+static void hold_closed_hook(world *w, tether_event *ev, side *s) {
+    if (tether_event_type_of(ev) == TETHER_EV_CLOSED && !s->server) w->keep = 1;
+}
+
+static void test_poll_hold_closed(void **state) {
+    (void)state;
+    world w;
+    w_init(&w, MODE_POLL);
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    w.hook = hold_closed_hook;
+    assert_int_equal(tether_conn_close(s->c, 1001, "going"), 0);
+    UNTIL(&w, 3000, c->closed && s->closed);
+    w_pump(&w, 50);
+    assert_int_equal(w.nheld, 1);
+    /* still valid: accessors work, sends are refused */
+    assert_int_equal(tether_conn_id(c->c), c->id);
+    assert_ptr_equal(tether_conn_user(c->c), c);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tether_conn_close(c->c, 1000, NULL), TETHER_E_STATE);
+    tether_event_release(w.held[0]);
+    w.nheld = 0;
+    w_pump(&w, 20);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- switching from callback to poll mode with connections open ------------ */
+
+static void test_mode_switch(void **state) {
+    (void)state;
+    world w;
+    w_init(&w, MODE_CB);
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c1, *s1, *c2, *s2;
+    open_pair(&w, &c1, &s1, "/", NULL);
+    open_pair(&w, &c2, &s2, "/", NULL);
+    echo_round(&w, c1, s1, TETHER_OP_TEXT, "cb", 2);
+    w.echo = 0;
+    /* to poll mode: the connections made in callback mode must now copy
+     * what a held event points at */
+    assert_int_equal(tether_ctx_set_callback(w.ctx, NULL, NULL), 0);
+    w.mode = MODE_POLL;
+    w.hook = hold_hook;
+    w.arg = c1;
+    c1->msgs = 0;
+    uint8_t *a = pattern(1000, 7), *b = pattern(1000, 8);
+    assert_int_equal(tether_conn_send(s1->c, TETHER_OP_BINARY, a, 1000), 0);
+    UNTIL(&w, 3000, c1->arg != NULL);
+    assert_int_equal(tether_conn_send(c2->c, TETHER_OP_BINARY, b, 1000), 0);
+    UNTIL(&w, 3000, s2->msgs == 1);
+    assert_memory_equal(s2->last, b, 1000);
+    size_t len;
+    const uint8_t *d = tether_event_data(c1->arg, &len);
+    assert_int_equal(len, 1000);
+    assert_memory_equal(d, a, 1000); /* not overwritten by the other read */
+    tether_event_release(c1->arg);
+    w.nheld = 0;
+    free(a);
+    free(b);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- the client leaves while its REQUEST is held (poll mode) --------------- */
+
+static void hold_request_hook(world *w, tether_event *ev, side *s) {
+    (void)s;
+    if (tether_event_type_of(ev) == TETHER_EV_REQUEST) w->keep = 1;
+}
+
+static void leave_during_request(int reject) {
+    world w;
+    w_init(&w, MODE_POLL);
+    w.hook = hold_request_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    int fd = raw_connect(w.port);
+    assert_true(fd >= 0);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", w.port);
+    tether_client_hs *h = tether_client_hs_new(host, "/gone");
+    const char *req;
+    size_t len;
+    assert_int_equal(tether_client_hs_request(h, &req, &len), 0);
+    assert_int_equal(raw_write(fd, req, len), 0);
+    tether_client_hs_free(h);
+    UNTIL(&w, 3000, w.nheld == 1);
+    close(fd); /* gone before the decision */
+    w_pump(&w, 50);
+    side *s = w_server(&w, 0);
+    assert_int_equal(s->closed, 0); /* nothing while the REQUEST is held */
+    if (reject) assert_int_equal(tether_conn_reject(s->c, 503, NULL), 0);
+    w.hook = NULL;
+    tether_event_release(w.held[0]);
+    w.nheld = 0;
+    UNTIL(&w, 3000, s->closed);
+    assert_int_equal(s->open, reject ? 0 : 1);
+    w_pump(&w, 50);
+    assert_int_equal(s->closed, 1);
+    check_clean(&w);
+    w_free(&w);
+}
+
+static void test_leave_during_request(void **state) {
+    (void)state;
+    leave_during_request(0);
+    leave_during_request(1);
+}
+
+/* ---- many connections ---------------------------------------------------------------------- */
+
+static void many_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (tether_event_type_of(ev) == TETHER_EV_OPEN && !s->server) {
+        char m[32];
+        int n = snprintf(m, sizeof m, "conn-%llu", (unsigned long long)s->id);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, (size_t)n), 0);
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define MANY 1000
+
+static void test_many(void **state) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * MANY + 64 && rl.rlim_max >= 2 * MANY + 64) {
+        rl.rlim_cur = 2 * MANY + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * MANY + 64) {
+        printf("# fd limit %llu too low: skipped\n", (unsigned long long)rl.rlim_cur);
+        return;
+    }
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w.hook = many_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *cl[MANY];
+    for (int i = 0; i < MANY; i++)
+        cl[i] = w_connect(&w, "/many", NULL);
+    int done = 0;
+    uint64_t end = lu_now_ms() + 15000;
+    while (done < MANY && lu_now_ms() < end) {
+        w_step(&w, 20);
+        done = 0;
+        for (int i = 0; i < MANY; i++)
+            done += cl[i]->msgs == 1;
+    }
+    assert_int_equal(done, MANY);
+    for (int i = 0; i < MANY; i++) {
+        char m[32];
+        int n = snprintf(m, sizeof m, "conn-%llu", (unsigned long long)cl[i]->id);
+        assert_int_equal(cl[i]->last_len, (size_t)n);
+        assert_memory_equal(cl[i]->last, m, (size_t)n);
+        assert_int_equal(cl[i]->closed, 0);
+    }
+    /* every id is distinct, across clients and servers */
+    uint64_t *ids = malloc(w.nsides * sizeof *ids);
+    for (size_t i = 0; i < w.nsides; i++)
+        ids[i] = w.sides[i].id;
+    qsort(ids, w.nsides, sizeof *ids, cmp_u64);
+    assert_int_equal(w.nsides, 2 * MANY);
+    for (size_t i = 1; i < w.nsides; i++)
+        assert_true(ids[i] != ids[i - 1] && ids[i] != 0);
+    free(ids);
+    /* half close, half are freed with the context */
+    for (int i = 0; i < MANY / 2; i++)
+        assert_int_equal(tether_conn_close(cl[i]->c, 1000, NULL), 0);
+    int closed = 0;
+    end = lu_now_ms() + 10000;
+    while (closed < MANY && lu_now_ms() < end) {
+        w_step(&w, 20);
+        closed = 0;
+        for (size_t i = 0; i < w.nsides; i++)
+            closed += w.sides[i].closed;
+    }
+    assert_int_equal(closed, MANY);
+    check_clean(&w);
+    w_free(&w);
+}
+
+/* ---- ids of connections that are gone ------------------------------------------------------ */
+
+static void test_ids_reused_slots(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    uint64_t old = c->id;
+    tether_conn_close(c->c, 1000, NULL);
+    UNTIL(&w, 3000, c->closed && s->closed);
+    w_pump(&w, 50);
+    side *c2, *s2;
+    open_pair(&w, &c2, &s2, "/", NULL);
+    assert_true(c2->id != old && s2->id != old && c2->id != s->id);
+    /* posting to the old id: nothing happens to the new connections */
+    assert_int_equal(tether_ctx_post_send(w.ctx, old, TETHER_OP_TEXT, "ghost", 5), 0);
+    assert_int_equal(tether_ctx_post_close(w.ctx, old, 1000, NULL), 0);
+    w_pump(&w, 100);
+    assert_int_equal(s2->msgs, 0);
+    assert_int_equal(c2->closed, 0);
+    check_clean(&w);
+    w_free(&w);
+}
+
+#define BOTH(f)                                                                                    \
+    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
+        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        BOTH(test_messages),
+        BOTH(test_server_close),
+        BOTH(test_fragments),
+        BOTH(test_request),
+        BOTH(test_reject),
+        BOTH(test_auto_protocol),
+        cmocka_unit_test(test_bad_url),
+        BOTH(test_connect_refused),
+        BOTH(test_cancel_before_open),
+        BOTH(test_names),
+        BOTH(test_server_handshake_timeout),
+        BOTH(test_client_handshake_timeout),
+        BOTH(test_idle_timeout),
+        cmocka_unit_test(test_protocol_errors),
+        cmocka_unit_test(test_client_protocol_error),
+        BOTH(test_pipelined_client),
+        BOTH(test_pipelined_server),
+        BOTH(test_dns_failure),
+        BOTH(test_keepalive),
+        BOTH(test_backpressure),
+        BOTH(test_pause_reading),
+        BOTH(test_pause_in_event),
+        cmocka_unit_test(test_poll_hold),
+        cmocka_unit_test(test_poll_hold_closed),
+        cmocka_unit_test(test_mode_switch),
+        cmocka_unit_test(test_leave_during_request),
+        BOTH(test_many),
+        BOTH(test_ids_reused_slots),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
