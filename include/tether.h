@@ -41,10 +41,13 @@ extern "C" {
 /* Version                                                                  */
 /* ------------------------------------------------------------------------ */
 
-#define TETHER_VERSION_MAJOR 0
-#define TETHER_VERSION_MINOR 1
-#define TETHER_VERSION_PATCH 0
-#define TETHER_VERSION_STRING "0.1.0"
+/* The version of the headers you compile against: TETHER_VERSION_MAJOR,
+ * TETHER_VERSION_MINOR, TETHER_VERSION_PATCH (integers) and
+ * TETHER_VERSION_STRING ("MAJOR.MINOR.PATCH"). They are generated from the
+ * build's project version into tether_version.h, which is installed next to
+ * this header. A program built against MAJOR.MINOR runs with any library of
+ * the same MAJOR and a MINOR at least as high (README, "Versions and ABI"). */
+#include "tether_version.h"
 
 /* The version of the library actually loaded at run time, "MAJOR.MINOR.PATCH";
  * a static string, never freed. */
@@ -439,8 +442,13 @@ TETHER_API const char *tether_client_hs_extensions(const tether_client_hs *h);
  *   tether_server_hs_reject(h, tether_error_http_status(rc), NULL, ...);  */
 typedef struct tether_server_hs tether_server_hs;
 
+/* A server-side handshake, freed with tether_server_hs_free(). NULL when out
+ * of memory. */
 TETHER_API tether_server_hs *tether_server_hs_new(void);
 TETHER_API void tether_server_hs_free(tether_server_hs *h);
+/* Limits on the request head, as for the client (defaults
+ * TETHER_DEFAULT_MAX_HEADER_BYTES and TETHER_DEFAULT_MAX_HEADERS); set them
+ * before feeding the request. */
 TETHER_API int tether_server_hs_set_max_header_bytes(tether_server_hs *h, size_t max);
 TETHER_API int tether_server_hs_set_max_headers(tether_server_hs *h, size_t max);
 
@@ -510,6 +518,8 @@ typedef struct tether_pmd tether_pmd;
 /* Default cap on one message's decompressed size: 16 MiB. */
 #define TETHER_DEFAULT_MAX_DECOMPRESSED (16u * 1024u * 1024u)
 
+/* Creates the permessage-deflate state for one connection of `role`. NULL on
+ * bad role or no memory. Free with tether_pmd_free(). */
 TETHER_API tether_pmd *tether_pmd_new(tether_role role);
 TETHER_API void tether_pmd_free(tether_pmd *pmd);
 
@@ -677,6 +687,7 @@ TETHER_API int tether_opts_set_drain_mark(tether_opts *o, size_t mark);
 TETHER_API int tether_opts_add_protocol(tether_opts *o, const char *protocol);
 /* Extra headers: on a client's request, or on a server's 101 response. */
 TETHER_API int tether_opts_add_header(tether_opts *o, const char *name, const char *value);
+/* The Origin header a client sends (none by default). */
 TETHER_API int tether_opts_set_origin(tether_opts *o, const char *origin);
 /* Handshake head limits (defaults as the sans-I/O layer's). */
 TETHER_API int tether_opts_set_max_header_bytes(tether_opts *o, size_t max);
@@ -719,7 +730,8 @@ TETHER_API int tether_ctx_timeout(const tether_ctx *ctx);
  * happens). In callback mode events are dispatched; in poll mode they are
  * queued for tether_next_event(). Work left over keeps tether_ctx_timeout()
  * at 0 and the fd readable, so a foreign loop never stalls. Returns a count
- * of what was handled (>= 0), or a negative error. */
+ * of what was handled (>= 0), or a negative error (TETHER_E_STATE when
+ * called from inside a callback). */
 TETHER_API int tether_ctx_service(tether_ctx *ctx, int timeout_ms);
 
 /* Poll mode: waits up to timeout_ms (-1: forever, 0: not at all) for the
@@ -731,7 +743,7 @@ TETHER_API void tether_event_release(tether_event *ev);
 /* ---- Events -------------------------------------------------------------- */
 
 typedef enum tether_event_type {
-    TETHER_EV_WAKE = 1, /* tether_ctx_wake() was called (poll mode) */
+    TETHER_EV_WAKE = 1, /* tether_ctx_wake() was called (both modes) */
     TETHER_EV_REQUEST,  /* server: an upgrade request awaits your decision */
     TETHER_EV_OPEN,     /* the handshake is done; sending is possible */
     TETHER_EV_MESSAGE,  /* a whole message: opcode TEXT or BINARY, data */
@@ -742,6 +754,7 @@ typedef enum tether_event_type {
     TETHER_EV_CLOSED    /* the connection is over: code, reason, error */
 } tether_event_type;
 
+/* The event's type (a tether_event_type). */
 TETHER_API int tether_event_type_of(const tether_event *ev);
 /* The connection (NULL for WAKE). */
 TETHER_API tether_conn *tether_event_conn(const tether_event *ev);
@@ -777,6 +790,7 @@ TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opt
  * apply to every accepted connection. */
 TETHER_API int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
                              tether_listener **out);
+/* The port the listener is bound to (the one chosen when port 0 was asked). */
 TETHER_API int tether_listener_port(const tether_listener *l);
 /* Stops accepting; existing connections go on. Frees l. */
 TETHER_API void tether_listener_close(tether_listener *l);
@@ -801,6 +815,9 @@ TETHER_API int tether_conn_send(tether_conn *c, tether_opcode opcode, const void
  * may. Text pieces may split characters; the whole must be UTF-8. */
 TETHER_API int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *data,
                                          size_t len, int fin);
+/* Sends a ping carrying len bytes (at most TETHER_MAX_CONTROL_PAYLOAD, else
+ * TETHER_E_INVAL); the answer arrives as a PONG event. TETHER_E_STATE when
+ * the connection is not open. */
 TETHER_API int tether_conn_ping(tether_conn *c, const void *data, size_t len);
 /* Starts the closing handshake with code (0: none) and reason; CLOSED
  * follows when the peer answers, or after the close timeout. */
@@ -813,7 +830,11 @@ TETHER_API int tether_conn_pause_reading(tether_conn *c, int on);
 
 /* Bytes queued and not yet written to the socket. */
 TETHER_API size_t tether_conn_buffered(const tether_conn *c);
+/* The connection's id within its context, for tether_ctx_post_send() and
+ * tether_ctx_post_close(): never 0, and not given to a later connection
+ * (an id comes back only after 2^32 connections have used its slot). */
 TETHER_API uint64_t tether_conn_id(const tether_conn *c);
+/* A pointer of yours kept with the connection (NULL until set). */
 TETHER_API void tether_conn_set_user(tether_conn *c, void *user);
 TETHER_API void *tether_conn_user(const tether_conn *c);
 

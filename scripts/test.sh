@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test run: installs what is missing, checks formatting, then
 # builds and runs every test three ways:
-#   1. gcc, warnings as errors                      (build/ci-gcc)
+#   1. gcc, warnings as errors                      (build/ci-gcc), then the
+#      ABI gate (scripts/abi_check.sh) and the install check
+#      (scripts/install_check.sh) on that build
 #   2. clang, AddressSanitizer + UBSan, -Werror     (build/ci-asan)
 #   3. clang libFuzzer targets, a short bounded run (build/ci-fuzz)
 # TETHER_FUZZ_SECONDS sets each fuzz target's run (default 15 s).
@@ -30,6 +32,21 @@ configure_and_test() {
 }
 
 configure_and_test ci-gcc "" -DCMAKE_C_COMPILER=gcc
+# On the gcc build (RelWithDebInfo, so abidw has its DWARF): the ABI gate
+# (exports = the header's declarations, all documented, abidiff and the
+# constants against the baseline in abi/) and the installed form (cmake
+# --install into a temporary prefix, examples built with pkg-config and with
+# find_package, run). Each prints "NAME: N passed, 0 failed".
+check() {
+    local name=$1; shift
+    local log=$root/build/${name// /-}.log n
+    "$@" | tee "$log"
+    n=$(sed -n "s/^$name: \([0-9]*\) passed, 0 failed\$/\1/p" "$log")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$name: no checks ran"; exit 1; }
+    passed=$((passed + n))
+}
+check "abi check" bash scripts/abi_check.sh "$root/build/ci-gcc"
+check "install check" bash scripts/install_check.sh "$root/build/ci-gcc"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     configure_and_test ci-asan "" -DCMAKE_C_COMPILER=clang -DTETHER_SANITIZE=ON
 configure_and_test ci-fuzz "-R fuzz_" -DCMAKE_C_COMPILER=clang -DTETHER_FUZZ=ON \
@@ -49,5 +66,5 @@ interop() {
 interop gcc "$root/build/ci-gcc/tools/tether"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 interop asan "$root/build/ci-asan/tools/tether"
 
-echo "== all test runs passed (gcc, ASan+UBSan, fuzz, interop)"
+echo "== all test runs passed (gcc, ABI, install, ASan+UBSan, fuzz, interop)"
 echo "tests: $passed passed, 0 failed"
