@@ -6,6 +6,7 @@
  * not a valid upgrade is answered with the status tether names for it and
  * never reaches the application. */
 #include "api/api.h"
+#include "proto/server_hs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,7 @@ static int tt_server_queue_response(tether_conn *c) {
     if (!p) return rc ? rc : TETHER_E_NOMEM;
     memcpy(p, resp, len);
     tt_outbuf_commit(&c->ws.out, len);
+    tt_server_hs_compact(c->shs); /* keep only the request, fitted */
     return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <string.h>
 
 static int tt_outbuf_grow(tt_outbuf *b, size_t need) {
-    size_t cap = b->cap ? b->cap : 4096;
+    /* The first block fits the need (a handshake response, a small frame):
+     * a connection that only did its handshake stays small. */
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < need) {
         if (cap > SIZE_MAX / 2) return -1;
         cap *= 2;

@@ -346,3 +346,23 @@ int tt_http_head_store(tt_http_head *h, const char *s, size_t n, uint32_t *off) 
 const char *tt_http_head_str(const tt_http_head *h, uint32_t off) {
     return h->buf + off;
 }
+
+/* Everything refers to the buffers by offset, so fitting them to their
+ * contents moves nothing that matters. A failed shrink keeps the old,
+ * larger block, which is still correct. */
+void tt_http_head_compact(tt_http_head *h) {
+    if (h->len && h->len < h->cap) {
+        char *p = realloc(h->buf, h->len);
+        if (p) {
+            h->buf = p;
+            h->cap = h->len;
+        }
+    }
+    if (h->nfields && h->nfields < h->fields_cap) {
+        tt_http_field *f = realloc(h->fields, h->nfields * sizeof *f);
+        if (f) {
+            h->fields = f;
+            h->fields_cap = h->nfields;
+        }
+    }
+}

@@ -64,6 +64,8 @@ typedef struct tt_http_head {
 
 void tt_http_head_init(tt_http_head *h, tt_http_kind kind);
 void tt_http_head_release(tt_http_head *h);
+/* Fits the buffers to their contents (after the head is complete). */
+void tt_http_head_compact(tt_http_head *h);
 
 /* Limits: 1..TT_HTTP_MAX_LIMIT, before any byte is fed (TETHER_E_STATE after,
  * TETHER_E_INVAL out of range). */

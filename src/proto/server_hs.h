@@ -8,7 +8,9 @@
 #include "proto/strbuf.h"
 #include "tether.h"
 
-enum { TT_SERVER_NO_RESPONSE, TT_SERVER_ACCEPTED, TT_SERVER_REJECTED };
+/* COMPACTED: the response was built, handed out and dropped; another
+ * accept or reject is refused (TETHER_E_STATE). */
+enum { TT_SERVER_NO_RESPONSE, TT_SERVER_ACCEPTED, TT_SERVER_REJECTED, TT_SERVER_COMPACTED };
 
 struct tether_server_hs {
     tt_http_head req;
@@ -24,6 +26,10 @@ struct tether_server_hs {
     tt_strbuf response;
     int response_kind; /* TT_SERVER_* */
 };
+
+/* Frees what the response needed once it has been copied out; the request
+ * accessors keep working. For the api layer's accepted connections. */
+void tt_server_hs_compact(tether_server_hs *h);
 
 /* The i-th offered protocol (i < nprotocols). */
 const char *tt_server_hs_protocol(const tether_server_hs *h, size_t i);

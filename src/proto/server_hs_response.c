@@ -152,3 +152,15 @@ int tether_server_hs_reject(tether_server_hs *h, int status, const char *body, c
     tt_strbuf_adds(b, body);
     return tt_server_finish(h, TT_SERVER_REJECTED, out, len);
 }
+
+/* Once the response has been copied out (the api layer queues it), a
+ * server connection only needs the request for its accessors: drop the
+ * response and the settings that built it, and fit the request's buffers
+ * to their contents. An idle connection then holds a few hundred bytes of
+ * handshake instead of several kilobytes. */
+void tt_server_hs_compact(tether_server_hs *h) {
+    tt_strbuf_free(&h->response);
+    tt_strbuf_free(&h->extra);
+    h->response_kind = TT_SERVER_COMPACTED;
+    tt_http_head_compact(&h->req);
+}

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tether.h"
+#include "proto/server_hs.h"
 
 /* The sample request of RFC 6455 section 1.2 (with its key from 1.3). */
 static const char rfc_request[] = "GET /chat HTTP/1.1\r\n"
@@ -534,14 +535,41 @@ static void test_null_arguments(void **state) {
     tether_server_hs_free(h);
 }
 
+/* After the api layer compacts an accepted handshake (to keep idle
+ * connections small), every request accessor still answers the same, and a
+ * second answer is refused. */
+static void test_compact_keeps_request(void **state) {
+    (void)state;
+    tether_server_hs *h;
+    const char *out;
+    size_t len;
+    assert_int_equal(parse_request(rfc_request, &h), 0);
+    assert_int_equal(tether_server_hs_select_protocol(h, "chat"), 0);
+    assert_int_equal(tether_server_hs_accept(h, &out, &len), 0);
+    tt_server_hs_compact(h);
+    check_rfc_request(h);
+    assert_string_equal(tether_server_hs_path(h), "/chat");
+    assert_string_equal(tether_server_hs_header(h, "origin"), "http://example.com");
+    assert_int_equal(tether_server_hs_accept(h, &out, &len), TETHER_E_STATE);
+    assert_int_equal(tether_server_hs_reject(h, 400, NULL, &out, &len), TETHER_E_STATE);
+    tether_server_hs_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc_sample),       cmocka_unit_test(test_split_everywhere),
-        cmocka_unit_test(test_bytes_after_head), cmocka_unit_test(test_header_case_and_lists),
-        cmocka_unit_test(test_targets),          cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_accept_options),   cmocka_unit_test(test_reject),
-        cmocka_unit_test(test_state_errors),     cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_compact_keeps_request),
+        cmocka_unit_test(test_rfc_sample),
+        cmocka_unit_test(test_split_everywhere),
+        cmocka_unit_test(test_bytes_after_head),
+        cmocka_unit_test(test_header_case_and_lists),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_accept_options),
+        cmocka_unit_test(test_reject),
+        cmocka_unit_test(test_state_errors),
+        cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
