@@ -2,6 +2,7 @@
  * (one copy, masked on the way for a client) and never blocks. The queue
  * has a cap past which sends fail, so a slow peer cannot make us grow
  * without bound, and a mark under which the caller hears "drained". */
+#include "proto/mask_key.h"
 #include "conn/conn.h"
 
 #include <string.h>
@@ -13,7 +14,7 @@ static int tt_conn_put_frame(tt_conn *c, tether_opcode op, int fin, const void *
     uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
     if (!p) return TETHER_E_NOMEM;
     uint8_t key[4];
-    if (masked && tether_random_bytes(key, sizeof key) != 0) return TETHER_E_RANDOM;
+    if (masked && tt_mask_key(key) != 0) return TETHER_E_RANDOM;
     int rc = tether_frame_write_header(p, hlen, op, fin, 0, len, masked ? key : NULL);
     if (rc < 0) return rc;
     if (len && masked)

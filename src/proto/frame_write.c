@@ -2,6 +2,7 @@
  * encoding, and whole frames, masked with a fresh key when a client sends.
  * A header is checked by the same rules the parser applies to received
  * ones, so tether never sends what it would itself reject. */
+#include "proto/mask_key.h"
 #include "tether.h"
 
 #include <string.h>
@@ -76,7 +77,7 @@ int tether_frame_write(tether_role role, tether_opcode opcode, int fin, unsigned
     if (masked) {
         /* A fresh unpredictable key per frame (section 5.3), so a script
          * cannot choose the bytes an intermediary sees. */
-        if (tether_random_bytes(key, sizeof key)) return TETHER_E_RANDOM;
+        if (tt_mask_key(key)) return TETHER_E_RANDOM;
         memcpy(out + hs - 4, key, sizeof key);
         tether_mask(out + hs, payload, len, key, 0);
     } else if (len) {
