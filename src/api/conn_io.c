@@ -150,13 +150,10 @@ static void tt_conn_on_readable(tether_conn *c) {
         return;
     }
     if (c->phase != TT_PH_OPEN) return; /* lingering: drain and ignore */
-    c->ws.last_rx = c->ctx->now;
-    /* A keepalive ping is out and the peer just proved alive. The timer is
-     * armed for the ping's deadline (ping_timeout) and activity does not
-     * re-arm it, so without this the next ping came only after ping_timeout
-     * (20 s by default) instead of ping_interval of silence: let it run now
-     * and re-arm for the right deadline. */
-    if (c->ws.ping_outstanding) tt_timer_start(c->ctx->loop, &c->timer, 0);
+    /* Activity does not re-arm the timer, except when it answers a
+     * keepalive ping: the timer waits for the ping's timeout, and the next
+     * ping is due ping_interval after now, usually sooner. */
+    if (tt_conn_note_rx(&c->ws, c->ctx->now)) tt_conn_arm_timer(c);
     if (c->pending_len) { /* earlier bytes first */
         tt_conn_keep_input(c, rbuf, (size_t)n);
         tt_conn_process(c, c->pending, c->pending_len);

@@ -121,6 +121,10 @@ int tt_conn_abort(tt_conn *c, int err, tt_conn_ev *ev);
 uint64_t tt_conn_deadline(const tt_conn *c);
 int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev);
 
+/* Bytes arrived at `now`: the peer is alive. Returns 1 if that answered an
+ * outstanding keepalive ping, which moves tt_conn_deadline() earlier. */
+int tt_conn_note_rx(tt_conn *c, uint64_t now);
+
 /* Whether a DRAIN should be reported now (clears the condition). */
 int tt_conn_take_drain(tt_conn *c);
 

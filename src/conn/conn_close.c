@@ -78,6 +78,13 @@ static uint64_t tt_min_deadline(uint64_t a, uint64_t b) {
     return a < b ? a : b;
 }
 
+int tt_conn_note_rx(tt_conn *c, uint64_t now) {
+    c->last_rx = now;
+    if (!c->ping_outstanding || now < c->ping_sent) return 0;
+    c->ping_outstanding = 0; /* every byte proves the peer alive */
+    return 1;
+}
+
 uint64_t tt_conn_deadline(const tt_conn *c) {
     const tt_conn_cfg *cfg = c->cfg;
     if (c->state == TT_CONN_CLOSED) return 0;
