@@ -105,10 +105,55 @@ static void test_error_mapping(void **state) {
     assert_string_equal(tether_strerror(TETHER_E_UTF8), "invalid UTF-8");
     assert_string_equal(tether_strerror(12345), "unknown error");
     assert_string_equal(tether_version(), TETHER_VERSION_STRING);
-    /* Every code in the enum's range has a name of its own. */
-    for (int c = -300; c <= 0; c++) {
-        const char *s = tether_strerror(c);
-        assert_non_null(s);
+    /* Every code of enum tether_error has a name of its own (not the
+     * fallback, not another code's), and every protocol error (-100s) maps
+     * to the close code a compliant endpoint sends. */
+    static const int codes[] = {
+        TETHER_OK,
+        TETHER_E_INVAL,
+        TETHER_E_NOMEM,
+        TETHER_E_AGAIN,
+        TETHER_E_NOSPC,
+        TETHER_E_STATE,
+        TETHER_E_RANDOM,
+        TETHER_E_ZLIB,
+        TETHER_E_IO,
+        TETHER_E_CONNECT,
+        TETHER_E_DNS,
+        TETHER_E_TIMEOUT,
+        TETHER_E_BACKPRESSURE,
+        TETHER_E_CLOSED,
+        TETHER_E_RSV,
+        TETHER_E_OPCODE,
+        TETHER_E_MASK,
+        TETHER_E_LENGTH,
+        TETHER_E_CONTROL_LENGTH,
+        TETHER_E_CONTROL_FRAGMENTED,
+        TETHER_E_CONTINUATION,
+        TETHER_E_FRAGMENT,
+        TETHER_E_FRAME_TOO_BIG,
+        TETHER_E_MESSAGE_TOO_BIG,
+        TETHER_E_UTF8,
+        TETHER_E_CLOSE_CODE,
+        TETHER_E_CLOSE_PAYLOAD,
+        TETHER_E_INFLATE,
+        TETHER_E_HS_MALFORMED,
+        TETHER_E_HS_TOO_BIG,
+        TETHER_E_HS_METHOD,
+        TETHER_E_HS_UPGRADE,
+        TETHER_E_HS_VERSION,
+        TETHER_E_HS_KEY,
+        TETHER_E_HS_STATUS,
+        TETHER_E_HS_ACCEPT,
+        TETHER_E_HS_PROTOCOL,
+        TETHER_E_HS_EXTENSION,
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(tether_strerror(codes[i]), "unknown error");
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(tether_strerror(codes[i]), tether_strerror(codes[k]));
+        if (codes[i] <= -100 && codes[i] > -200) assert_true(tether_error_close_code(codes[i]) > 0);
     }
 }
 
