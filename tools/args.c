@@ -200,3 +200,24 @@ tether_opts *cli_make_opts(const struct cli_conn_opts *o) {
     }
     return t;
 }
+
+int cli_take_shared_option(const char *cmd, const char *usage, struct cli_conn_opts *conn,
+                           int *verbose, int opt, const char *arg) {
+    switch (opt) {
+    case 'r':
+        return cli_add_protocol(conn, arg) == 0 ? 0 : CLI_EXIT_FAIL;
+    case 'm':
+        return cli_parse_bytes("--max-message", arg, 1, UINT64_MAX, &conn->max_message) == 0
+                   ? 0
+                   : CLI_EXIT_USAGE;
+    case 'v':
+        *verbose = 1;
+        return 0;
+    case 'h':
+        fputs(usage, stdout);
+        return -1;
+    default:
+        fprintf(stderr, "Try 'tether %s --help'.\n", cmd);
+        return CLI_EXIT_USAGE;
+    }
+}

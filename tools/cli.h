@@ -59,6 +59,13 @@ int cli_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, 
 /* Seconds, fractions allowed, in [min, max]. */
 int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out);
 
+/* The options serve and connect share: -r/--protocol, -m/--max-message,
+ * -v, -h, and the answer to an unknown option. Each command handles its own
+ * options first and passes the rest here. Returns 0 to go on, -1 after
+ * --help, or an exit code. */
+int cli_take_shared_option(const char *cmd, const char *usage, struct cli_conn_opts *conn,
+                           int *verbose, int opt, const char *arg);
+
 /* Prints "tether <cmd>: <message>" and a pointer to --help on stderr;
  * returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

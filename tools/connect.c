@@ -379,26 +379,13 @@ static int take_option(struct connect_args *a, int opt, const char *arg) {
     case 'e':
         a->echo = 1;
         return 0;
-    case 'r':
-        return cli_add_protocol(&a->conn, arg) == 0 ? 0 : CLI_EXIT_FAIL;
     case 'H':
         return cli_add_header(&a->conn, arg) == 0 ? 0 : CLI_EXIT_USAGE;
     case 'o':
         a->conn.origin = arg;
         return 0;
-    case 'm':
-        return cli_parse_bytes("--max-message", arg, 1, UINT64_MAX, &a->conn.max_message) == 0
-                   ? 0
-                   : CLI_EXIT_USAGE;
-    case 'v':
-        a->verbose = 1;
-        return 0;
-    case 'h':
-        fputs(usage, stdout);
-        return -1;
     default:
-        fputs("Try 'tether connect --help'.\n", stderr);
-        return CLI_EXIT_USAGE;
+        return cli_take_shared_option("connect", usage, &a->conn, &a->verbose, opt, arg);
     }
 }
 

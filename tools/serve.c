@@ -302,24 +302,11 @@ static int take_option(struct serve_args *a, int opt, const char *arg) {
         if (arg[0] != '/') return cli_usage_error("serve", "--path must start with '/'");
         a->path = arg;
         return 0;
-    case 'r':
-        return cli_add_protocol(&a->conn, arg) == 0 ? 0 : CLI_EXIT_FAIL;
     case 'b':
         a->broadcast = 1;
         return 0;
-    case 'm':
-        return cli_parse_bytes("--max-message", arg, 1, UINT64_MAX, &a->conn.max_message) == 0
-                   ? 0
-                   : CLI_EXIT_USAGE;
-    case 'v':
-        a->verbose = 1;
-        return 0;
-    case 'h':
-        fputs(usage, stdout);
-        return -1;
     default:
-        fputs("Try 'tether serve --help'.\n", stderr);
-        return CLI_EXIT_USAGE;
+        return cli_take_shared_option("serve", usage, &a->conn, &a->verbose, opt, arg);
     }
 }
 
