@@ -303,6 +303,97 @@ static void test_reject(void **state) {
     w_free(&w);
 }
 
+/* ---- limits and listener options ------------------------------------------- */
+
+/* A request head over the server's byte or field limit is answered with
+ * 431 and never reaches the application. */
+static void test_header_limits(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *so = tether_opts_new();
+    assert_int_equal(tether_opts_set_max_header_bytes(so, 512), 0);
+    assert_int_equal(tether_opts_set_max_headers(so, 12), 0);
+    w_listen(&w, "127.0.0.1", so);
+    tether_opts_free(so);
+    char big[700];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    tether_opts *bytes = tether_opts_new(), *count = tether_opts_new(), *fine = tether_opts_new();
+    assert_int_equal(tether_opts_add_header(bytes, "X-Big", big), 0);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "X-H%d", i);
+        assert_int_equal(tether_opts_add_header(count, name, "1"), 0);
+    }
+    assert_int_equal(tether_opts_add_header(fine, "X-Small", "ok"), 0);
+    side *c1 = w_connect(&w, "/", bytes), *c2 = w_connect(&w, "/", count);
+    side *c3 = w_connect(&w, "/", fine);
+    tether_opts_free(bytes);
+    tether_opts_free(count);
+    tether_opts_free(fine);
+    UNTIL(&w, 3000, c1->closed && c2->closed && c3->open);
+    assert_int_equal(c1->status, 431);
+    assert_int_equal(c2->status, 431);
+    assert_int_equal(c1->error, TETHER_E_HS_STATUS);
+    assert_non_null(w_server(&w, 0)); /* only the request within the limits */
+    assert_null(w_server(&w, 1));
+    w_free(&w);
+}
+
+/* SO_REUSEPORT: a second listener on the same port works only when both
+ * ask for it. */
+static void test_reuseport(void **state) {
+    (void)state;
+    tether_ctx *ctx = tether_ctx_new();
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_reuseport(o, 1), 0);
+    tether_listener *a, *b, *c;
+    assert_int_equal(tether_listen(ctx, "127.0.0.1", 0, o, &a), 0);
+    int port = tether_listener_port(a);
+    assert_int_equal(tether_listen(ctx, "127.0.0.1", port, o, &b), 0);
+    assert_true(tether_listen(ctx, "127.0.0.1", port, NULL, &c) < 0);
+    tether_listener_close(b);
+    tether_listener_close(a);
+    tether_opts_free(o);
+    tether_ctx_free(ctx);
+}
+
+/* Connect timeout: a listener whose accept queue is full drops further
+ * SYNs on Linux, so the TCP connect hangs until our timeout ends it. */
+static void test_connect_timeout(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    socklen_t al = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    w.port = ntohs(a.sin_port);
+    int fill[4];
+    for (int i = 0; i < 4; i++) { /* fill the queue; later ones may hang, that is fine */
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_connect_timeout(o, 300), 0);
+    uint64_t t0 = lu_now_ms();
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 3000, c->closed);
+    uint64_t dt = lu_now_ms() - t0;
+    assert_int_equal(c->open, 0);
+    assert_int_equal(c->error, TETHER_E_TIMEOUT);
+    assert_true(dt >= 250 && dt < 2000);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+    w_free(&w);
+}
+
 /* ---- the automatic sub-protocol choice ---------------------------------------- */
 
 static void test_auto_protocol(void **state) {
@@ -709,6 +800,12 @@ static void test_protocol_errors(void **state) {
     n += client_frame(buf + n, 0x80 | TETHER_OP_CONTINUATION, payload + 600, 600);
     bad_case big2 = {"message>max", 1009, TETHER_E_MESSAGE_TOO_BIG, TETHER_E_MESSAGE_TOO_BIG};
     run_bad_client(&big2, buf, n, so);
+    /* a frame over max_frame, inside a generous message limit */
+    assert_int_equal(tether_opts_set_max_message(so, 10000), 0);
+    assert_int_equal(tether_opts_set_max_frame(so, 500), 0);
+    n = client_frame(buf, 0x80 | TETHER_OP_BINARY, payload, 600);
+    bad_case fbig = {"frame>max_frame", 1009, TETHER_E_FRAME_TOO_BIG, TETHER_E_FRAME_TOO_BIG};
+    run_bad_client(&fbig, buf, n, so);
     free(payload);
     tether_opts_free(so);
 }
@@ -1329,6 +1426,9 @@ int main(void) {
         cmocka_unit_test(test_bad_url),
         BOTH(test_connect_refused),
         BOTH(test_cancel_before_open),
+        BOTH(test_header_limits),
+        cmocka_unit_test(test_reuseport),
+        BOTH(test_connect_timeout),
         BOTH(test_names),
         BOTH(test_server_handshake_timeout),
         BOTH(test_client_handshake_timeout),
