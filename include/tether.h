@@ -73,6 +73,10 @@ enum tether_error {
     TETHER_E_TIMEOUT = -11,      /* a connect, handshake, close or idle timeout */
     TETHER_E_BACKPRESSURE = -12, /* the send queue is at its limit */
     TETHER_E_CLOSED = -13,       /* the peer closed the TCP connection */
+    TETHER_E_TLS = -14,          /* TLS handshake or record failure (text: OpenSSL's reason) */
+    TETHER_E_TLS_VERIFY = -15,   /* the peer's certificate was refused (text says why) */
+    TETHER_E_TLS_CONFIG = -16,   /* a certificate, key or CA could not be loaded */
+    TETHER_E_UNSUPPORTED = -17,  /* this build lacks the feature (see tether_features()) */
 
     /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
      * close code a compliant endpoint sends (tether_error_close_code()). */
@@ -697,6 +701,80 @@ TETHER_API int tether_opts_set_reuseport(tether_opts *o, int on);
 /* UTF-8 validation of received text (default 1). */
 TETHER_API int tether_opts_set_utf8_check(tether_opts *o, int on);
 
+/* ---- TLS options ----------------------------------------------------------
+ * TLS 1.2 and 1.3 only, through OpenSSL. A client uses TLS for wss:// URLs;
+ * a listener uses TLS when a certificate is set. Files are PEM; they are
+ * read when tether_connect() / tether_listen() is called, and a file that
+ * cannot be loaded makes that call fail with TETHER_E_TLS_CONFIG.
+ *
+ * A client verifies the server's chain against the CA file/directory given,
+ * or the system's store when none is, and checks the host name of the URL
+ * (or the one set with tether_opts_set_tls_server_name()), which it also
+ * sends as SNI. A refused certificate ends the connection with
+ * TETHER_E_TLS_VERIFY and tether_conn_error_text() says why (OpenSSL's
+ * reason: "certificate has expired", "self-signed certificate", "hostname
+ * mismatch"...). */
+
+/* Relaxations of a client's checks, off unless asked (like libwebsockets'
+ * LCCSCF_ flags). For tests and private networks only. */
+#define TETHER_TLS_ALLOW_SELFSIGNED 1u    /* accept a chain no trusted CA signed */
+#define TETHER_TLS_SKIP_HOSTNAME_CHECK 2u /* accept a certificate for another name */
+#define TETHER_TLS_ALLOW_EXPIRED 4u       /* accept expired or not-yet-valid certificates */
+#define TETHER_TLS_INSECURE 8u            /* no verification at all */
+
+/* Trusted CAs: a PEM file and/or an OpenSSL hashed directory (either may be
+ * NULL). Default: the system's store. On a listener: the CAs that client
+ * certificates must chain to. */
+TETHER_API int tether_opts_set_tls_ca(tether_opts *o, const char *ca_file, const char *ca_dir);
+/* Our certificate chain (leaf first) and private key. On a listener it is
+ * the server's certificate, and turns TLS on; on a client it is the client
+ * certificate offered when the server asks. key_file NULL: the key is in
+ * cert_file. */
+TETHER_API int tether_opts_set_tls_cert(tether_opts *o, const char *cert_file,
+                                        const char *key_file);
+/* Listener: an extra certificate served to clients whose SNI is
+ * server_name (exact, case-insensitive; "*.example.com" matches one
+ * label). Clients with no SNI, or another name, get the main certificate. */
+TETHER_API int tether_opts_add_tls_sni_cert(tether_opts *o, const char *server_name,
+                                            const char *cert_file, const char *key_file);
+/* Listener: client certificates. 0 (default) does not ask for one;
+ * 1 asks and verifies one if sent; 2 requires a valid one. */
+TETHER_API int tether_opts_set_tls_verify_client(tether_opts *o, int mode);
+/* Client: TETHER_TLS_* relaxations (default 0). */
+TETHER_API int tether_opts_set_tls_flags(tether_opts *o, unsigned flags);
+/* Client: the name sent as SNI and checked against the certificate,
+ * instead of the URL's host (useful when connecting to an address). */
+TETHER_API int tether_opts_set_tls_server_name(tether_opts *o, const char *name);
+
+/* ---- Compression (permessage-deflate, RFC 7692) --------------------------
+ * Off by default (see the README for the memory it costs per connection).
+ * On, a client offers it and a server accepts an offer; both sides' choices
+ * below are negotiated as RFC 7692 says. Received messages are inflated up
+ * to the message limit (tether_opts_set_max_message): a message that
+ * inflates past it closes the connection with 1009. */
+TETHER_API int tether_opts_set_deflate(tether_opts *o, int on);
+/* Drop the LZ77 context after every message, for the server's messages
+ * and/or the client's: less memory held between messages, worse ratio.
+ * A client asks for server_no_context_takeover and announces
+ * client_no_context_takeover; a server imposes both. Default 0, 0. */
+TETHER_API int tether_opts_set_deflate_no_context_takeover(tether_opts *o, int server,
+                                                           int client);
+/* LZ77 window of the server's and the client's compressor, 9..15 bits, or
+ * 0 for no limit (15; zlib cannot compress with the 8 the RFC allows). A
+ * client asks for server_max_window_bits and offers client_max_window_bits;
+ * a server limits both. Default 12, 12: 4 KiB windows, which cost a
+ * compressing connection about half the memory of 15 (README). */
+TETHER_API int tether_opts_set_deflate_window_bits(tether_opts *o, int server_bits,
+                                                   int client_bits);
+/* zlib compression level 0..9 (default 6) and memLevel 1..9 (default 5):
+ * both shape only our own compressor. */
+TETHER_API int tether_opts_set_deflate_level(tether_opts *o, int level);
+TETHER_API int tether_opts_set_deflate_mem_level(tether_opts *o, int mem_level);
+/* Messages shorter than this many bytes are sent uncompressed (default
+ * 64): deflate makes tiny messages longer and costs more CPU than it
+ * saves. */
+TETHER_API int tether_opts_set_deflate_threshold(tether_opts *o, size_t bytes);
+
 /* ---- Context and loop -------------------------------------------------- */
 
 /* A new context in poll mode with its own epoll loop. NULL on failure. */
@@ -776,10 +854,13 @@ TETHER_API int tether_event_error(const tether_event *ev);
 
 /* ---- Clients ------------------------------------------------------------- */
 
-/* Starts a connection to url ("ws://host[:port][/path][?query]", IPv6
- * literals in brackets); opts may be NULL. Name resolution tries every
+/* Starts a connection to url ("ws://host[:port][/path][?query]" or wss://,
+ * IPv6 literals in brackets); opts may be NULL. Name resolution tries every
  * address in turn. The result arrives as OPEN or CLOSED. Errors now:
- * TETHER_E_INVAL (bad URL or arguments), TETHER_E_NOMEM. */
+ * TETHER_E_INVAL (bad URL or arguments), TETHER_E_NOMEM,
+ * TETHER_E_TLS_CONFIG (a CA or client certificate could not be loaded;
+ * tether_strerror() names it, the log says which file),
+ * TETHER_E_UNSUPPORTED (wss:// in a build without TLS). */
 TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts,
                               tether_conn **out);
 
@@ -787,7 +868,9 @@ TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opt
 
 /* Listens on host ("127.0.0.1", "::1", "0.0.0.0", "::", or a name) and
  * port (0: any free port; see tether_listener_port()). opts (may be NULL)
- * apply to every accepted connection. */
+ * apply to every accepted connection; with a TLS certificate set, the
+ * listener speaks only TLS. Errors: TETHER_E_INVAL, TETHER_E_NOMEM,
+ * TETHER_E_IO (bind/listen failed), TETHER_E_TLS_CONFIG. */
 TETHER_API int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
                              tether_listener **out);
 /* The port the listener is bound to (the one chosen when port 0 was asked). */
@@ -851,6 +934,40 @@ TETHER_API int tether_conn_http_status(const tether_conn *c);
 TETHER_API const char *tether_conn_protocol(const tether_conn *c);
 /* Why the connection failed, in words, or NULL. */
 TETHER_API const char *tether_conn_error_text(const tether_conn *c);
+/* The negotiated Sec-WebSocket-Extensions value (e.g.
+ * "permessage-deflate; client_max_window_bits=12"), or NULL when none is in
+ * force. Belongs to the connection. */
+TETHER_API const char *tether_conn_extensions(const tether_conn *c);
+/* TLS in use: the protocol ("TLSv1.3") and cipher suite names, or NULL on
+ * a cleartext connection or before the TLS handshake is done. Static
+ * strings from OpenSSL. */
+TETHER_API const char *tether_conn_tls_version(const tether_conn *c);
+TETHER_API const char *tether_conn_tls_cipher(const tether_conn *c);
+
+/* ---- Features and logging ---------------------------------------------- */
+
+#define TETHER_FEATURE_TLS 1u     /* wss:// and TLS listeners */
+#define TETHER_FEATURE_DEFLATE 2u /* permessage-deflate */
+/* The TETHER_FEATURE_* bits this build of the library has. */
+TETHER_API unsigned tether_features(void);
+
+#define TETHER_LOG_NONE 0
+#define TETHER_LOG_ERROR 1  /* failures of the library or the system */
+#define TETHER_LOG_WARN 2   /* connections that failed: TLS, protocol, timeouts */
+#define TETHER_LOG_NOTICE 3 /* connections opened and closed */
+#define TETHER_LOG_INFO 4   /* handshakes, listeners */
+#define TETHER_LOG_DEBUG 5  /* frames and state changes */
+/* Receives each log line at or under the level: level, a NUL-terminated
+ * line without newline (valid only during the call), and your pointer. It
+ * is called on the thread running the context the line is about, so it
+ * may run on several threads at once if you run several contexts. */
+typedef void (*tether_log_cb)(int level, const char *line, void *user);
+/* Process-wide: the most verbose level reported (default TETHER_LOG_NONE:
+ * the library writes nothing unless asked) and where lines go (NULL:
+ * stderr). Set them before starting contexts on other threads. Returns 0,
+ * or TETHER_E_INVAL for a level outside NONE..DEBUG. */
+TETHER_API int tether_set_log_level(int level);
+TETHER_API void tether_set_log_callback(tether_log_cb cb, void *user);
 
 /* ---- From other threads -------------------------------------------------- */
 

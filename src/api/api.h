@@ -11,6 +11,16 @@
 #include "conn/conn.h"
 #include "loop/loop.h"
 #include "net/net.h"
+#include "net/tls.h"
+
+/* permessage-deflate preferences (0 bits: no limit). */
+typedef struct tt_deflate_opts {
+    int on;
+    int server_nct, client_nct;
+    int server_bits, client_bits;
+    int level, mem_level;
+    size_t threshold;
+} tt_deflate_opts;
 
 /* Options: immutable once copied into a listener or connection, shared by
  * reference among a listener's connections. */
@@ -24,10 +34,19 @@ struct tether_opts {
     char *origin;
     size_t max_header_bytes, max_headers;
     int reuseport;
+    tt_tls_opts tls;
+    tt_deflate_opts deflate;
     int refs;
 };
 
 tether_opts *tt_opts_copy(const tether_opts *o); /* o may be NULL: defaults */
+void tt_tls_opts_free(tt_tls_opts *t);
+int tt_tls_opts_copy(tt_tls_opts *dst, const tt_tls_opts *src); /* dst is overwritten */
+void tt_deflate_opts_defaults(tt_deflate_opts *d);
+
+/* Logging (log.c): tt_log_on() is cheap, so callers can skip formatting. */
+int tt_log_on(int level);
+void tt_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 tether_opts *tt_opts_ref(tether_opts *o);
 void tt_opts_unref(tether_opts *o);
 
@@ -55,6 +74,10 @@ struct tether_conn {
 
     tether_client_hs *chs;
     tether_server_hs *shs;
+    tt_tls *tls;       /* NULL on cleartext connections */
+    tt_outbuf tls_out; /* ciphertext waiting for the socket */
+    char *extensions;  /* negotiated Sec-WebSocket-Extensions value */
+    tether_pmd *pmd;   /* permessage-deflate while it is being negotiated */
     tt_url url;
     struct addrinfo *addrs, *next_addr;
     tt_resolve *resolve;
@@ -84,6 +107,7 @@ struct tether_listener {
     tether_ctx *ctx;
     tt_io io;
     tether_opts *opts;
+    tt_tls_ctx *tls; /* NULL: cleartext */
     int port;
     tether_listener *next;
 };
@@ -119,6 +143,9 @@ struct tether_ctx {
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
     uint64_t now;
+    uint8_t *tls_scratch;        /* ciphertext staging, made on first TLS use */
+    tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
+    tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };
 
 /* ctx.c */
@@ -159,6 +186,23 @@ void tt_conn_io_cb(tt_io *io, unsigned ready);
 void tt_conn_timer_cb(tt_timer *t);
 /* Writes out what is queued; enables write interest if it would block. */
 void tt_conn_flush(tether_conn *c);
+int tt_conn_wants_write(const tether_conn *c);
+
+/* conn_tls.c: TLS between the socket and the WebSocket. tt_conn_read()
+ * leaves plaintext at ctx->rbuf and returns its length, 0 at the end of
+ * the stream, TETHER_E_AGAIN, or an error (TLS ones: tt_conn_tls_failed). */
+ssize_t tt_conn_read(tether_conn *c);
+int tt_conn_tls_client(tether_conn *c);
+int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t);
+void tt_conn_tls_failed(tether_conn *c, int err);
+int tt_conn_flush_tls(tether_conn *c);
+int tt_conn_tls_wants_write(const tether_conn *c);
+void tt_conn_tls_goodbye(tether_conn *c);
+
+/* deflate.c: permessage-deflate negotiation for live connections. */
+int tt_deflate_client_offer(tether_conn *c);
+int tt_deflate_client_accept(tether_conn *c);
+int tt_deflate_server_negotiate(tether_conn *c);
 /* Runs input through the WebSocket until it pauses or runs out. */
 void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len);
 void tt_conn_resume(tether_conn *c);

@@ -21,6 +21,7 @@ static int tt_client_hs_setup(tether_conn *c) {
         rc = tether_client_hs_add_protocol(c->chs, o->protocols[i]);
     for (size_t i = 0; i < o->nheaders && !rc; i++)
         rc = tether_client_hs_add_header(c->chs, o->hdr_names[i], o->hdr_values[i]);
+    if (!rc) rc = tt_deflate_client_offer(c);
     return rc;
 }
 
@@ -61,10 +62,6 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     tt_url u;
     int rc = tt_url_parse(url, &u);
     if (rc != 0) return rc;
-    if (u.secure) { /* wss:// comes with TLS support */
-        tt_url_free(&u);
-        return TETHER_E_INVAL;
-    }
     tether_opts *o = tt_opts_copy(opts);
     tether_conn *c = o ? tt_conn_new(ctx, TETHER_ROLE_CLIENT, o) : NULL;
     if (!c) {
@@ -77,6 +74,7 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     ctx->now = tt_now_ms();
     if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
     rc = tt_client_hs_setup(c);
+    if (!rc && u.secure) rc = tt_conn_tls_client(c);
     if (!rc) rc = tt_resolve_start(ctx->loop, u.host, u.port, tt_client_resolved, c, &c->resolve);
     if (rc) {
         c->silent = 1;
@@ -120,8 +118,12 @@ static void tt_client_on_connect(tether_conn *c) {
 /* Reads the response; on 101 the WebSocket opens with the bytes after it. */
 static void tt_client_on_response(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    ssize_t n = tt_conn_read(c);
     if (n == TETHER_E_AGAIN) return;
+    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY || n == TETHER_E_NOMEM) {
+        tt_conn_tls_failed(c, (int)n);
+        return;
+    }
     if (n <= 0) {
         tt_conn_fail_early(c, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, NULL);
         return;
@@ -136,6 +138,7 @@ static void tt_client_on_response(tether_conn *c) {
         tt_conn_fail_early(c, rc, text);
         return;
     }
+    if (rc == 0) rc = tt_deflate_client_accept(c);
     if (rc != 0) {
         tt_conn_fail_early(c, rc, NULL);
         return;

@@ -113,3 +113,15 @@ const char *tether_conn_protocol(const tether_conn *c) {
 const char *tether_conn_error_text(const tether_conn *c) {
     return c && c->error ? c->error_text : NULL;
 }
+
+const char *tether_conn_extensions(const tether_conn *c) {
+    return c ? c->extensions : NULL;
+}
+
+const char *tether_conn_tls_version(const tether_conn *c) {
+    return c && c->tls && tt_tls_established(c->tls) ? tt_tls_version(c->tls) : NULL;
+}
+
+const char *tether_conn_tls_cipher(const tether_conn *c) {
+    return c && c->tls && tt_tls_established(c->tls) ? tt_tls_cipher(c->tls) : NULL;
+}

@@ -20,7 +20,7 @@ static void tt_conn_update_interest(tether_conn *c) {
     int reading =
         c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused;
     if (reading) ev |= TT_IO_READ;
-    if (tt_outbuf_len(&c->ws.out) > 0 || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
+    if (tt_conn_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
     tt_conn_set_interest(c, ev);
 }
 
@@ -45,21 +45,37 @@ static void tt_conn_write_failed(tether_conn *c) {
     tt_conn_shut(c);
 }
 
-void tt_conn_flush(tether_conn *c) {
+int tt_conn_wants_write(const tether_conn *c) {
+    return c->tls ? tt_conn_tls_wants_write(c) : tt_outbuf_len(&c->ws.out) > 0;
+}
+
+/* Returns 0, or the error of a failed write. */
+static int tt_conn_flush_plain(tether_conn *c) {
     tt_outbuf *out = &c->ws.out;
-    if (c->phase == TT_PH_DEAD || c->phase <= TT_PH_CONNECTING) return;
     while (tt_outbuf_len(out) > 0) {
         struct iovec iov = {out->buf + out->head, tt_outbuf_len(out)};
         ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
         if (n == TETHER_E_AGAIN) break;
-        if (n < 0) {
-            tt_conn_write_failed(c);
-            return;
-        }
+        if (n < 0) return (int)n;
         tt_outbuf_consume(out, (size_t)n);
     }
+    return 0;
+}
+
+void tt_conn_flush(tether_conn *c) {
+    if (c->phase == TT_PH_DEAD || c->phase <= TT_PH_CONNECTING) return;
+    int rc = c->tls ? tt_conn_flush_tls(c) : tt_conn_flush_plain(c);
+    if (rc == TETHER_E_TLS || rc == TETHER_E_TLS_VERIFY) {
+        tt_conn_tls_failed(c, rc);
+        return;
+    }
+    if (rc < 0) {
+        tt_conn_write_failed(c);
+        return;
+    }
     if (c->phase == TT_PH_OPEN && tt_conn_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
-    if (c->phase == TT_PH_LINGER && tt_outbuf_len(out) == 0) tt_conn_finish_linger(c);
+    if (c->phase == TT_PH_LINGER && tt_outbuf_len(&c->ws.out) == 0 && !tt_conn_wants_write(c))
+        tt_conn_finish_linger(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 
@@ -116,9 +132,14 @@ void tt_conn_wake(tether_conn *c) {
     if (!c->ctx->in_service) tt_loop_wake(c->ctx->loop); /* foreign loops: look again */
 }
 
+static void tt_conn_on_readable(tether_conn *c);
+
 void tt_conn_resume(tether_conn *c) {
     if (c->pending_len && !c->paused && !c->user_paused)
         tt_conn_process(c, c->pending, c->pending_len);
+    /* TLS may hold decrypted input that no socket event will announce. */
+    if (c->tls && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
+        tt_conn_on_readable(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 
@@ -137,8 +158,12 @@ void tt_conn_after_send(tether_conn *c) {
 /* Read side of an open or lingering connection. */
 static void tt_conn_on_readable(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    ssize_t n = tt_conn_read(c);
     if (n == TETHER_E_AGAIN) return;
+    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY) {
+        tt_conn_tls_failed(c, (int)n);
+        return;
+    }
     if (n <= 0) {
         tt_conn_ev ev;
         if (c->phase == TT_PH_OPEN &&

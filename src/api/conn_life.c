@@ -31,6 +31,7 @@ tether_conn *tt_conn_new(tether_ctx *ctx, tether_role role, tether_opts *opts) {
 
 static void tt_conn_close_fd(tether_conn *c) {
     if (c->io.fd < 0) return;
+    tt_conn_tls_goodbye(c);
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
@@ -46,6 +47,10 @@ void tt_conn_free(tether_conn *c) {
     tether_client_hs_free(c->chs);
     tether_server_hs_free(c->shs);
     tt_conn_cleanup(&c->ws);
+    tt_tls_free(c->tls);
+    tt_outbuf_free(&c->tls_out);
+    free(c->extensions);
+    tether_pmd_free(c->pmd);
     tt_opts_unref(c->opts);
     free(c->pending);
     free(c->reject_body);

@@ -40,6 +40,9 @@ void tether_ctx_free(tether_ctx *ctx) {
     free(ctx->gens);
     free(ctx->free_slots);
     free(ctx->rbuf);
+    free(ctx->tls_scratch);
+    tt_tls_ctx_unref(ctx->tls_client);
+    tt_tls_opts_free(&ctx->tls_client_opts);
     free(ctx);
 }
 

@@ -25,9 +25,27 @@ tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c) {
     return ev;
 }
 
+/* Lifecycle lines: opens and clean closes are notices, failures warnings. */
+static void tt_event_log(const tether_event *ev) {
+    if (ev->type != TETHER_EV_OPEN && ev->type != TETHER_EV_CLOSED) return;
+    int level = ev->type == TETHER_EV_CLOSED && ev->error ? TETHER_LOG_WARN : TETHER_LOG_NOTICE;
+    if (!tt_log_on(level)) return;
+    const tether_conn *c = ev->conn;
+    const char *role = c->role == TETHER_ROLE_SERVER ? "server" : "client";
+    if (ev->type == TETHER_EV_OPEN) {
+        const char *x = c->extensions;
+        tt_log(level, "conn %llu: %s open%s%s%s", (unsigned long long)c->id, role,
+               c->tls ? " over TLS" : "", x ? ", " : "", x ? x : "");
+    } else {
+        tt_log(level, "conn %llu: %s closed %d%s%s%s", (unsigned long long)c->id, role, ev->code,
+               ev->reason_len ? " \"" : "", ev->reason, ev->reason_len ? "\"" : "");
+    }
+}
+
 void tt_emit(tether_event *ev) {
     if (!ev) return; /* out of memory: the event is lost, the state is not */
     tether_ctx *ctx = ev->ctx;
+    tt_event_log(ev);
     if (ctx->cb && ctx->in_service) {
         ctx->cb(ctx, ev, ctx->cb_user);
         tether_event_release(ev);

@@ -11,6 +11,7 @@ static void tt_opts_defaults(tether_opts *o) {
     o->handshake_timeout = 10000;
     o->max_header_bytes = TETHER_DEFAULT_MAX_HEADER_BYTES;
     o->max_headers = TETHER_DEFAULT_MAX_HEADERS;
+    tt_deflate_opts_defaults(&o->deflate);
     o->refs = 1;
 }
 
@@ -32,6 +33,7 @@ void tether_opts_free(tether_opts *o) {
     tt_strv_free(o->hdr_names, o->nheaders);
     tt_strv_free(o->hdr_values, o->nheaders);
     free(o->origin);
+    tt_tls_opts_free(&o->tls);
     free(o);
 }
 
@@ -65,7 +67,7 @@ tether_opts *tt_opts_copy(const tether_opts *src) {
     o->protocols = o->hdr_names = o->hdr_values = NULL;
     o->nprotocols = o->nheaders = 0;
     o->origin = NULL;
-    int rc = 0;
+    int rc = tt_tls_opts_copy(&o->tls, &src->tls);
     for (size_t i = 0; i < src->nprotocols && !rc; i++, o->nprotocols++)
         rc = tt_strv_push(&o->protocols, i, src->protocols[i]);
     for (size_t i = 0; i < src->nheaders && !rc; i++) {

@@ -15,6 +15,16 @@
 
 static void tt_listener_on_io(tt_io *io, unsigned ready);
 
+/* A listener with a certificate speaks TLS: its OpenSSL context is made
+ * once, here, and shared by its connections. */
+static int tt_listener_tls(tether_listener *l) {
+    if (!l->opts->tls.cert) return 0;
+    char err[256] = "";
+    int rc = tt_tls_ctx_server(&l->opts->tls, &l->tls, err, sizeof err);
+    if (rc) tt_log(TETHER_LOG_ERROR, "listener: %s", err);
+    return rc;
+}
+
 int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
                   tether_listener **out) {
     if (!ctx || !out || port < 0 || port > 65535) return TETHER_E_INVAL;
@@ -24,8 +34,10 @@ int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts
         free(l);
         return TETHER_E_NOMEM;
     }
-    int fd = tt_sock_listen(host, port, l->opts->reuseport, 1024, &l->port);
+    int fd = tt_listener_tls(l);
+    if (fd == 0) fd = tt_sock_listen(host, port, l->opts->reuseport, 1024, &l->port);
     if (fd < 0) {
+        tt_tls_ctx_unref(l->tls);
         tt_opts_unref(l->opts);
         free(l);
         return fd;
@@ -36,6 +48,7 @@ int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts
     int rc = tt_loop_add(ctx->loop, &l->io, TT_IO_READ);
     if (rc) {
         close(fd);
+        tt_tls_ctx_unref(l->tls);
         tt_opts_unref(l->opts);
         free(l);
         return rc;
@@ -58,6 +71,7 @@ void tether_listener_close(tether_listener *l) {
     if (*pp) *pp = l->next;
     tt_loop_del(l->ctx->loop, &l->io);
     close(l->io.fd);
+    tt_tls_ctx_unref(l->tls);
     tt_opts_unref(l->opts);
     free(l);
 }
@@ -65,7 +79,7 @@ void tether_listener_close(tether_listener *l) {
 static void tt_server_accept_one(tether_listener *l, int fd, const char *peer) {
     tether_ctx *ctx = l->ctx;
     tether_conn *c = tt_conn_new(ctx, TETHER_ROLE_SERVER, tt_opts_ref(l->opts));
-    if (!c || !(c->shs = tether_server_hs_new())) {
+    if (!c || !(c->shs = tether_server_hs_new()) || (l->tls && tt_conn_tls_server(c, l->tls))) {
         if (c) {
             c->silent = 1;
             tt_conn_shut(c);
@@ -112,6 +126,8 @@ static void tt_server_refuse(tether_conn *c, int err) {
     size_t len;
     int status = tether_error_http_status(err);
     c->error = err;
+    tt_log(TETHER_LOG_INFO, "refused a request from %s: %s (HTTP %d)", c->peer, tether_strerror(err),
+           status);
     if (status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0) {
         uint8_t *p = tt_outbuf_reserve(&c->ws.out, len);
         if (p) {
@@ -126,8 +142,12 @@ void tt_server_on_io(tether_conn *c, unsigned ready) {
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
     if (c->phase != TT_PH_HS_SERVER || !(ready & (TT_IO_READ | TT_IO_ERROR))) return;
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_sock_read(c->io.fd, rbuf, TT_RBUF_SIZE);
+    ssize_t n = tt_conn_read(c);
     if (n == TETHER_E_AGAIN) return;
+    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY) {
+        tt_conn_tls_failed(c, (int)n); /* logged; the application never saw it */
+        return;
+    }
     if (n <= 0) {
         tt_conn_shut(c); /* silent: the application never saw it */
         return;
@@ -196,6 +216,7 @@ static int tt_server_queue_response(tether_conn *c) {
     const tether_opts *o = c->opts;
     int rc = 0;
     if (!c->chosen_protocol) tt_server_auto_protocol(c);
+    if (c->decided >= 0) rc = tt_deflate_server_negotiate(c);
     for (size_t i = 0; i < o->nheaders && !rc; i++)
         rc = tether_server_hs_add_header(c->shs, o->hdr_names[i], o->hdr_values[i]);
     if (!rc)

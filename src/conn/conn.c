@@ -36,4 +36,6 @@ void tt_conn_cleanup(tt_conn *c) {
     c->msg = NULL;
     c->msg_cap = c->msg_len = 0;
     tt_outbuf_free(&c->out);
+    tether_pmd_free(c->pmd);
+    c->pmd = NULL;
 }

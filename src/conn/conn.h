@@ -6,8 +6,9 @@
  *
  * It does: message reassembly up to a limit or streaming delivery,
  * automatic pong, keepalive pings with a dead-peer timeout, the closing
- * handshake in both directions with a timeout, and the failure of the
- * connection with the right close code for every protocol error. */
+ * handshake in both directions with a timeout, permessage-deflate once
+ * negotiated (RFC 7692), and the failure of the connection with the right
+ * close code for every protocol error. */
 #ifndef TT_CONN_H
 #define TT_CONN_H
 
@@ -71,13 +72,21 @@ typedef struct tt_conn {
     int fin_sent_up; /* streaming: the last fragment was delivered */
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
     size_t ctl_len;
+    int rx_compressed;   /* the message being received had RSV1 */
+    int rx_inflated_end; /* its last piece has been through the inflater */
+    uint32_t rx_utf8;    /* its inflated text's UTF-8 state */
 
     /* send side */
     tt_outbuf out;
     int tx_frag_opcode; /* streaming send in progress: its opcode */
     uint32_t tx_utf8;   /* streaming text send: UTF-8 state */
+    int tx_compressed;  /* streaming send in progress: it is compressed */
     int close_sent;
     int above_mark; /* buffered went over the drain mark */
+
+    /* permessage-deflate, once negotiated (tt_conn_set_deflate) */
+    tether_pmd *pmd;
+    size_t deflate_threshold;
 
     /* the end */
     int close_code;
@@ -93,6 +102,28 @@ typedef struct tt_conn {
  * Returns 0 or TETHER_E_NOMEM. */
 int tt_conn_init(tt_conn *c, tether_role role, const tt_conn_cfg *cfg, int copy_data, uint64_t now);
 void tt_conn_cleanup(tt_conn *c);
+
+/* Turns permessage-deflate on for this connection after a successful
+ * negotiation: takes ownership of pmd (tether_pmd_enabled(pmd) == 1; freed by
+ * tt_conn_cleanup). Data messages of at least threshold bytes are sent
+ * compressed; received messages with RSV1 are inflated, capped at
+ * cfg->max_message (1009 past it). Returns 0 or TETHER_E_INVAL.
+ *
+ * Call it after tt_conn_init() and before any frame flows, with a pmd of
+ * the connection's role; on error pmd stays the caller's. Then:
+ * - a message sent in pieces (tt_conn_send_fragment) is compressed, decided
+ *   at its first piece, when that piece is not the last (the total is
+ *   unknown, and streamed messages are the big ones) or is at least
+ *   threshold bytes;
+ * - the send limit counts the compressed bytes queued: a compressed send is
+ *   refused (TETHER_E_BACKPRESSURE) when its compressed size would not fit;
+ * - in streaming mode each frame's inflated output is capped at the frame
+ *   limit (max_frame, else max_message), as a plain frame is, and delivered
+ *   as it comes;
+ * - with max_frame unset, a compressed frame may be up to an eighth longer
+ *   on the wire than max_message: deflate slightly expands data it cannot
+ *   compress, and the limit is on what the application receives. */
+int tt_conn_set_deflate(tt_conn *c, tether_pmd *pmd, size_t threshold);
 
 /* Feeds received bytes (buf is modified: unmasked in place). Stops after
  * an event: returns 1 with *ev filled and *consumed set; the caller calls

@@ -4,6 +4,28 @@
 
 #include "conn/conn.h"
 
+/* Buffers kept for the next message once one is done (larger ones are
+ * freed, so an idle connection does not hold its biggest message): the
+ * reassembly buffer, and the compressor's and inflater's output. A side
+ * without context takeover keeps no codec buffer at all: it sets its zlib
+ * stream up per message anyway, and was chosen to save memory. */
+#define TT_CONN_MSG_KEEP (64u * 1024u)
+#define TT_CONN_PMD_KEEP (16u * 1024u)
+
+/* The frame length limit the application set: max_frame, or max_message
+ * when max_frame is unset (0). */
+static inline uint64_t tt_conn_frame_cap(const tt_conn_cfg *cfg) {
+    return cfg->max_frame ? cfg->max_frame : cfg->max_message;
+}
+
+/* The wire length allowed for compressed data that inflates to at most max
+ * bytes: deflate expands incompressible data by at most an eighth (9-bit
+ * fixed Huffman codes; stored blocks cost far less), plus block headers. */
+static inline uint64_t tt_conn_wire_cap(uint64_t max) {
+    uint64_t extra = max / 8 + 1024;
+    return max > UINT64_MAX - extra ? UINT64_MAX : max + extra;
+}
+
 int tt_conn_pong(tt_conn *c, const void *data, size_t len);
 int tt_conn_put_close(tt_conn *c, int code, const char *reason, size_t reason_len);
 

@@ -5,15 +5,18 @@
  * A message that arrives as one frame wholly inside the caller's buffer is
  * handed out as a slice of that buffer, with no copy, unless the caller
  * asked for copies (poll mode, where the buffer is reused before the event
- * is released). */
+ * is released).
+ *
+ * A compressed message (RSV1, permessage-deflate) is inflated piece by piece
+ * as its payload arrives, never held compressed: its output goes into the
+ * message (or straight out as a fragment when streaming), and when all of it
+ * came out of the last piece it is handed out from the inflater's buffer
+ * without a further copy. Its text is validated after inflation. */
 #include "conn/conn_int.h"
+#include "proto/pmd.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Messages up to this size keep their reassembly buffer for the next one;
- * larger buffers are freed when the message has been delivered. */
-#define TT_MSG_KEEP (64u * 1024u)
 
 static int tt_msg_append(tt_conn *c, const uint8_t *data, size_t len) {
     if (len > c->msg_cap - c->msg_len) {
@@ -30,15 +33,36 @@ static int tt_msg_append(tt_conn *c, const uint8_t *data, size_t len) {
     return 0;
 }
 
+static void tt_msg_begin(tt_conn *c, int op) {
+    c->msg_opcode = op;
+    c->msg_total = 0;
+    c->msg_len = 0;
+    c->single = NULL;
+    c->fin_sent_up = 0;
+    c->rx_compressed = tether_parser_message_compressed(c->parser);
+    c->rx_inflated_end = 0;
+    c->rx_utf8 = TETHER_UTF8_INIT;
+}
+
+/* A compressed frame: its wire size counts against the message's allowance
+ * for compressed data; the real limit is on the inflated size, checked as
+ * the inflater produces it (per frame when streaming). */
+static int tt_on_deflated_start(tt_conn *c, uint64_t flen, tt_conn_ev *ev) {
+    if (!c->cfg->streaming && flen > tt_conn_wire_cap(c->cfg->max_message) - c->msg_total)
+        return tt_conn_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
+    c->msg_total += flen;
+    if (c->cfg->streaming) tt_pmd_restart_count(c->pmd);
+    return 0;
+}
+
 static int tt_on_data_start(tt_conn *c, int op, tt_conn_ev *ev) {
-    if (op != TETHER_OP_CONTINUATION) {
-        c->msg_opcode = op;
-        c->msg_total = 0;
-        c->msg_len = 0;
-        c->single = NULL;
-        c->fin_sent_up = 0;
-    }
+    if (op != TETHER_OP_CONTINUATION) tt_msg_begin(c, op);
     uint64_t flen = tether_parser_frame_length(c->parser);
+    if (c->rx_compressed) return tt_on_deflated_start(c, flen, ev);
+    /* With deflate on, the parser lets frames past max_message for the sake
+     * of compressed ones (tt_conn_set_deflate): hold plain ones to it. */
+    if (c->pmd && !c->cfg->max_frame && flen > c->cfg->max_message)
+        return tt_conn_fail(c, TETHER_E_FRAME_TOO_BIG, NULL, ev);
     /* Refuse an oversized message as soon as a header announces it. */
     if (!c->cfg->streaming && flen > c->cfg->max_message - c->msg_total)
         return tt_conn_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
@@ -46,8 +70,12 @@ static int tt_on_data_start(tt_conn *c, int op, tt_conn_ev *ev) {
     return 0;
 }
 
-static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin, tt_conn_ev *ev) {
-    if (c->copy_data) {
+/* A streaming piece of the message. Slices of the input are copied when the
+ * caller asked for copies; inflated data (owned) lives in the connection
+ * already. */
+static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin, int owned,
+                            tt_conn_ev *ev) {
+    if (c->copy_data && !owned) {
         c->msg_len = 0;
         if (tt_msg_append(c, data, len) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
         data = c->msg;
@@ -62,9 +90,37 @@ static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin
     return 1;
 }
 
+/* Inflated text is validated here, the parser having skipped it. */
+static int tt_check_inflated_text(tt_conn *c, const uint8_t *p, size_t n, int fin) {
+    if (c->msg_opcode != TETHER_OP_TEXT || !c->cfg->utf8_check) return 0;
+    if (tether_utf8_feed(&c->rx_utf8, p, n) != 0) return TETHER_E_UTF8;
+    return fin ? tether_utf8_finish(c->rx_utf8) : 0;
+}
+
+/* Inflates the next piece of a compressed message (fin: the last, which
+ * may be empty) and passes the output on. An error of the inflater is the
+ * peer's (1009 over the cap, 1007 corrupt) unless it is our memory. */
+static int tt_inflate_piece(tt_conn *c, const uint8_t *data, size_t len, int fin, tt_conn_ev *ev) {
+    const uint8_t *out;
+    size_t n;
+    int rc = tether_pmd_decompress(c->pmd, data, len, fin, &out, &n);
+    if (rc == 0) rc = tt_check_inflated_text(c, out, n, fin);
+    if (rc != 0) return tt_conn_fail(c, rc, NULL, ev);
+    c->rx_inflated_end = fin;
+    if (c->cfg->streaming) return n || fin ? tt_emit_fragment(c, out, n, fin, 1, ev) : 0;
+    if (fin && c->msg_len == 0) { /* all of it came out now: no copy */
+        c->single = out;
+        c->single_len = n;
+        return 0;
+    }
+    if (tt_msg_append(c, out, n) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+    return 0;
+}
+
 static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_conn_ev *ev) {
     int last = tether_parser_fin(c->parser) && tether_parser_remaining(c->parser) == 0;
-    if (c->cfg->streaming) return tt_emit_fragment(c, data, len, last, ev);
+    if (c->rx_compressed) return tt_inflate_piece(c, data, len, last, ev);
+    if (c->cfg->streaming) return tt_emit_fragment(c, data, len, last, 0, ev);
     if (last && c->msg_len == 0 && !c->single && !c->copy_data &&
         tether_parser_opcode(c->parser) != TETHER_OP_CONTINUATION &&
         len == tether_parser_frame_length(c->parser)) {
@@ -78,7 +134,12 @@ static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_co
 
 static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
     if (!tether_parser_fin(c->parser)) return 0;
-    if (c->cfg->streaming) return c->fin_sent_up ? 0 : tt_emit_fragment(c, NULL, 0, 1, ev);
+    /* A last frame with no payload: the inflater still has to finish. */
+    if (c->rx_compressed && !c->rx_inflated_end) {
+        int rc = tt_inflate_piece(c, NULL, 0, 1, ev);
+        if (rc != 0) return rc;
+    }
+    if (c->cfg->streaming) return c->fin_sent_up ? 0 : tt_emit_fragment(c, NULL, 0, 1, 0, ev);
     memset(ev, 0, sizeof *ev);
     ev->type = TT_EV_MESSAGE;
     ev->opcode = c->msg_opcode;
@@ -142,9 +203,14 @@ int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_con
 }
 
 void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
-    /* Only a delivered whole message may drop its buffer: other events (a
-     * ping between fragments) come while a message is being assembled. */
-    if (type != TT_EV_MESSAGE || c->msg_cap <= TT_MSG_KEEP) return;
+    /* Only a delivered message may drop its buffers: other events (a ping
+     * between fragments) come while a message is being assembled. Messages
+     * up to the TT_CONN_*_KEEP sizes keep them for the next one. */
+    int end = type == TT_EV_MESSAGE || (type == TT_EV_FRAGMENT && c->fin_sent_up);
+    if (end && c->pmd)
+        tt_pmd_trim_inflate(c->pmd,
+                            tt_pmd_peers(c->pmd)->no_context_takeover ? 0 : TT_CONN_PMD_KEEP);
+    if (type != TT_EV_MESSAGE || c->msg_cap <= TT_CONN_MSG_KEEP) return;
     free(c->msg);
     c->msg = NULL;
     c->msg_cap = c->msg_len = 0;

@@ -73,4 +73,23 @@ static inline const tt_pmd_side *tt_pmd_peers(const struct tether_pmd *pmd) {
 /* Releases zlib state and buffers (pmd_codec.c); used by tether_pmd_free. */
 void tt_pmd_codec_free(struct tether_pmd *pmd);
 
+/* For the connection layer (src/conn), which drives the codec itself. */
+
+/* Ends our compression stream; the next piece starts a fresh one. The peer
+ * inflates that correctly whatever it kept (a fresh stream refers to no
+ * earlier byte), so this is how a piece that was compressed but could not
+ * be sent is forgotten, even in the middle of a message (every piece ends
+ * on a byte-aligned block boundary). */
+void tt_pmd_drop_deflate(struct tether_pmd *pmd);
+
+/* Restarts the count the decompressed-size cap applies to: a streaming
+ * receiver caps each frame's output rather than the whole message's. */
+void tt_pmd_restart_count(struct tether_pmd *pmd);
+
+/* Frees the compress / inflate output buffer if it grew past keep bytes
+ * (after a big message), so an idle connection does not hold it. Only when
+ * the last output handed out is no longer used. */
+void tt_pmd_trim_deflate(struct tether_pmd *pmd, size_t keep);
+void tt_pmd_trim_inflate(struct tether_pmd *pmd, size_t keep);
+
 #endif

@@ -1,4 +1,4 @@
-/* Shared by test_conn.c and test_conn_close.c: a harness around the
+/* Shared by test_conn.c, test_conn_close.c and test_conn_deflate.c: a harness around the
  * sans-I/O connection state machine (src/conn). The peer's bytes are built
  * with the public frame writer for the opposite role and fed to
  * tt_conn_input() whole, in chunks or split at a point; what the connection
@@ -301,6 +301,7 @@ static inline size_t gather_fragments(const evlog *l, int from, int to, uint8_t 
 
 typedef struct out_frame {
     int op, fin, masked;
+    unsigned rsv; /* the peer parser must allow it: tether_parser_set_rsv_allowed */
     uint8_t key[4];
     uint8_t *data;
     size_t len;
@@ -364,6 +365,7 @@ static inline void peer_read(peer *pr, tt_conn *c) {
             f->op = tether_parser_opcode(pr->p);
             f->fin = tether_parser_fin(pr->p);
             f->masked = tether_parser_masked(pr->p);
+            f->rsv = tether_parser_rsv(pr->p);
             if (f->masked) memcpy(f->key, tmp + off - 4, 4); /* the header's last 4 bytes */
             f->data = xmalloc((size_t)tether_parser_frame_length(pr->p));
             f->close_code = -1;

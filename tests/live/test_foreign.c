@@ -6,6 +6,8 @@
  * TETHER_E_AGAIN. */
 #include "live_util.h"
 
+#include "certs_util.h"
+
 #include <poll.h>
 
 typedef struct fl {
@@ -140,7 +142,8 @@ static void fl_free(fl *f) {
     alarm(0);
 }
 
-static void echo(int poll_mode, int rounds, size_t len) {
+/* secure: wss:// with permessage-deflate, through the same loop. */
+static void echo_opts(int poll_mode, int rounds, size_t len, int secure) {
     fl f;
     fl_init(&f, poll_mode);
     f.rounds = rounds;
@@ -149,10 +152,21 @@ static void echo(int poll_mode, int rounds, size_t len) {
     for (size_t i = 0; i < len; i++)
         f.msg[i] = (uint8_t)(i * 7 + 3);
     tether_listener *l;
-    assert_int_equal(tether_listen(f.ctx[0], "127.0.0.1", 0, NULL, &l), 0);
+    tether_opts *so = secure ? cu_server_opts(1) : NULL, *co = secure ? cu_client_opts(1) : NULL;
+    assert_int_equal(tether_listen(f.ctx[0], "127.0.0.1", 0, so, &l), 0);
     char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/foreign", tether_listener_port(l));
-    assert_int_equal(tether_connect(f.ctx[1], url, NULL, &f.client), 0);
+    snprintf(url, sizeof url, "%s://localhost:%d/foreign", secure ? "wss" : "ws",
+             tether_listener_port(l));
+    assert_int_equal(tether_connect(f.ctx[1], url, co, &f.client), 0);
+    tether_opts_free(so);
+    tether_opts_free(co);
+    FL_UNTIL(&f, 10000, f.client_open);
+    if (secure) {
+        assert_non_null(tether_conn_tls_version(f.client));
+        const char *x = tether_conn_extensions(f.client);
+        assert_non_null(x);
+        assert_non_null(strstr(x, "permessage-deflate"));
+    }
     FL_UNTIL(&f, 10000, f.client_closed && f.server_closed);
     assert_true(f.client_open && f.server_open);
     assert_int_equal(f.echoes, rounds);
@@ -167,6 +181,18 @@ static void echo(int poll_mode, int rounds, size_t len) {
         fl_turn(&f, 20);
     assert_true(f.services - before <= 2); /* at most the last linger bits */
     fl_free(&f);
+}
+
+static void echo(int poll_mode, int rounds, size_t len) {
+    echo_opts(poll_mode, rounds, len, 0);
+}
+
+static void test_foreign_tls_deflate(void **state) {
+    (void)state;
+    for (int poll_mode = 0; poll_mode < 2; poll_mode++) {
+        echo_opts(poll_mode, 100, 1000, 1);
+        echo_opts(poll_mode, 3, 1u << 20, 1);
+    }
 }
 
 static void test_foreign_callback(void **state) {
@@ -236,9 +262,8 @@ static void test_foreign_keepalive(void **state) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_foreign_callback),
-        cmocka_unit_test(test_foreign_poll),
-        cmocka_unit_test(test_foreign_timeout),
+        cmocka_unit_test(test_foreign_callback),    cmocka_unit_test(test_foreign_poll),
+        cmocka_unit_test(test_foreign_tls_deflate), cmocka_unit_test(test_foreign_timeout),
         cmocka_unit_test(test_foreign_keepalive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

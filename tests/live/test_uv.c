@@ -14,6 +14,8 @@
 #include "tether.h"
 #include "tether_uv.h"
 
+#include "certs_util.h"
+
 typedef struct uvt {
     uv_loop_t loop;
     uv_timer_t watchdog, kick;
@@ -26,6 +28,7 @@ typedef struct uvt {
     int rounds; /* messages to echo before closing */
     int close_from_timer;
     char last[64];
+    char extensions[128]; /* the client's, at OPEN */
 } uvt;
 
 static const char *const msg = "hello uv";
@@ -61,6 +64,8 @@ static void handle(tether_ctx *ctx, tether_event *ev, uvt *t) {
     case TETHER_EV_OPEN:
         if (c == t->client) {
             t->client_open = 1;
+            const char *x = tether_conn_extensions(c);
+            snprintf(t->extensions, sizeof t->extensions, "%s", x ? x : "");
             assert_int_equal(tether_conn_send(c, TETHER_OP_TEXT, msg, strlen(msg)), 0);
         } else {
             t->server_open = 1;
@@ -124,7 +129,8 @@ static void on_watchdog(uv_timer_t *w) {
     uv_stop(&t->loop);
 }
 
-static void run(int poll_mode, int rounds, int close_from_timer) {
+/* secure: wss:// with permessage-deflate. */
+static void run_opts(int poll_mode, int rounds, int close_from_timer, int secure) {
     alarm(20);
     uvt t;
     memset(&t, 0, sizeof t);
@@ -134,10 +140,13 @@ static void run(int poll_mode, int rounds, int close_from_timer) {
     t.ctx = tether_ctx_new();
     assert_non_null(t.ctx);
     if (!poll_mode) assert_int_equal(tether_ctx_set_callback(t.ctx, on_event, &t), 0);
-    assert_int_equal(tether_listen(t.ctx, "127.0.0.1", 0, NULL, &t.l), 0);
+    tether_opts *so = secure ? cu_server_opts(1) : NULL;
+    assert_int_equal(tether_listen(t.ctx, "127.0.0.1", 0, so, &t.l), 0);
+    tether_opts_free(so);
     char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/uv", tether_listener_port(t.l));
-    tether_opts *o = tether_opts_new();
+    snprintf(url, sizeof url, "%s://localhost:%d/uv", secure ? "wss" : "ws",
+             tether_listener_port(t.l));
+    tether_opts *o = secure ? cu_client_opts(1) : tether_opts_new();
     tether_opts_set_close_timeout(o, 200);
     assert_int_equal(tether_connect(t.ctx, url, o, &t.client), 0); /* before start: fine */
     tether_opts_free(o);
@@ -168,8 +177,19 @@ static void run(int poll_mode, int rounds, int close_from_timer) {
     }
     assert_int_equal(tether_uv_stop(&t.tu, NULL), TETHER_E_STATE);
     assert_int_equal(uv_loop_close(&t.loop), 0); /* nothing left on the loop */
+    if (secure) assert_non_null(strstr(t.extensions, "permessage-deflate"));
     tether_ctx_free(t.ctx);
     alarm(0);
+}
+
+static void run(int poll_mode, int rounds, int close_from_timer) {
+    run_opts(poll_mode, rounds, close_from_timer, 0);
+}
+
+static void test_uv_tls_deflate(void **state) {
+    (void)state;
+    run_opts(0, 50, 0, 1);
+    run_opts(1, 50, 0, 1);
 }
 
 static void test_uv_callback(void **state) {
@@ -215,9 +235,8 @@ static void test_uv_args(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uv_callback),
-        cmocka_unit_test(test_uv_poll),
-        cmocka_unit_test(test_uv_timer_rearm),
+        cmocka_unit_test(test_uv_callback),    cmocka_unit_test(test_uv_poll),
+        cmocka_unit_test(test_uv_tls_deflate), cmocka_unit_test(test_uv_timer_rearm),
         cmocka_unit_test(test_uv_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

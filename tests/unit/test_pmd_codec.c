@@ -2,7 +2,9 @@
  * RFC 7692 section 7.2.3 as fixed vectors, round trips for every window size
  * with and without context takeover, multi-piece messages, the
  * decompressed-size cap (exactly at, one over, a deflate bomb), corrupt data
- * and recovery, buffer reuse, lazy zlib state, and bad arguments. */
+ * and recovery, buffer reuse, lazy zlib state, zlib state let go of without
+ * context takeover, the connection layer's hooks (dropping the compressor,
+ * the per-frame count, trimming buffers), and bad arguments. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -416,6 +418,7 @@ static void test_deflate_bomb(void **state) {
     assert_true(secs < 1.0);
     /* With a big enough cap the same data decompresses in full. */
     assert_int_equal(tether_pmd_reset_inflate(p.s), 0);
+    tt_pmd_drop_deflate(p.c); /* the receiver lost the context: start afresh */
     assert_int_equal(tether_pmd_set_max_decompressed(p.s, total), 0);
     size_t got = 0;
     assert_int_equal(tether_pmd_decompress(p.s, bomb, n, 1, &o, &ol), 0);
@@ -488,6 +491,113 @@ static void test_lazy_and_reuse(void **state) {
     pair_free(&p);
 }
 
+/* Without context takeover a side's zlib stream ends with each message
+ * (nothing in it is used again), only that side's; in the middle of a
+ * message it stays. */
+static void test_release_without_takeover(void **state) {
+    (void)state;
+    uint8_t msg[5000], out[5000];
+    fill(msg, sizeof msg, 0);
+    for (int snct = 0; snct <= 1; snct++)
+        for (int cnct = 0; cnct <= 1; cnct++) {
+            struct pair p = pair_new(snct, cnct, 15, 15);
+            for (int i = 0; i < 3; i++) {
+                round_trip(p.c, p.s, msg, sizeof msg, (size_t)i, out);
+                round_trip(p.s, p.c, msg, sizeof msg, (size_t)i, out);
+                assert_int_equal(p.c->def_ready, !cnct);
+                assert_int_equal(p.s->inf_ready, !cnct);
+                assert_int_equal(p.s->def_ready, !snct);
+                assert_int_equal(p.c->inf_ready, !snct);
+            }
+            const uint8_t *o;
+            size_t n;
+            assert_int_equal(tether_pmd_compress(p.c, msg, 100, 0, &o, &n), 0);
+            assert_int_equal(p.c->def_ready, 1);
+            assert_int_equal(tether_pmd_decompress(p.s, o, n, 0, &o, &n), 0);
+            assert_int_equal(p.s->inf_ready, 1);
+            assert_int_equal(tether_pmd_compress(p.c, msg + 100, 100, 1, &o, &n), 0);
+            assert_int_equal(p.c->def_ready, !cnct);
+            assert_int_equal(tether_pmd_decompress(p.s, o, n, 1, &o, &n), 0);
+            assert_int_equal(n, 100);
+            assert_int_equal(p.s->inf_ready, !cnct);
+            pair_free(&p);
+        }
+}
+
+/* Dropping the compressor, even between two pieces of a message, leaves a
+ * stream the peer (keeping its context) still decodes. */
+static void test_drop_deflate(void **state) {
+    (void)state;
+    uint8_t msg[3000], out[3000], got[3000];
+    fill(msg, sizeof msg, 1);
+    struct pair p = pair_new(0, 0, 15, 15);
+    round_trip(p.c, p.s, msg, sizeof msg, 0, out);
+    const uint8_t *o, *d;
+    size_t n, dn, total = 0;
+    assert_int_equal(tether_pmd_compress(p.c, msg, 1000, 0, &o, &n), 0);
+    assert_int_equal(tether_pmd_decompress(p.s, o, n, 0, &d, &dn), 0);
+    memcpy(got, d, dn), total = dn;
+    /* The next piece is compressed, never sent, and forgotten. */
+    assert_int_equal(tether_pmd_compress(p.c, msg + 1000, 1000, 0, &o, &n), 0);
+    tt_pmd_drop_deflate(p.c);
+    assert_int_equal(p.c->def_ready, 0);
+    tt_pmd_drop_deflate(p.c); /* twice is harmless */
+    assert_int_equal(tether_pmd_compress(p.c, msg + 1000, 2000, 1, &o, &n), 0);
+    assert_int_equal(tether_pmd_decompress(p.s, o, n, 1, &d, &dn), 0);
+    memcpy(got + total, d, dn), total += dn;
+    assert_int_equal(total, sizeof msg);
+    assert_memory_equal(got, msg, sizeof msg);
+    for (int i = 0; i < 3; i++)
+        round_trip(p.c, p.s, msg, sizeof msg, (size_t)i, out);
+    pair_free(&p);
+}
+
+/* The count the cap applies to can be restarted (per frame, streaming);
+ * buffers over a size can be let go of and come back when needed. */
+static void test_count_and_trim(void **state) {
+    (void)state;
+    uint8_t msg[3000], out[3000];
+    fill(msg, sizeof msg, 0);
+    struct pair p = pair_new(0, 0, 15, 15);
+    assert_int_equal(tether_pmd_set_max_decompressed(p.s, 1000), 0);
+    const uint8_t *o, *d;
+    size_t n, dn;
+    for (int k = 0; k < 3; k++) {
+        int fin = k == 2;
+        assert_int_equal(tether_pmd_compress(p.c, msg + 1000 * k, 1000, fin, &o, &n), 0);
+        tt_pmd_restart_count(p.s);
+        assert_int_equal(tether_pmd_decompress(p.s, o, n, fin, &d, &dn), 0);
+        assert_int_equal(dn, 1000);
+        assert_memory_equal(d, msg + 1000 * k, 1000);
+    }
+    /* Without the restart the same fails at the second piece. */
+    assert_int_equal(tether_pmd_compress(p.c, msg, 1000, 0, &o, &n), 0);
+    assert_int_equal(tether_pmd_decompress(p.s, o, n, 0, &d, &dn), 0);
+    assert_int_equal(tether_pmd_compress(p.c, msg + 1000, 1, 1, &o, &n), 0);
+    assert_int_equal(tether_pmd_decompress(p.s, o, n, 1, &d, &dn), TETHER_E_MESSAGE_TOO_BIG);
+    /* Trimming: only past the size given; the buffer comes back. */
+    assert_int_equal(tether_pmd_reset_inflate(p.s), 0);
+    tt_pmd_drop_deflate(p.c); /* the receiver lost the context: start afresh */
+    assert_int_equal(tether_pmd_set_max_decompressed(p.s, sizeof msg), 0);
+    round_trip(p.c, p.s, msg, sizeof msg, 0, out);
+    size_t cap = p.c->def_out.cap, icap = p.s->inf_out.cap;
+    assert_true(cap > 256 && icap > 256);
+    tt_pmd_trim_deflate(p.c, cap);
+    tt_pmd_trim_inflate(p.s, icap);
+    assert_int_equal(p.c->def_out.cap, cap);
+    assert_int_equal(p.s->inf_out.cap, icap);
+    tt_pmd_trim_deflate(p.c, cap - 1);
+    tt_pmd_trim_inflate(p.s, icap - 1);
+    assert_null(p.c->def_out.data);
+    assert_int_equal(p.c->def_out.cap, 0);
+    assert_null(p.s->inf_out.data);
+    assert_int_equal(p.s->inf_out.cap, 0);
+    round_trip(p.c, p.s, msg, sizeof msg, 2, out);
+    assert_non_null(p.c->def_out.data);
+    assert_non_null(p.s->inf_out.data);
+    pair_free(&p);
+}
+
 static void test_bad_args(void **state) {
     (void)state;
     struct pair p = pair_new(0, 0, 15, 15);
@@ -520,7 +630,9 @@ int main(void) {
         cmocka_unit_test(test_round_trips),     cmocka_unit_test(test_takeover_helps),
         cmocka_unit_test(test_window_8_peer),   cmocka_unit_test(test_cap_exact),
         cmocka_unit_test(test_deflate_bomb),    cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_lazy_and_reuse),  cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_lazy_and_reuse),  cmocka_unit_test(test_release_without_takeover),
+        cmocka_unit_test(test_drop_deflate),    cmocka_unit_test(test_count_and_trim),
+        cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,75 @@
+/* permessage-deflate on live connections: our options become a tether_pmd
+ * before the handshake, the handshake negotiates it (RFC 7692 section 7),
+ * and a negotiated one is handed to the WebSocket state machine. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest extension value we write: every parameter with a value. */
+#define TT_EXT_MAX 160
+
+static tether_pmd *tt_pmd_from_opts(const tether_opts *o, tether_role role) {
+    const tt_deflate_opts *d = &o->deflate;
+    tether_pmd *pmd = tether_pmd_new(role);
+    if (!pmd) return NULL;
+    int rc = tether_pmd_set_server_no_context_takeover(pmd, d->server_nct);
+    if (!rc) rc = tether_pmd_set_client_no_context_takeover(pmd, d->client_nct);
+    if (!rc && d->server_bits) rc = tether_pmd_set_server_max_window_bits(pmd, d->server_bits);
+    if (!rc && d->client_bits) rc = tether_pmd_set_client_max_window_bits(pmd, d->client_bits);
+    if (!rc) rc = tether_pmd_set_level(pmd, d->level);
+    if (!rc) rc = tether_pmd_set_mem_level(pmd, d->mem_level);
+    if (!rc) rc = tether_pmd_set_max_decompressed(pmd, o->cfg.max_message);
+    if (rc) {
+        tether_pmd_free(pmd);
+        return NULL;
+    }
+    return pmd;
+}
+
+/* Hands a negotiated extension to the WebSocket and remembers its text. */
+static int tt_deflate_start(tether_conn *c, const char *value) {
+    tether_pmd *pmd = c->pmd;
+    c->pmd = NULL;
+    if (!tether_pmd_enabled(pmd)) {
+        tether_pmd_free(pmd);
+        return 0;
+    }
+    int rc = (c->extensions = strdup(value)) ? 0 : TETHER_E_NOMEM;
+    if (!rc) rc = tt_conn_set_deflate(&c->ws, pmd, c->opts->deflate.threshold);
+    if (rc) tether_pmd_free(pmd); /* on failure it stays ours */
+    return rc;
+}
+
+int tt_deflate_client_offer(tether_conn *c) {
+    if (!c->opts->deflate.on) return 0;
+    char offer[TT_EXT_MAX];
+    size_t len;
+    if (!(c->pmd = tt_pmd_from_opts(c->opts, TETHER_ROLE_CLIENT))) return TETHER_E_NOMEM;
+    int rc = tether_pmd_offer(c->pmd, offer, sizeof offer, &len);
+    return rc ? rc : tether_client_hs_add_extension(c->chs, offer);
+}
+
+int tt_deflate_client_accept(tether_conn *c) {
+    const char *resp = tether_client_hs_extensions(c->chs);
+    if (!c->pmd) return resp ? TETHER_E_HS_EXTENSION : 0; /* nothing was offered */
+    int rc = tether_pmd_accept(c->pmd, resp);
+    return rc ? rc : tt_deflate_start(c, resp);
+}
+
+int tt_deflate_server_negotiate(tether_conn *c) {
+    const char *offers = tether_server_hs_extensions(c->shs);
+    if (!c->opts->deflate.on || !offers) return 0;
+    char resp[TT_EXT_MAX];
+    size_t len;
+    if (!(c->pmd = tt_pmd_from_opts(c->opts, TETHER_ROLE_SERVER))) return TETHER_E_NOMEM;
+    int rc = tether_pmd_negotiate(c->pmd, offers, resp, sizeof resp, &len);
+    if (rc == 1) rc = tether_server_hs_set_extensions(c->shs, resp);
+    if (rc == 0 && tether_pmd_enabled(c->pmd)) rc = tt_deflate_start(c, resp);
+    if (rc == TETHER_E_HS_EXTENSION) rc = 0; /* a malformed offer is declined, not fatal */
+    if (c->pmd) {
+        tether_pmd_free(c->pmd);
+        c->pmd = NULL;
+    }
+    return rc;
+}
