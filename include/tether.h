@@ -757,8 +757,7 @@ TETHER_API int tether_opts_set_deflate(tether_opts *o, int on);
  * and/or the client's: less memory held between messages, worse ratio.
  * A client asks for server_no_context_takeover and announces
  * client_no_context_takeover; a server imposes both. Default 0, 0. */
-TETHER_API int tether_opts_set_deflate_no_context_takeover(tether_opts *o, int server,
-                                                           int client);
+TETHER_API int tether_opts_set_deflate_no_context_takeover(tether_opts *o, int server, int client);
 /* LZ77 window of the server's and the client's compressor, 9..15 bits, or
  * 0 for no limit (15; zlib cannot compress with the 8 the RFC allows). A
  * client asks for server_max_window_bits and offers client_max_window_bits;

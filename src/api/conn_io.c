@@ -138,8 +138,7 @@ void tt_conn_resume(tether_conn *c) {
     if (c->pending_len && !c->paused && !c->user_paused)
         tt_conn_process(c, c->pending, c->pending_len);
     /* TLS may hold decrypted input that no socket event will announce. */
-    if (c->tls && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
-        tt_conn_on_readable(c);
+    if (c->tls && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) tt_conn_on_readable(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 

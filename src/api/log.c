@@ -21,7 +21,9 @@ void tether_set_log_callback(tether_log_cb cb, void *user) {
     tt_log_user_v = user;
 }
 
-int tt_log_on(int level) { return level <= atomic_load_explicit(&tt_log_level_v, memory_order_relaxed); }
+int tt_log_on(int level) {
+    return level <= atomic_load_explicit(&tt_log_level_v, memory_order_relaxed);
+}
 
 void tt_log(int level, const char *fmt, ...) {
     static const char *const names[] = {"", "error", "warn", "notice", "info", "debug"};
@@ -38,4 +40,6 @@ void tt_log(int level, const char *fmt, ...) {
         fprintf(stderr, "tether %s: %s\n", names[level], line);
 }
 
-unsigned tether_features(void) { return TETHER_FEATURE_TLS | TETHER_FEATURE_DEFLATE; }
+unsigned tether_features(void) {
+    return TETHER_FEATURE_TLS | TETHER_FEATURE_DEFLATE;
+}

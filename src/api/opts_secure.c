@@ -122,7 +122,9 @@ int tether_opts_set_deflate_no_context_takeover(tether_opts *o, int server, int 
     return 0;
 }
 
-static int tt_bits_ok(int b) { return b == 0 || (b >= 9 && b <= 15); }
+static int tt_bits_ok(int b) {
+    return b == 0 || (b >= 9 && b <= 15);
+}
 
 int tether_opts_set_deflate_window_bits(tether_opts *o, int server_bits, int client_bits) {
     if (!o || !tt_bits_ok(server_bits) || !tt_bits_ok(client_bits)) return TETHER_E_INVAL;

@@ -126,8 +126,8 @@ static void tt_server_refuse(tether_conn *c, int err) {
     size_t len;
     int status = tether_error_http_status(err);
     c->error = err;
-    tt_log(TETHER_LOG_INFO, "refused a request from %s: %s (HTTP %d)", c->peer, tether_strerror(err),
-           status);
+    tt_log(TETHER_LOG_INFO, "refused a request from %s: %s (HTTP %d)", c->peer,
+           tether_strerror(err), status);
     if (status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0) {
         uint8_t *p = tt_outbuf_reserve(&c->ws.out, len);
         if (p) {

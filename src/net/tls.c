@@ -153,7 +153,9 @@ int tt_tls_handshake(tt_tls *s) {
     return tt_tls_fail(s, e);
 }
 
-int tt_tls_established(const tt_tls *s) { return s->established; }
+int tt_tls_established(const tt_tls *s) {
+    return s->established;
+}
 
 ssize_t tt_tls_read(tt_tls *s, uint8_t *buf, size_t cap) {
     ERR_clear_error();
@@ -193,11 +195,17 @@ size_t tt_tls_take_out(tt_tls *s, uint8_t *buf, size_t cap) {
     return n > 0 ? (size_t)n : 0;
 }
 
-size_t tt_tls_out_pending(const tt_tls *s) { return BIO_ctrl_pending(s->wbio); }
+size_t tt_tls_out_pending(const tt_tls *s) {
+    return BIO_ctrl_pending(s->wbio);
+}
 
-const char *tt_tls_error_text(const tt_tls *s) { return s->err[0] ? s->err : NULL; }
+const char *tt_tls_error_text(const tt_tls *s) {
+    return s->err[0] ? s->err : NULL;
+}
 
-const char *tt_tls_version(const tt_tls *s) { return SSL_get_version(s->ssl); }
+const char *tt_tls_version(const tt_tls *s) {
+    return SSL_get_version(s->ssl);
+}
 
 const char *tt_tls_cipher(const tt_tls *s) {
     return SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl));

@@ -31,8 +31,7 @@ static SSL_CTX *tt_ssl_ctx_base(const SSL_METHOD *method) {
     return s;
 }
 
-static int tt_load_pair(SSL_CTX *s, const char *cert, const char *key, char *err,
-                        size_t errlen) {
+static int tt_load_pair(SSL_CTX *s, const char *cert, const char *key, char *err, size_t errlen) {
     if (SSL_CTX_use_certificate_chain_file(s, cert) != 1) {
         tt_tls_config_error(err, errlen, "cannot load certificate", cert);
         return TETHER_E_TLS_CONFIG;
