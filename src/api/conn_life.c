@@ -132,6 +132,8 @@ void tt_conn_arm_timer(tether_conn *c) {
         return;
     }
     if (tt_timer_armed(&c->timer) && c->timer.deadline <= d) return;
-    uint64_t now = c->ctx->now;
+    /* Not ctx->now: outside a round it may be long past (a close called
+     * after seconds of quiet would wait those seconds more). */
+    uint64_t now = tt_now_ms();
     tt_timer_start(c->ctx->loop, &c->timer, d > now ? d - now : 0);
 }

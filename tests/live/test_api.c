@@ -599,6 +599,29 @@ static void test_client_handshake_timeout(void **state) {
     w_free(&w);
 }
 
+/* A close called after a long quiet spell outside any round: the close
+ * timeout counts from the call, not from the last round. */
+static void test_close_after_quiet(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_close_timeout(o, 300), 0);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/quiet", o);
+    assert_int_equal(tether_conn_pause_reading(s->c, 1), 0); /* never answers the close */
+    w_pump(&w, 50);
+    usleep(1500 * 1000); /* nobody runs the context */
+    uint64_t t0 = lu_now_ms();
+    assert_int_equal(tether_conn_close(c->c, 1000, "quiet"), 0);
+    UNTIL(&w, 3000, c->closed);
+    uint64_t took = lu_now_ms() - t0;
+    if (took > 1000) fail_msg("close timeout of 300 ms took %llu ms", (unsigned long long)took);
+    assert_int_equal(c->error, TETHER_E_TIMEOUT);
+    tether_opts_free(o);
+    w_free(&w);
+}
+
 /* ---- idle timeout ------------------------------------------------------------------ */
 
 static void test_idle_timeout(void **state) {
@@ -1433,6 +1456,7 @@ int main(void) {
         BOTH(test_server_handshake_timeout),
         BOTH(test_client_handshake_timeout),
         BOTH(test_idle_timeout),
+        BOTH(test_close_after_quiet),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_client_protocol_error),
         BOTH(test_pipelined_client),
