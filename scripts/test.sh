@@ -66,5 +66,9 @@ interop() {
 interop gcc "$root/build/ci-gcc/tools/tether"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 interop asan "$root/build/ci-asan/tools/tether"
 
-echo "== all test runs passed (gcc, ABI, install, ASan+UBSan, fuzz, interop)"
+# The bindings, each built the way its users build it (pip; perl
+# Makefile.PL) and tested against real peers.
+check python bash scripts/test_python.sh "$root/build/python"
+
+echo "== all test runs passed (gcc, ABI, install, ASan+UBSan, fuzz, interop, python)"
 echo "tests: $passed passed, 0 failed"

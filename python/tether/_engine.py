@@ -1,0 +1,304 @@
+"""The core shared by tether.asyncio and tether.sync: a tether context in
+poll mode, its events turned into calls on Python connection objects, and
+what the library says about a connection (request, response, close)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterator, Mapping
+
+from ._native import ffi, lib, logger, py_str, sync_log_level
+from .exceptions import (
+    ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, error_from_code,
+)
+
+BATCH = 128
+
+EV_WAKE = lib.TETHER_EV_WAKE
+EV_REQUEST = lib.TETHER_EV_REQUEST
+EV_OPEN = lib.TETHER_EV_OPEN
+EV_MESSAGE = lib.TETHER_EV_MESSAGE
+EV_FRAGMENT = lib.TETHER_EV_FRAGMENT
+EV_PING = lib.TETHER_EV_PING
+EV_PONG = lib.TETHER_EV_PONG
+EV_DRAIN = lib.TETHER_EV_DRAIN
+EV_CLOSED = lib.TETHER_EV_CLOSED
+OP_TEXT = lib.TETHER_OP_TEXT
+OP_BINARY = lib.TETHER_OP_BINARY
+E_AGAIN = lib.TETHER_E_AGAIN
+E_STATE = lib.TETHER_E_STATE
+E_BACKPRESSURE = lib.TETHER_E_BACKPRESSURE
+E_HS_STATUS = lib.TETHER_E_HS_STATUS
+
+# Response headers kept from a refused upgrade (the live API looks headers
+# up by name; it has no way to list them).
+REFUSAL_HEADERS = (
+    "Content-Type", "Content-Length", "Location", "Retry-After", "WWW-Authenticate", "Server",
+    "Date", "Connection", "Upgrade", "Sec-WebSocket-Version", "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Set-Cookie", "Cache-Control",
+)
+
+
+class Headers(Mapping[str, str]):
+    """Handshake headers: a read-only, case-insensitive mapping.
+
+    Headers of a live connection are looked up by name in the C library
+    (which joins repeated headers with ", "); iteration lists the names
+    that have been looked up or were captured."""
+
+    def __init__(self, lookup: Callable[[str], str | None] | None = None,
+                 items: Mapping[str, str] | None = None) -> None:
+        self._lookup = lookup
+        self._cache: dict[str, str | None] = {}
+        self._names: dict[str, str] = {}
+        for k, v in (items or {}).items():
+            self._cache[k.lower()] = v
+            self._names[k.lower()] = k
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        key = name.lower()
+        if key not in self._cache:
+            value = self._lookup(name) if self._lookup else None
+            self._cache[key] = value
+            if value is not None:
+                self._names[key] = name
+        v = self._cache[key]
+        return default if v is None else v
+
+    def __getitem__(self, name: str) -> str:
+        v = self.get(name)
+        if v is None:
+            raise KeyError(name)
+        return v
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([self._names[k] for k, v in self._cache.items() if v is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._cache.values() if v is not None)
+
+    def freeze(self) -> None:
+        """Stops looking up (the connection is gone): only cached names remain."""
+        self._lookup = None
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+class Request:
+    """The upgrade request a server received."""
+
+    def __init__(self, path: str, query: str | None, headers: Headers, peer: str | None) -> None:
+        #: the path alone, without the query
+        self.path_only = path
+        #: the query string (without '?'), or None
+        self.query = query
+        #: the request target: path and query, as websockets' ``request.path``
+        self.path = path + ("?" + query if query is not None else "")
+        self.headers = headers
+        #: the peer's address, "ip:port" ("[ip]:port" for IPv6)
+        self.peer = peer
+
+    def __repr__(self) -> str:
+        return f"Request(path={self.path!r}, peer={self.peer!r})"
+
+
+class Response:
+    """A handshake response: what a client received (status 101 and its
+    headers), or what a server's ``process_request`` returns to refuse an
+    upgrade (``Response(403, "forbidden")``)."""
+
+    def __init__(self, status: int, body: str | bytes | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.status = status
+        self.status_code = status
+        self.body = body
+        self.headers: Mapping[str, str] = headers if headers is not None else Headers()
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status})"
+
+
+def conn_request(c) -> Request:
+    """The request of a server connection (during REQUEST or later)."""
+    headers = Headers(lambda n: py_str(lib.tether_conn_header(c, n.encode())))
+    return Request(py_str(lib.tether_conn_path(c)) or "/", py_str(lib.tether_conn_query(c)),
+                   headers, py_str(lib.tether_conn_peer(c)))
+
+
+def closed_exception(code: int, reason: str, clean: bool, error: int,
+                     text: str | None) -> ConnectionClosed:
+    """ConnectionClosedOK for a clean 1000/1001/1005, else ...Error."""
+    ok = clean and not error and code in (1000, 1001, 1005)
+    cls = ConnectionClosedOK if ok else ConnectionClosedError
+    return cls(code, reason, clean=clean, error=error, text=text)
+
+
+class CloseInfo:
+    """What a CLOSED event said, read before the event is released."""
+
+    __slots__ = ("code", "reason", "clean", "error", "text", "status", "headers")
+
+    def __init__(self, e) -> None:
+        ev, c = e.ev, e.conn
+        n = ffi.new("size_t *")
+        r = lib.tether_event_close_reason(ev, n)
+        self.code: int = lib.tether_event_close_code(ev)
+        self.reason: str = ffi.buffer(r, n[0])[:].decode("utf-8", "replace")
+        self.clean: bool = bool(lib.tether_event_clean(ev))
+        self.error: int = lib.tether_event_error(ev)
+        self.text: str | None = py_str(lib.tether_conn_error_text(c))
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        if self.error == E_HS_STATUS:
+            self.status = lib.tether_conn_http_status(c)
+            for name in REFUSAL_HEADERS:
+                v = lib.tether_conn_header(c, name.encode())
+                if v != ffi.NULL:
+                    self.headers[name] = py_str(v) or ""
+
+    def open_error(self) -> Exception:
+        """The exception for a connection that ended before it opened."""
+        if not self.error:
+            return ConnectionClosedError(self.code, self.reason, clean=self.clean, error=0)
+        return error_from_code(self.error, self.text, status=self.status, headers=self.headers)
+
+    def closed_error(self) -> ConnectionClosed:
+        return closed_exception(self.code, self.reason, self.clean, self.error, self.text)
+
+
+class Sink:
+    """What a connection object implements to receive its events (all
+    called on the thread that drives the context)."""
+
+    _handle: Any = None
+
+    def _on_open(self) -> None: ...
+    def _on_message(self, data: str | bytes) -> None: ...
+    def _on_ping(self, data: bytes) -> None: ...
+    def _on_pong(self, data: bytes) -> None: ...
+    def _on_drain(self) -> None: ...
+    def _on_closed(self, info: CloseInfo) -> None: ...
+
+
+class Context:
+    """A tether_ctx in poll mode with a table of live connection objects.
+
+    ``on_request(c)`` is called for each REQUEST event (servers) and must
+    attach a Sink to c with :meth:`attach`; ``on_wake()`` for WAKE events."""
+
+    def __init__(self, on_request: Callable[[Any], None] | None = None,
+                 on_wake: Callable[[], None] | None = None) -> None:
+        sync_log_level()
+        ctx = lib.tether_ctx_new()
+        if ctx == ffi.NULL:
+            raise OSError("tether_ctx_new failed (out of file descriptors or memory?)")
+        self.ctx = ctx
+        self.fd: int = lib.tether_ctx_fd(ctx)
+        self.on_request = on_request
+        self.on_wake = on_wake
+        self.live: set[Sink] = set()
+        self._evs = ffi.new("tpy_event[]", BATCH)
+        self.closed = False
+
+    def attach(self, c, sink: Sink) -> None:
+        """Makes c's events go to sink (until its CLOSED event)."""
+        sink._handle = ffi.new_handle(sink)
+        lib.tether_conn_set_user(c, sink._handle)
+        self.live.add(sink)
+
+    def poll(self, timeout_ms: int = 0) -> int:
+        """Handles up to BATCH events, waiting up to timeout_ms for the
+        first. Returns how many were handled (negative: a C error)."""
+        evs = self._evs
+        n = lib.tpy_next_events(self.ctx, evs, BATCH, timeout_ms)
+        if n <= 0:
+            return n
+        try:
+            for i in range(n):
+                e = evs[i]
+                try:
+                    self._dispatch(e)
+                except Exception:  # a bug in a callback must not lose the others
+                    logger.exception("error while handling a tether event")
+        finally:
+            lib.tpy_release_events(evs, n)
+        return n
+
+    def _dispatch(self, e) -> None:
+        t = e.type
+        if t == EV_MESSAGE:
+            sink = ffi.from_handle(e.user)
+            buf = ffi.buffer(e.data, e.len)
+            sink._on_message(str(buf, "utf-8") if e.opcode == OP_TEXT else buf[:])
+        elif t == EV_DRAIN:
+            if e.user != ffi.NULL:
+                ffi.from_handle(e.user)._on_drain()
+        elif t == EV_OPEN:
+            if e.user != ffi.NULL:
+                ffi.from_handle(e.user)._on_open()
+        elif t == EV_PING or t == EV_PONG:
+            if e.user != ffi.NULL:
+                data = ffi.buffer(e.data, e.len)[:]
+                sink = ffi.from_handle(e.user)
+                (sink._on_ping if t == EV_PING else sink._on_pong)(data)
+        elif t == EV_CLOSED:
+            if e.user == ffi.NULL:
+                return
+            sink = ffi.from_handle(e.user)
+            info = CloseInfo(e)
+            lib.tether_conn_set_user(e.conn, ffi.NULL)
+            self.live.discard(sink)
+            try:
+                sink._on_closed(info)
+            finally:
+                sink._handle = None
+        elif t == EV_REQUEST:
+            if self.on_request is not None:
+                self.on_request(e.conn)
+            else:
+                lib.tether_conn_reject(e.conn, 503, ffi.NULL)
+        elif t == EV_WAKE:
+            if self.on_wake is not None:
+                self.on_wake()
+
+    def free(self) -> None:
+        """Frees the context: every connection and listener ends at once."""
+        if self.closed:
+            return
+        self.closed = True
+        lib.tether_ctx_free(self.ctx)
+        self.ctx = ffi.NULL
+        for sink in list(self.live):
+            sink._handle = None
+        self.live.clear()
+
+
+def encode_message(message: Any) -> tuple[int, Any]:
+    """(opcode, bytes-like) for a str (TEXT) or bytes-like (BINARY)."""
+    if isinstance(message, str):
+        return OP_TEXT, message.encode("utf-8")
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return OP_BINARY, message
+    raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+
+
+def close_args(code: int, reason: str) -> tuple[int, Any]:
+    """Validates a close code and reason for tether_conn_close()."""
+    if not isinstance(reason, str):
+        raise TypeError("reason must be a str")
+    r = reason.encode("utf-8")
+    if len(r) > lib.TETHER_MAX_CLOSE_REASON:
+        raise ValueError(f"close reason longer than {lib.TETHER_MAX_CLOSE_REASON} bytes")
+    if b"\0" in r:
+        raise ValueError("close reason must not contain NUL")
+    if code and not lib.tether_close_code_sendable(code):
+        raise ValueError(f"close code {code} cannot be sent")
+    return code, ffi.new("char[]", r)
+
+
+def log_handler_error(msg: str) -> None:
+    logger.log(logging.ERROR, msg, exc_info=True)
