@@ -438,14 +438,6 @@ class Connection(Sink):
         ConnectionClosed."""
         code, r = close_args(code, reason)
         if self._c is not None and self.state in (State.OPEN, State.CONNECTING):
-            # Workaround (remove once the C library refreshes its clock in
-            # tether_conn_close): a round brings the context's notion of
-            # "now" up to date, else the close timeout counts from the
-            # last round, which may be long ago on an idle connection.
-            lib.tether_ctx_service(self._driver.ctx, 0)
-            if self._c is None:  # that round may have ended it
-                await self.wait_closed()
-                return
             rc = lib.tether_conn_close(self._c, code, r)
             if rc == 0:
                 self.state = State.CLOSING
