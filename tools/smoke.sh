@@ -23,15 +23,20 @@ fail() {
 
 # Starts `tether serve ARGS...` and sets $url from its "listening on" line.
 start_server() {
-    "$T" serve "$@" >"$dir/listen" &
+    # Each server gets its own file: the shell truncates a shared one only
+    # once the background job runs, so the wait below could read the
+    # previous server's port.
+    listen=$dir/listen.$$.${srv_count:=0}
+    srv_count=$((srv_count + 1))
+    "$T" serve "$@" >"$listen" &
     srv=$!
     i=0
-    until grep -q '^listening on ' "$dir/listen"; do
+    until grep -q '^listening on ' "$listen"; do
         i=$((i + 1))
         [ $i -lt 50 ] || fail "no 'listening on' line from tether serve $*"
         sleep 0.1
     done
-    url="ws://$(sed -n 's/^listening on //p' "$dir/listen")"
+    url="ws://$(sed -n 's/^listening on //p' "$listen")"
 }
 
 stop_server() {
