@@ -759,10 +759,14 @@ TETHER_API int tether_opts_set_deflate(tether_opts *o, int on);
  * client_no_context_takeover; a server imposes both. Default 0, 0. */
 TETHER_API int tether_opts_set_deflate_no_context_takeover(tether_opts *o, int server, int client);
 /* LZ77 window of the server's and the client's compressor, 9..15 bits, or
- * 0 for no limit (15; zlib cannot compress with the 8 the RFC allows). A
- * client asks for server_max_window_bits and offers client_max_window_bits;
- * a server limits both. Default 12, 12: 4 KiB windows, which cost a
- * compressing connection about half the memory of 15 (README). */
+ * 0 for no limit (15; zlib cannot compress with the 8 the RFC allows). Set
+ * here, they are demands: a client asks for server_max_window_bits and
+ * offers client_max_window_bits; a server limits both, and declines an
+ * offer that does not let it limit the client's window. Not set, the
+ * default is 12 bits for our own compressor, and a server limits the
+ * client's window to 12 only where the offer allows it (a browser's does),
+ * else accepts 15: 4 KiB windows cost a compressing connection about half
+ * the memory of 32 KiB ones (README). */
 TETHER_API int tether_opts_set_deflate_window_bits(tether_opts *o, int server_bits,
                                                    int client_bits);
 /* zlib compression level 0..9 (default 6) and memLevel 1..9 (default 5):

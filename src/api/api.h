@@ -18,6 +18,7 @@ typedef struct tt_deflate_opts {
     int on;
     int server_nct, client_nct;
     int server_bits, client_bits;
+    int bits_set; /* tether_opts_set_deflate_window_bits() was called */
     int level, mem_level;
     size_t threshold;
 } tt_deflate_opts;

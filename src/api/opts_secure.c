@@ -130,6 +130,7 @@ int tether_opts_set_deflate_window_bits(tether_opts *o, int server_bits, int cli
     if (!o || !tt_bits_ok(server_bits) || !tt_bits_ok(client_bits)) return TETHER_E_INVAL;
     o->deflate.server_bits = server_bits;
     o->deflate.client_bits = client_bits;
+    o->deflate.bits_set = 1;
     return 0;
 }
 
