@@ -58,6 +58,24 @@ typedef struct side {
 
 enum { MODE_POLL = 0, MODE_CB = 1 };
 
+/* Tests that run in both modes take the mode as cmocka's initial state. */
+#define MODE(state) ((int)(intptr_t) * (state))
+#define BOTH(f)                                                                                    \
+    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
+        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
+
+/* A deterministic pseudo-random payload (caller frees). */
+static inline uint8_t *lu_pattern(size_t len, unsigned seed) {
+    uint8_t *p = malloc(len ? len : 1);
+    assert_non_null(p);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 16);
+    }
+    return p;
+}
+
 typedef struct world world;
 /* A scenario's reaction to an event, after it is recorded. s is the
  * connection's side (NULL for WAKE). */

@@ -10,8 +10,6 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 
-#define MODE(state) ((int)(intptr_t) * (state))
-
 static void check_clean(world *w) {
     assert_int_equal(w->stray, 0);
     for (size_t i = 0; i < w->nsides; i++)
@@ -27,17 +25,6 @@ static void open_pair(world *w, side **cl, side **sv, const char *path, const te
     UNTIL(w, 3000, c->open && w_server(w, n) && w_server(w, n)->open);
     *cl = c;
     *sv = w_server(w, n);
-}
-
-static uint8_t *pattern(size_t len, unsigned seed) {
-    uint8_t *p = malloc(len ? len : 1);
-    assert_non_null(p);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (uint8_t)(x >> 16);
-    }
-    return p;
 }
 
 /* Sends from one side and waits for the echo on it. */
@@ -77,10 +64,10 @@ static void test_messages(void **state) {
     echo_round(&w, c, s, TETHER_OP_BINARY, bin, sizeof bin);
     echo_round(&w, c, s, TETHER_OP_TEXT, "", 0);
     echo_round(&w, c, s, TETHER_OP_BINARY, NULL, 0);
-    uint8_t *big = pattern(1u << 20, 1);
+    uint8_t *big = lu_pattern(1u << 20, 1);
     echo_round(&w, c, s, TETHER_OP_BINARY, big, 1u << 20);
     free(big);
-    big = pattern(TETHER_DEFAULT_MAX_MESSAGE, 2); /* exactly the default limit */
+    big = lu_pattern(TETHER_DEFAULT_MAX_MESSAGE, 2); /* exactly the default limit */
     echo_round(&w, c, s, TETHER_OP_BINARY, big, TETHER_DEFAULT_MAX_MESSAGE);
     free(big);
     assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "\xff", 1), TETHER_E_UTF8);
@@ -179,7 +166,7 @@ static void test_fragments(void **state) {
     assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xc3", 1, 0), 0);
     assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "", 0, 1), TETHER_E_UTF8);
     assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_TEXT, "\xa9", 1, 1), 0);
-    uint8_t *big = pattern(300000, 3);
+    uint8_t *big = lu_pattern(300000, 3);
     for (size_t off = 0; off < 300000; off += 100000)
         assert_int_equal(tether_conn_send_fragment(c->c, TETHER_OP_BINARY, big + off, 100000,
                                                    off + 100000 == 300000),
@@ -815,7 +802,7 @@ static void test_protocol_errors(void **state) {
      * are each under it */
     tether_opts *so = tether_opts_new();
     assert_int_equal(tether_opts_set_max_message(so, 1000), 0);
-    uint8_t *payload = pattern(1200, 4);
+    uint8_t *payload = lu_pattern(1200, 4);
     n = client_frame(buf, 0x80 | TETHER_OP_BINARY, payload, 1200);
     bad_case big = {"frame>max", 1009, TETHER_E_MESSAGE_TOO_BIG, TETHER_E_FRAME_TOO_BIG};
     run_bad_client(&big, buf, n, so);
@@ -1072,7 +1059,7 @@ static void test_backpressure(void **state) {
     open_pair(&w, &c, &s, "/", NULL);
     /* the client stops reading: kernel buffers, then our queue, fill up */
     assert_int_equal(tether_conn_pause_reading(c->c, 1), 0);
-    uint8_t *chunk = pattern(32 * 1024, 5);
+    uint8_t *chunk = lu_pattern(32 * 1024, 5);
     int sent = 0, rc = 0;
     for (int i = 0; i < 20000; i++) {
         rc = tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 32 * 1024);
@@ -1187,7 +1174,7 @@ static void test_poll_hold(void **state) {
     w.hook = hold_hook;
     w.arg = c;
     w.echo = 0;
-    uint8_t *big = pattern(100000, 6);
+    uint8_t *big = lu_pattern(100000, 6);
     assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, big, 100000), 0);
     for (int i = 2; i <= 5; i++) {
         char m[8];
@@ -1267,7 +1254,7 @@ static void test_mode_switch(void **state) {
     w.hook = hold_hook;
     w.arg = c1;
     c1->msgs = 0;
-    uint8_t *a = pattern(1000, 7), *b = pattern(1000, 8);
+    uint8_t *a = lu_pattern(1000, 7), *b = lu_pattern(1000, 8);
     assert_int_equal(tether_conn_send(s1->c, TETHER_OP_BINARY, a, 1000), 0);
     UNTIL(&w, 3000, c1->arg != NULL);
     assert_int_equal(tether_conn_send(c2->c, TETHER_OP_BINARY, b, 1000), 0);
@@ -1432,10 +1419,6 @@ static void test_ids_reused_slots(void **state) {
     check_clean(&w);
     w_free(&w);
 }
-
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
-        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);

@@ -4,8 +4,6 @@
  * directions, and the limits: a deflate bomb closes with 1009. */
 #include "live_util.h"
 
-#define MODE(state) ((int)(intptr_t) * (state))
-
 static tether_opts *deflate_opts(void) {
     tether_opts *o = tether_opts_new();
     assert_int_equal(tether_opts_set_deflate(o, 1), 0);
@@ -279,10 +277,6 @@ static void test_option_shapes(void **state) {
     assert_true(tether_features() & TETHER_FEATURE_DEFLATE);
     tether_opts_free(o);
 }
-
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
-        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define MODE(state) ((int)(intptr_t) * (state))
 #define NTHREADS 4
 #define PER_THREAD 1000
 
@@ -325,10 +324,6 @@ static void test_stop_run(void **state) {
     tether_ctx_free(ctx);
     alarm(0);
 }
-
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
-        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);

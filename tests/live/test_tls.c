@@ -10,8 +10,6 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 
-#define MODE(state) ((int)(intptr_t) * (state))
-
 static const char *cert(const char *name) {
     return cu_path(name);
 }
@@ -55,17 +53,6 @@ static void close_and_wait(world *w, side *c) {
     assert_true(c->clean);
 }
 
-static uint8_t *pattern(size_t len, unsigned seed) {
-    uint8_t *p = malloc(len ? len : 1);
-    assert_non_null(p);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (uint8_t)(x >> 16);
-    }
-    return p;
-}
-
 /* ---- the happy path ----------------------------------------------------- */
 
 static void test_echo(void **state) {
@@ -86,7 +73,7 @@ static void test_echo(void **state) {
     static const size_t sizes[] = {0,     1,      125,    16383,   16384,   16385,
                                    65536, 262143, 262144, 1048577, 4u << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        uint8_t *p = pattern(sizes[i], (unsigned)i);
+        uint8_t *p = lu_pattern(sizes[i], (unsigned)i);
         int before = c->msgs;
         assert_int_equal(tether_conn_send(c->c, TETHER_OP_BINARY, p, sizes[i]), 0);
         UNTIL(&w, 10000, c->msgs == before + 1);
@@ -387,10 +374,6 @@ static void test_many(void **state) {
     tether_opts_free(co);
     w_free(&w);
 }
-
-#define BOTH(f)                                                                                    \
-    cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_CB),                                       \
-        cmocka_unit_test_prestate(f, (void *)(intptr_t)MODE_POLL)
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
