@@ -122,7 +122,10 @@ static ssize_t tt_conn_read_tls(tether_conn *c) {
         if (n <= 0) return off ? (ssize_t)off : n;
         if (tt_tls_feed(c->tls, cipher, (size_t)n) != 0) return TETHER_E_NOMEM;
         int hs = tt_conn_tls_step(c);
-        if (hs == TETHER_E_AGAIN || tt_tls_out_pending(c->tls)) tt_ctx_mark_dirty(c);
+        /* Handshake records may be due, or the handshake just ended and
+         * plaintext queued before it (a client's request) can go: with TLS
+         * 1.2 the client's last flight precedes the server's Finished. */
+        tt_ctx_mark_dirty(c);
         if (hs != 0) return hs;
     }
     tt_ctx_mark_runnable(c); /* the buffer filled up: more may be inside */
@@ -198,10 +201,12 @@ int tt_conn_tls_wants_write(const tether_conn *c) {
     return tt_tls_established(c->tls) && tt_outbuf_len(&c->ws.out) > 0;
 }
 
-/* Before the socket closes: a close_notify, if the socket takes it now. */
+/* Before the socket closes: what the session still has to say, if the
+ * socket takes it now: a close_notify, or the alert that explains a failed
+ * handshake ("certificate required", "unknown ca") to the peer. */
 void tt_conn_tls_goodbye(tether_conn *c) {
-    if (!c->tls || c->io.fd < 0 || !tt_tls_established(c->tls)) return;
+    if (!c->tls || c->io.fd < 0) return;
     if (tt_outbuf_len(&c->tls_out) > 0) return; /* the stream is cut mid-record anyway */
-    tt_tls_shutdown(c->tls);
+    if (tt_tls_established(c->tls)) tt_tls_shutdown(c->tls);
     tt_conn_write_cipher(c);
 }

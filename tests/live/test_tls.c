@@ -185,11 +185,15 @@ static void test_client_certs(void **state) {
     w_listen(&w, "127.0.0.1", so);
     side *c;
     tether_opts *co = client_opts(0); /* no certificate: refused */
+    /* The server's alert reaches the client, which reports it. */
     assert_false(try_connect(&w, "localhost", co, &c));
-    assert_true(c->error == TETHER_E_TLS || c->error == TETHER_E_CLOSED);
+    assert_int_equal(c->error, TETHER_E_TLS);
+    if (!strstr(c->error_text, "certificate required")) fail_msg("error: %s", c->error_text);
     assert_int_equal(
         tether_opts_set_tls_cert(co, cert("rogue-client.pem"), cert("rogue-client.key")), 0);
     assert_false(try_connect(&w, "localhost", co, &c));
+    assert_int_equal(c->error, TETHER_E_TLS);
+    if (!strstr(c->error_text, "unknown ca")) fail_msg("error: %s", c->error_text);
     assert_int_equal(tether_opts_set_tls_cert(co, cert("client.pem"), cert("client.key")), 0);
     assert_true(try_connect(&w, "localhost", co, &c));
     close_and_wait(&w, c);
@@ -349,6 +353,63 @@ static void test_versions(void **state) {
     w_free(&w);
 }
 
+/* A TLS 1.2-only server (OpenSSL on its own thread): our client finishes
+ * the handshake on the server's Finished with nothing of its own to send,
+ * and must still send its upgrade request. */
+typedef struct tls12_server {
+    int lfd, ok;
+} tls12_server;
+
+static void *tls12_server_main(void *arg) {
+    tls12_server *k = arg;
+    SSL_CTX *sc = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_max_proto_version(sc, TLS1_2_VERSION);
+    SSL_CTX_use_certificate_chain_file(sc, cert("server.pem"));
+    SSL_CTX_use_PrivateKey_file(sc, cert("server.key"), SSL_FILETYPE_PEM);
+    int fd = accept(k->lfd, NULL, NULL);
+    raw_timeouts(fd, 5000);
+    SSL *ssl = SSL_new(sc);
+    SSL_set_fd(ssl, fd);
+    char req[2048];
+    int n = SSL_accept(ssl) == 1 ? SSL_read(ssl, req, (int)sizeof req - 1) : 0;
+    if (n > 0) {
+        req[n] = 0;
+        tether_server_hs *h = tether_server_hs_new();
+        size_t used, len;
+        const char *resp;
+        if (tether_server_hs_parse(h, (const uint8_t *)req, (size_t)n, &used) == 0 &&
+            tether_server_hs_accept(h, &resp, &len) == 0 && SSL_write(ssl, resp, (int)len) > 0)
+            k->ok = 1;
+        tether_server_hs_free(h);
+        char rest[256];
+        while (SSL_read(ssl, rest, sizeof rest) > 0) /* until the client goes */
+            ;
+    }
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(sc);
+    return NULL;
+}
+
+static void test_client_tls12(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tls12_server k = {.lfd = raw_listen(&w.port)};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, tls12_server_main, &k), 0);
+    tether_opts *co = client_opts(0);
+    side *c;
+    assert_true(try_connect(&w, "localhost", co, &c));
+    assert_string_equal(tether_conn_tls_version(c->c), "TLSv1.2");
+    assert_int_equal(tether_conn_close(c->c, 1000, NULL), 0);
+    UNTIL(&w, 5000, c->closed);
+    pthread_join(t, NULL);
+    assert_true(k.ok);
+    close(k.lfd);
+    tether_opts_free(co);
+    w_free(&w);
+}
+
 /* Many TLS connections at once, each echoing, then all closed. */
 static void test_many(void **state) {
     world w;
@@ -386,6 +447,7 @@ int main(void) {
         BOTH(test_sni),
         BOTH(test_many),
         BOTH(test_versions),
+        BOTH(test_client_tls12),
         BOTH(test_mismatched_peers),
         cmocka_unit_test(test_config_errors),
     };
