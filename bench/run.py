@@ -8,7 +8,18 @@ When the load generator saturates its core (its CPU is printed), messages/s
 measure the generator more than the server; the server's own CPU time per
 message (from /proc/PID/stat) is then the fairer figure, so both are shown.
 
-Usage: run.py --tether BIN --lws BIN --node-dir DIR [--duration S] [--idle N]
+Sections (--only, default all):
+  ws       cleartext echo: tether, libwebsockets, Node ws; idle memory
+  tls      wss:// echo: tether and libwebsockets, each with and without TLS
+           (same certificate, made at run time), at the loads of `ws`
+  deflate  permessage-deflate echo of a text corpus (bench/corpus.py):
+           tether and libwebsockets at the same zlib level, window 15, with
+           and without context takeover; payload MB/s, server CPU, and wire
+           bytes / payload bytes in each direction
+
+Usage: run.py --tether BIN --lws BIN [--node-dir DIR] [--tether-echo BIN]
+              [--certs DIR] [--corpus FILE] [--only ws,tls,deflate|all]
+              [--duration S] [--idle N] [--deflate-level N]
 """
 import argparse
 import json
@@ -44,8 +55,8 @@ def pin(core):
 
 
 class Server:
-    def __init__(self, name, argv):
-        self.name, self.argv, self.proc = name, argv, None
+    def __init__(self, name, argv, scheme="ws"):
+        self.name, self.argv, self.proc, self.scheme = name, argv, None, scheme
 
     def __enter__(self):
         self.proc = subprocess.Popen(pin(1) + self.argv, stdout=subprocess.PIPE, text=True)
@@ -55,7 +66,7 @@ class Server:
             line = self.proc.stdout.readline()
             if not line and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited before listening")
-        self.url = "ws://" + line.split()[-1] + "/"
+        self.url = self.scheme + "://" + line.split()[-1] + "/"
         return self
 
     def __exit__(self, *exc):
@@ -66,23 +77,54 @@ class Server:
             self.proc.kill()
 
 
-def run_bench(tether, url, conns, size, depth, duration, warmup=1.0):
-    argv = pin(0) + [tether, "bench", url, "-c", str(conns), "-s", str(size), "-d", str(depth),
-                     "-t", str(duration), "-w", str(warmup), "--json"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + warmup + 120)
-    if out.returncode != 0:
-        raise RuntimeError(f"bench failed: {out.stderr.strip()}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def machine_busy_seconds():
+    """CPU time spent by everything on the machine, all cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / TICK  # all but idle and iowait
 
 
-def measure(server, tether, cfg, duration):
+def run_bench(tether, url, conns, size, depth, duration, warmup=1.0, extra=()):
+    """size: bytes per message, or None when `extra` names a --corpus.
+    Returns the bench's JSON, plus its whole CPU time (warm-up included)."""
+    argv = pin(0) + [tether, "bench", url, "-c", str(conns), "-d", str(depth),
+                     "-t", str(duration), "-w", str(warmup), "--json"] + list(extra)
+    if size is not None:
+        argv += ["-s", str(size)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=duration + warmup + 120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    # communicate() has reaped the child: its CPU is in RUSAGE_CHILDREN.
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench failed: {stderr.strip()}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def children_cpu_seconds():
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure(server, tether, cfg, duration, extra=()):
     conns, size, depth = cfg
     before = cpu_seconds(server.proc.pid)
-    r = run_bench(tether, server.url, conns, size, depth, duration)
+    busy0, kids0, t0 = machine_busy_seconds(), children_cpu_seconds(), time.time()
+    r = run_bench(tether, server.url, conns, size, depth, duration, extra=extra)
     spent = cpu_seconds(server.proc.pid) - before
+    # What other processes took meanwhile, in % of one core: near 0 on a
+    # quiet machine; more means the figures were squeezed.
+    others = (machine_busy_seconds() - busy0) - spent - (children_cpu_seconds() - kids0)
+    r["others_cpu_pct"] = max(0.0, others / (time.time() - t0) * 100)
     total = r["messages_per_s"] * (duration + 1.0)  # warm-up included in the CPU time
     r["server_cpu_us_per_msg"] = spent / total * 1e6 if total else float("nan")
     r["server_cpu_pct"] = spent / (duration + 1.0) * 100
+    # Payload bytes per second of server CPU: the server's throughput per core.
+    payload = r["mb_per_s"] * (duration + 1.0)
+    r["server_mb_per_cpu_s"] = payload / spent if spent else float("nan")
     return r
 
 
@@ -103,14 +145,7 @@ def fmt(x, digits=0):
     return f"{x:,.{digits}f}"
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tether", required=True)
-    ap.add_argument("--lws", required=True)
-    ap.add_argument("--node-dir", required=True)
-    ap.add_argument("--duration", type=float, default=10)
-    ap.add_argument("--idle", type=int, default=10000)
-    a = ap.parse_args()
+def section_ws(a):
     servers = [
         ("tether", [a.tether, "serve", "--port", "0"]),
         ("libwebsockets", [a.lws, "--port", "17681"]),
@@ -124,6 +159,7 @@ def main():
                 print(f"# {name} {cfg}: {json.dumps(results[(name, cfg)])}", file=sys.stderr)
             if a.idle:
                 results[(name, "idle")] = idle_memory(s, a.tether, a.idle)
+    print("\n## Cleartext (ws://) echo")
     for cfg in CONFIGS:
         ours = results[("tether", cfg)]
         print(f"\n{cfg[0]} connections x {cfg[1]} bytes, depth {cfg[2]}\n")
@@ -144,7 +180,193 @@ def main():
         print("|---|---:|")
         for name, _ in servers:
             print(f"| {name} | {fmt(results[(name, 'idle')])} |")
-    print("\nRatios: above 1.00x means tether is ahead (more messages/s, less CPU per message).")
+
+
+def tether_server_argv(a, tls=False, deflate=False):
+    """`tether serve` when it has the TLS and deflate options, else the
+    bench's own bench/tether_echo (the same echo on the public API)."""
+    if a.tether_echo and not a.serve_has_options:
+        argv = [a.tether_echo, "--port", "0"]
+    else:
+        argv = [a.tether, "serve", "--port", "0"]
+    if tls:
+        argv += ["--cert", os.path.join(a.certs, "server.pem"),
+                 "--key", os.path.join(a.certs, "server.key")]
+    if deflate:
+        # The library's defaults are windows of 12 bits and memLevel 5 (to
+        # save memory): here, libwebsockets' fixed 15 and 8.
+        argv += ["--deflate", "--deflate-level", str(a.deflate_level),
+                 "--deflate-window-bits", "15,15", "--deflate-mem-level", "8"]
+    return argv
+
+
+def lws_argv(a, tls=False, deflate=False):
+    argv = [a.lws, "--port", "17681"]
+    if tls:
+        argv += ["--cert", os.path.join(a.certs, "server.pem"),
+                 "--key", os.path.join(a.certs, "server.key")]
+    if deflate:  # windows of 15 bits and memLevel 8 are all it does
+        argv += ["--deflate", "--deflate-level", str(a.deflate_level)]
+    return argv
+
+
+def section_tls(a):
+    """Each server with and without TLS, at the loads of the ws section."""
+    runs = [  # (row name, transport, argv, scheme)
+        ("tether", "ws", tether_server_argv(a), "ws"),
+        ("tether", "wss", tether_server_argv(a, tls=True), "wss"),
+        ("libwebsockets", "ws", lws_argv(a), "ws"),
+        ("libwebsockets", "wss", lws_argv(a, tls=True), "wss"),
+    ]
+    ca = ["--ca", os.path.join(a.certs, "ca.pem")]
+    results = {}
+    for name, transport, argv, scheme in runs:
+        with Server(f"{name} {transport}", argv, scheme) as s:
+            for cfg in CONFIGS:
+                r = measure(s, a.tether, cfg, a.duration, ca if scheme == "wss" else ())
+                results[(name, transport, cfg)] = r
+                print(f"# {name} {transport} {cfg}: {json.dumps(r)}", file=sys.stderr)
+    some = results[("tether", "wss", CONFIGS[0])]
+    print(f"\n## TLS (wss://) echo: {some['tls_version']} {some['tls_cipher']}, "
+          "same certificate (ECDSA P-256) for both servers")
+    for cfg in CONFIGS:
+        print(f"\n{cfg[0]} connections x {cfg[1]} bytes, depth {cfg[2]}\n")
+        print("| server | ws msg/s | wss msg/s | wss/ws msg/s | ws CPU us/msg | wss CPU us/msg | "
+              "wss/ws CPU/msg | wss p50 us | wss p99 us | bench CPU (wss) | others (ws, wss) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name in ("tether", "libwebsockets"):
+            w, t = results[(name, "ws", cfg)], results[(name, "wss", cfg)]
+            print(f"| {name} | {fmt(w['messages_per_s'])} | {fmt(t['messages_per_s'])} | "
+                  f"{t['messages_per_s'] / w['messages_per_s']:.2f} | "
+                  f"{fmt(w['server_cpu_us_per_msg'], 2)} | {fmt(t['server_cpu_us_per_msg'], 2)} | "
+                  f"{t['server_cpu_us_per_msg'] / w['server_cpu_us_per_msg']:.2f} | "
+                  f"{t['latency_p50_us']} | {t['latency_p99_us']} | {fmt(t['cpu_percent'])}% | "
+                  f"{fmt(w['others_cpu_pct'])}%, {fmt(t['others_cpu_pct'])}% |")
+        ours, theirs = results[("tether", "wss", cfg)], results[("libwebsockets", "wss", cfg)]
+        print(f"\ntether vs libwebsockets over wss://: msg/s "
+              f"{ours['messages_per_s'] / theirs['messages_per_s']:.2f}x, CPU/msg "
+              f"{theirs['server_cpu_us_per_msg'] / ours['server_cpu_us_per_msg']:.2f}x")
+
+
+DEFLATE_ROWS = [  # (label, bench options, connections, depth)
+    ("window 15, context takeover, depth 1", ["--deflate-window-bits", "15,15"], 100, 1),
+    ("window 15, context takeover, depth 16", ["--deflate-window-bits", "15,15"], 100, 16),
+    ("window 15, no context takeover, depth 1",
+     ["--deflate-window-bits", "15,15", "--deflate-no-context-takeover", "both"], 100, 1),
+    ("window 15, no context takeover, depth 16",
+     ["--deflate-window-bits", "15,15", "--deflate-no-context-takeover", "both"], 100, 16),
+]
+
+
+def section_deflate(a):
+    level = a.deflate_level
+    servers = [
+        ("tether", tether_server_argv(a, deflate=True)),
+        ("libwebsockets", lws_argv(a, deflate=True)),
+    ]
+    common = ["--corpus", a.corpus, "--deflate", "--deflate-level", str(level),
+              "--deflate-mem-level", "8"]
+    results = {}
+    for name, argv in servers:
+        with Server(name, argv) as s:
+            for label, opts, conns, depth in DEFLATE_ROWS:
+                r = measure(s, a.tether, (conns, None, depth), a.duration, common + opts)
+                results[(name, label)] = r
+                print(f"# {name} {label}: {json.dumps(r)}", file=sys.stderr)
+    r0 = results[("tether", DEFLATE_ROWS[0][0])]
+    print(f"\n## permessage-deflate echo: corpus of {r0['corpus_messages']:,} JSON messages "
+          f"({r0['size']:.0f} bytes on average), windows of 15 bits, zlib level {level} and memLevel 8 on "
+          "both servers and the client")
+    for label, _, conns, depth in DEFLATE_ROWS:
+        print(f"\n{label}, {conns} connections\n")
+        print("| server | msg/s | payload MB/s | server CPU us/msg | payload MB per server "
+              "CPU-s | wire/payload server->client | wire/payload client->server | "
+              "bench CPU | others | negotiated |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for name, _ in servers:
+            r = results[(name, label)]
+            up = r["wire_tx_bytes"] / r["payload_bytes"] if r.get("wire_tx_bytes") else float("nan")
+            print(f"| {name} | {fmt(r['messages_per_s'])} | {fmt(r['mb_per_s'], 1)} | "
+                  f"{fmt(r['server_cpu_us_per_msg'], 2)} | {fmt(r['server_mb_per_cpu_s'], 1)} | "
+                  f"{r.get('wire_ratio', float('nan')):.3f} | {up:.3f} | "
+                  f"{fmt(r['cpu_percent'])}% | {fmt(r['others_cpu_pct'])}% | `{r['extensions']}` |")
+        ours, theirs = results[("tether", label)], results[("libwebsockets", label)]
+        print(f"\ntether vs libwebsockets: msg/s "
+              f"{ours['messages_per_s'] / theirs['messages_per_s']:.2f}x, CPU/msg "
+              f"{theirs['server_cpu_us_per_msg'] / ours['server_cpu_us_per_msg']:.2f}x, "
+              f"compression ratio {theirs['wire_ratio'] / ours['wire_ratio']:.2f}x")
+
+    # For information: tether with its own defaults (windows of 12 bits and
+    # memLevel 5, chosen to save memory per connection); libwebsockets has
+    # no such setting on its server side, so there is no ratio.
+    argv = tether_server_argv(a) + ["--deflate", "--deflate-level", str(level)]
+    with Server("tether defaults", argv) as s:
+        rows = []
+        for label, opts, conns, depth in DEFLATE_ROWS[:2]:
+            r = measure(s, a.tether, (conns, None, depth), a.duration,
+                        ["--corpus", a.corpus, "--deflate", "--deflate-level", str(level)])
+            print(f"# tether defaults {label}: {json.dumps(r)}", file=sys.stderr)
+            rows.append((label.replace("window 15, ", ""), r))
+    print(f"\nFor information: tether at its defaults (windows of 12 bits, memLevel 5) on both "
+          f"sides, zlib level {level}, {DEFLATE_ROWS[0][2]} connections\n")
+    print("| load | msg/s | payload MB/s | server CPU us/msg | payload MB per server CPU-s | "
+          "wire/payload server->client | bench CPU | others | negotiated |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, r in rows:
+        print(f"| {label} | {fmt(r['messages_per_s'])} | {fmt(r['mb_per_s'], 1)} | "
+              f"{fmt(r['server_cpu_us_per_msg'], 2)} | {fmt(r['server_mb_per_cpu_s'], 1)} | "
+              f"{r.get('wire_ratio', float('nan')):.3f} | {fmt(r['cpu_percent'])}% | "
+              f"{fmt(r['others_cpu_pct'])}% | `{r['extensions']}` |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tether", required=True)
+    ap.add_argument("--lws", required=True)
+    ap.add_argument("--node-dir")
+    ap.add_argument("--tether-echo", help="bench/tether_echo, used when `tether serve` "
+                    "lacks --cert/--key/--deflate/--deflate-level")
+    ap.add_argument("--certs", help="directory made by tests/certs/make_certs.sh")
+    ap.add_argument("--corpus", help="file made by bench/corpus.py")
+    ap.add_argument("--only", default="all", help="ws, tls, deflate, comma-separated, or all")
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--idle", type=int, default=10000)
+    ap.add_argument("--deflate-level", type=int, default=6)
+    a = ap.parse_args()
+    only = {"ws", "tls", "deflate"} if a.only == "all" else set(a.only.split(","))
+    if only - {"ws", "tls", "deflate"}:
+        ap.error(f"--only: unknown section in {a.only!r}")
+    if "ws" in only and not a.node_dir:
+        ap.error("the ws section needs --node-dir")
+    if "tls" in only and not a.certs:
+        ap.error("the tls section needs --certs")
+    if "deflate" in only and not a.corpus:
+        ap.error("the deflate section needs --corpus")
+    help_text = subprocess.run([a.tether, "serve", "--help"], capture_output=True,
+                               text=True).stdout
+    a.serve_has_options = all(o in help_text for o in (
+        "--cert", "--key", "--deflate", "--deflate-level", "--deflate-window-bits",
+        "--deflate-mem-level"))
+    if only & {"tls", "deflate"}:
+        which = "tether serve" if a.serve_has_options or not a.tether_echo else "bench/tether_echo"
+        print(f"# tether's TLS and deflate server: {which}", file=sys.stderr)
+    load0 = os.getloadavg()[0]
+    if "ws" in only:
+        section_ws(a)
+    if "tls" in only:
+        section_tls(a)
+    if "deflate" in only:
+        section_deflate(a)
+    print("\nRatios: above 1.00x means tether is ahead (more messages/s, less CPU per "
+          "message, fewer wire bytes).")
+    if only & {"tls", "deflate"}:
+        print("'others': CPU time taken during that run by everything on the machine but "
+              "the server and the load generator (other processes, kernel work charged to "
+              "neither), in % of one core. When it is high, something else squeezed the run: "
+              "messages/s suffer most, CPU per message much less.")
+    # Other work on the machine skews everything: say how busy it was.
+    print(f"Machine: {os.cpu_count()} cores; 1-minute load average {load0:.2f} at the start, "
+          f"{os.getloadavg()[0]:.2f} at the end (this benchmark itself adds about 2).")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,35 @@
 # The side-by-side benchmark (not part of the test run): tether's echo
 # server against a libwebsockets echo server and a Node ws echo server, all
 # driven by `tether bench` on this machine in one run. Prints markdown
-# tables with ratios to tether.   bash scripts/bench.sh [SECONDS]  (default 10)
+# tables with ratios to tether.
+#
+#   bash scripts/bench.sh [SECONDS] [--only ws|tls|deflate|all]
+#
+# SECONDS per run (default 10). --only picks sections (comma-separated;
+# default all): ws (cleartext, with Node ws and idle memory), tls (wss://,
+# tether and libwebsockets with the same certificate) and deflate
+# (permessage-deflate on a generated JSON corpus). Certificates are made
+# fresh by tests/certs/make_certs.sh and the corpus by bench/corpus.py,
+# both under build/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-10}
+secs=10
+only=all
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --only) only=${2:?--only needs ws, tls, deflate or all}; shift 2 ;;
+    --only=*) only=${1#--only=}; shift ;;
+    [0-9]*) secs=$1; shift ;;
+    *) echo "usage: bash scripts/bench.sh [SECONDS] [--only ws|tls|deflate|all]" >&2; exit 2 ;;
+    esac
+done
+want() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
+
 bash scripts/deps.sh
+packages=(libwebsockets-dev util-linux openssl)
+want ws && packages+=(nodejs npm)
 missing=()
-for p in libwebsockets-dev nodejs npm util-linux; do
+for p in "${packages[@]}"; do
     command -v node >/dev/null && [ "$p" = nodejs ] && continue
     command -v npm >/dev/null && [ "$p" = npm ] && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,9 +42,26 @@ out=build/bench
 cmake -S . -B "$out/tether" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_TESTS=OFF >/dev/null
 cmake --build "$out/tether" -j "$(nproc)" >/dev/null
 cc -O2 -o "$out/lws_echo" bench/lws_echo.c $(pkg-config --cflags --libs libwebsockets)
-mkdir -p "$out/node"
-cp bench/package.json bench/package-lock.json bench/node_echo.js "$out/node/"
-(cd "$out/node" && npm ci --no-audit --no-fund >/dev/null)
+# The bench's own tether echo server (public API only), for TLS and deflate
+# when `tether serve` lacks those options.
+cc -std=c11 -O2 -Iinclude -I"$out/tether/include" -o "$out/tether_echo" bench/tether_echo.c \
+    -L"$out/tether" -ltether -Wl,-rpath,"$PWD/$out/tether"
+args=(--tether "$out/tether/tools/tether" --lws "$out/lws_echo" --tether-echo "$out/tether_echo"
+      --duration "$secs" --only "$only")
+if want ws; then
+    mkdir -p "$out/node"
+    cp bench/package.json bench/package-lock.json bench/node_echo.js "$out/node/"
+    (cd "$out/node" && npm ci --no-audit --no-fund >/dev/null)
+    args+=(--node-dir "$out/node")
+fi
+if want tls; then
+    rm -rf "$out/certs"
+    bash tests/certs/make_certs.sh "$out/certs" >/dev/null
+    args+=(--certs "$out/certs")
+fi
+if want deflate; then
+    python3 bench/corpus.py "$out/corpus.jsonl"
+    args+=(--corpus "$out/corpus.jsonl")
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-exec python3 bench/run.py --tether "$out/tether/tools/tether" --lws "$out/lws_echo" \
-    --node-dir "$out/node" --duration "$secs"
+exec python3 bench/run.py "${args[@]}"

@@ -69,6 +69,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 interop asan "$root/build/ci-asan/t
 # The bindings, each built the way its users build it (pip; perl
 # Makefile.PL) and tested against real peers.
 check python bash scripts/test_python.sh "$root/build/python"
+check perl bash scripts/test_perl.sh "$root/build/ci-gcc"
 
-echo "== all test runs passed (gcc, ABI, install, ASan+UBSan, fuzz, interop, python)"
+echo "== all test runs passed (gcc, ABI, install, ASan+UBSan, fuzz, interop, python, perl)"
 echo "tests: $passed passed, 0 failed"

@@ -32,8 +32,45 @@ struct cli_header {
     char *name, *value;
 };
 
-/* What the --protocol, --header, --origin and --max-message options say.
- * Zero-initialise; cli_conn_opts_free() releases it. */
+/* serve --sni NAME=CERT[,KEY]: owned copies. */
+struct cli_sni {
+    char *name, *cert, *key; /* key NULL: the key is in cert */
+};
+
+/* Codes of the long options without a short form that serve and connect
+ * share (getopt_long values); CLI_SHARED_LONG_OPTS lists them. A command
+ * numbers its own long-only options from CLI_OPT_LOCAL. */
+enum {
+    CLI_OPT_CA = 256,
+    CLI_OPT_CERT,
+    CLI_OPT_KEY,
+    CLI_OPT_DEFLATE,
+    CLI_OPT_DEFLATE_NCT,
+    CLI_OPT_DEFLATE_WBITS,
+    CLI_OPT_DEFLATE_LEVEL,
+    CLI_OPT_DEFLATE_MEM,
+    CLI_OPT_DEFLATE_THRESHOLD,
+    CLI_OPT_LOG_LEVEL,
+    CLI_OPT_LOCAL = 512
+};
+
+#define CLI_SHARED_LONG_OPTS                                                                       \
+    {"protocol", required_argument, NULL, 'r'}, {"max-message", required_argument, NULL, 'm'},     \
+        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},                     \
+        {"ca", required_argument, NULL, CLI_OPT_CA},                                               \
+        {"cert", required_argument, NULL, CLI_OPT_CERT},                                           \
+        {"key", required_argument, NULL, CLI_OPT_KEY},                                             \
+        {"deflate", no_argument, NULL, CLI_OPT_DEFLATE},                                           \
+        {"deflate-no-context-takeover", required_argument, NULL, CLI_OPT_DEFLATE_NCT},             \
+        {"deflate-window-bits", required_argument, NULL, CLI_OPT_DEFLATE_WBITS},                   \
+        {"deflate-level", required_argument, NULL, CLI_OPT_DEFLATE_LEVEL},                         \
+        {"deflate-mem-level", required_argument, NULL, CLI_OPT_DEFLATE_MEM},                       \
+        {"deflate-threshold", required_argument, NULL, CLI_OPT_DEFLATE_THRESHOLD}, {               \
+        "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL                                    \
+    }
+
+/* What the connection options on the command line say. Zero-initialise
+ * with CLI_CONN_OPTS_INIT; cli_conn_opts_free() releases it. */
 struct cli_conn_opts {
     const char **protocols; /* point into argv */
     size_t nprotocols;
@@ -41,14 +78,42 @@ struct cli_conn_opts {
     size_t nheaders;
     const char *origin;
     uint64_t max_message; /* 0: the library's default */
+
+    /* TLS (paths point into argv) */
+    const char *ca_file, *ca_dir, *cert, *key, *server_name;
+    struct cli_sni *sni;
+    size_t nsni;
+    int verify_client;  /* serve: 0 no, 1 ask, 2 require */
+    unsigned tls_flags; /* connect: TETHER_TLS_* */
+
+    /* permessage-deflate: any --deflate* option turns it on */
+    int deflate;
+    int nct_server, nct_client;     /* no context takeover */
+    int wbits_set;                  /* --deflate-window-bits given */
+    int wbits_server, wbits_client; /* 0: no limit */
+    int level, mem_level;           /* -1: the library's default */
+    int64_t threshold;              /* -1: the library's default */
+
+    int log_level; /* -1: the tool's default (error; warn with -v) */
 };
+
+#define CLI_CONN_OPTS_INIT                                                                         \
+    { .level = -1, .mem_level = -1, .threshold = -1, .log_level = -1 }
 
 int cli_add_protocol(struct cli_conn_opts *o, const char *name);
 /* Parses "Name: value" (spaces around the value are dropped). */
 int cli_add_header(struct cli_conn_opts *o, const char *line);
+/* Parses NAME=CERT[,KEY] (serve --sni). */
+int cli_add_sni(struct cli_conn_opts *o, const char *spec);
 void cli_conn_opts_free(struct cli_conn_opts *o);
-/* A new tether_opts holding o's settings, or NULL (message printed). */
-tether_opts *cli_make_opts(const struct cli_conn_opts *o);
+/* A new tether_opts holding o's settings, or NULL (message printed). Also
+ * sets the library's log level (process-wide) and log callback. */
+tether_opts *cli_make_opts(const struct cli_conn_opts *o, int verbose);
+/* Prints why tether_connect() / tether_listen() refused to start (rc < 0)
+ * on stderr, after "tether CMD: ". */
+void cli_report_start_error(const char *cmd, int rc);
+/* Whether o asks for anything only a TLS connection uses. */
+int cli_has_tls_opts(const struct cli_conn_opts *o);
 
 /* ---- Parsing helpers: print "tether: ..." and return -1 on bad input -- */
 
@@ -60,11 +125,15 @@ int cli_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, 
 int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out);
 
 /* The options serve and connect share: -r/--protocol, -m/--max-message,
- * -v, -h, and the answer to an unknown option. Each command handles its own
- * options first and passes the rest here. Returns 0 to go on, -1 after
- * --help, or an exit code. */
+ * -v, -h, --ca, --cert, --key, --deflate*, --log-level, and the answer to
+ * an unknown option. Each command handles its own options first and passes
+ * the rest here. Returns 0 to go on, -1 after --help, or an exit code. */
 int cli_take_shared_option(const char *cmd, const char *usage, struct cli_conn_opts *conn,
                            int *verbose, int opt, const char *arg);
+
+/* Checks that go across the shared options (--key needs --cert). Returns
+ * -1 when they are fine, else an exit code (message printed). */
+int cli_check_shared_options(const char *cmd, const struct cli_conn_opts *o);
 
 /* Prints "tether <cmd>: <message>" and a pointer to --help on stderr;
  * returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */

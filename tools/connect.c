@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -21,7 +22,7 @@
 static const char usage[] =
     "usage: tether connect URL [options]\n"
     "\n"
-    "Connects to URL (ws://host[:port][/path][?query]). Each line of stdin, without\n"
+    "Connects to URL (ws:// or wss://host[:port][/path][?query]). Each line of stdin, without\n"
     "its newline, is sent as one text message; each message received is written to\n"
     "stdout followed by a newline. At the end of stdin the connection is closed\n"
     "(1000). 'closed CODE REASON' goes to stderr at the end.\n"
@@ -35,8 +36,35 @@ static const char usage[] =
     "  --origin ORIGIN      send this Origin header\n"
     "  --max-message BYTES  largest message received, and longest stdin line\n"
     "                       (default 16M; K, M, G suffixes)\n"
-    "  -v, --verbose        report the connection and its sub-protocol on stderr\n"
-    "  -h, --help           this help\n";
+    "  -v, --verbose        report the connection, its sub-protocol, TLS version and\n"
+    "                       extensions on stderr\n"
+    "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
+    "                       with -v), notice, info, debug\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "TLS (wss://): the server's certificate must chain to a trusted CA (the system's,\n"
+    "or --ca/--ca-dir) and name the URL's host (or --server-name); files are PEM.\n"
+    "  --ca FILE            trust these CAs instead of the system's\n"
+    "  --ca-dir DIR         trust the CAs in this OpenSSL hashed directory\n"
+    "  --cert FILE          client certificate, for servers that ask for one\n"
+    "  --key FILE           its private key (default: in the --cert file)\n"
+    "  --server-name NAME   send NAME as SNI and check the certificate against it\n"
+    "  --allow-selfsigned   accept a certificate no trusted CA signed\n"
+    "  --skip-hostname-check  accept a certificate for another name\n"
+    "  --allow-expired      accept an expired or not yet valid certificate\n"
+    "  --insecure           no verification at all (tests only)\n"
+    "\n"
+    "Compression (permessage-deflate, RFC 7692); each option implies --deflate:\n"
+    "  --deflate            offer permessage-deflate\n"
+    "  --deflate-no-context-takeover server|client|both\n"
+    "                       ask the server to reset its compressor after every message\n"
+    "                       (server) and/or announce that we reset ours (client)\n"
+    "  --deflate-window-bits SERVER[,CLIENT]\n"
+    "                       ask for server_max_window_bits=SERVER and offer\n"
+    "                       client_max_window_bits=CLIENT, 8..15 each (0: leave it out)\n"
+    "  --deflate-level N    zlib level of our compressor, 0..9 (default 6)\n"
+    "  --deflate-mem-level N  zlib memLevel of our compressor, 1..9 (default 8)\n"
+    "  --deflate-threshold BYTES  send shorter messages uncompressed (default 64)\n";
 
 /* Bytes read from stdin at a time. */
 #define READ_CHUNK 65536u
@@ -111,15 +139,47 @@ static const char *error_text(const tether_conn *c, int err) {
     return text ? text : tether_strerror(err);
 }
 
+static int contains(const char *s, const char *word) {
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (!strncasecmp(s, word, n)) return 1;
+    return 0;
+}
+
+/* Which option would accept a certificate refused for this reason. */
+static const char *verify_hint(const char *why) {
+    if (contains(why, "expired") || contains(why, "not yet valid"))
+        return "--allow-expired accepts it";
+    if (contains(why, "hostname") || contains(why, "IP address mismatch"))
+        return "--server-name NAME checks another name, --skip-hostname-check accepts it";
+    if (contains(why, "self-signed") || contains(why, "self signed") || contains(why, "issuer"))
+        return "--ca FILE trusts its CA, --allow-selfsigned accepts it";
+    return NULL;
+}
+
+/* Why a connection failed before it opened. A TLS failure is named as one
+ * (the library's text says why: OpenSSL's reason). */
+static void report_failure(const tether_conn *c, int err) {
+    const char *why = error_text(c, err), *hint;
+    int tls = err == TETHER_E_TLS || err == TETHER_E_TLS_VERIFY;
+    if (err == TETHER_E_HS_STATUS) {
+        fprintf(stderr, "handshake failed: HTTP %d\n", tether_conn_http_status(c));
+        return;
+    }
+    fprintf(stderr, "connection failed: %s%s\n", tls && strncmp(why, "TLS", 3) ? "TLS: " : "", why);
+    if (err == TETHER_E_TLS_VERIFY && (hint = verify_hint(why)) != NULL)
+        fprintf(stderr, "(%s)\n", hint);
+}
+
 static void on_closed(struct client *cl, tether_conn *c, const tether_event *ev) {
     int err = tether_event_error(ev);
     fflush(stdout); /* the messages before the verdict, also when both go to one terminal */
     size_t rlen = 0;
     const char *reason = tether_event_close_reason(ev, &rlen);
-    if (!cl->opened && err == TETHER_E_HS_STATUS)
-        fprintf(stderr, "handshake failed: HTTP %d\n", tether_conn_http_status(c));
-    else if (!cl->opened)
-        fprintf(stderr, "connection failed: %s\n", error_text(c, err));
+    if (!cl->opened)
+        report_failure(c, err);
+    else if (err == TETHER_E_TLS)
+        fprintf(stderr, "connection error: TLS: %s\n", error_text(c, err));
     else if (err != 0)
         fprintf(stderr, "connection error: %s\n", error_text(c, err));
     fprintf(stderr, "closed %d%s%.*s\n", tether_event_close_code(ev), rlen ? " " : "", (int)rlen,
@@ -152,6 +212,16 @@ static void echo_message(struct client *cl, tether_conn *c, int opcode, const ui
     }
 }
 
+/* -v: "connected[, protocol P]", then "tls VERSION CIPHER" on TLS, then
+ * "extensions E" or "extensions none". */
+static void log_open(const tether_conn *c) {
+    const char *proto = tether_conn_protocol(c), *ext = tether_conn_extensions(c);
+    const char *tls = tether_conn_tls_version(c), *cipher = tether_conn_tls_cipher(c);
+    fprintf(stderr, "connected%s%s\n", proto ? ", protocol " : "", proto ? proto : "");
+    if (tls) fprintf(stderr, "tls %s %s\n", tls, cipher ? cipher : "?");
+    fprintf(stderr, "extensions %s\n", ext ? ext : "none");
+}
+
 static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
     struct client *cl = user;
     tether_conn *c = tether_event_conn(ev);
@@ -162,10 +232,7 @@ static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
     case TETHER_EV_OPEN:
         cl->opened = 1;
         cl->conn = c;
-        if (cl->verbose) {
-            const char *proto = tether_conn_protocol(c);
-            fprintf(stderr, "connected%s%s\n", proto ? ", protocol " : "", proto ? proto : "");
-        }
+        if (cl->verbose) log_open(c);
         break;
     case TETHER_EV_MESSAGE:
         data = tether_event_data(ev, &len);
@@ -335,7 +402,7 @@ static int run_client(const struct connect_args *a) {
     struct client cl = {.echo = a->echo, .verbose = a->verbose};
     cl.opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
     cl.max_line = a->conn.max_message ? a->conn.max_message : CLI_DEFAULT_MAX_MESSAGE;
-    tether_opts *opts = cli_make_opts(&a->conn);
+    tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     if (!opts) return CLI_EXIT_FAIL;
     int rc = TETHER_E_NOMEM;
     if ((cl.ctx = tether_ctx_new()) != NULL) rc = tether_ctx_set_callback(cl.ctx, on_event, &cl);
@@ -348,7 +415,7 @@ static int run_client(const struct connect_args *a) {
     } else if (rc == TETHER_E_INVAL) {
         rc = cli_usage_error("connect", "invalid URL '%s'", a->url);
     } else {
-        fprintf(stderr, "tether connect: %s\n", tether_strerror(rc));
+        cli_report_start_error("connect", rc);
         rc = CLI_EXIT_FAIL;
     }
     tether_ctx_free(cl.ctx);
@@ -358,15 +425,27 @@ static int run_client(const struct connect_args *a) {
 
 /* ---- Command line ------------------------------------------------------ */
 
+enum {
+    OPT_CA_DIR = CLI_OPT_LOCAL,
+    OPT_SERVER_NAME,
+    OPT_INSECURE,
+    OPT_ALLOW_SELFSIGNED,
+    OPT_SKIP_HOSTNAME_CHECK,
+    OPT_ALLOW_EXPIRED
+};
+
 static const struct option long_opts[] = {
     {"binary", no_argument, NULL, 'b'},
     {"echo", no_argument, NULL, 'e'},
-    {"protocol", required_argument, NULL, 'r'},
     {"header", required_argument, NULL, 'H'},
     {"origin", required_argument, NULL, 'o'},
-    {"max-message", required_argument, NULL, 'm'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
+    {"ca-dir", required_argument, NULL, OPT_CA_DIR},
+    {"server-name", required_argument, NULL, OPT_SERVER_NAME},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"allow-selfsigned", no_argument, NULL, OPT_ALLOW_SELFSIGNED},
+    {"skip-hostname-check", no_argument, NULL, OPT_SKIP_HOSTNAME_CHECK},
+    {"allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED},
+    CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -384,6 +463,24 @@ static int take_option(struct connect_args *a, int opt, const char *arg) {
     case 'o':
         a->conn.origin = arg;
         return 0;
+    case OPT_CA_DIR:
+        a->conn.ca_dir = arg;
+        return 0;
+    case OPT_SERVER_NAME:
+        a->conn.server_name = arg;
+        return 0;
+    case OPT_INSECURE:
+        a->conn.tls_flags |= TETHER_TLS_INSECURE;
+        return 0;
+    case OPT_ALLOW_SELFSIGNED:
+        a->conn.tls_flags |= TETHER_TLS_ALLOW_SELFSIGNED;
+        return 0;
+    case OPT_SKIP_HOSTNAME_CHECK:
+        a->conn.tls_flags |= TETHER_TLS_SKIP_HOSTNAME_CHECK;
+        return 0;
+    case OPT_ALLOW_EXPIRED:
+        a->conn.tls_flags |= TETHER_TLS_ALLOW_EXPIRED;
+        return 0;
     default:
         return cli_take_shared_option("connect", usage, &a->conn, &a->verbose, opt, arg);
     }
@@ -398,11 +495,14 @@ static int parse_args(int argc, char **argv, struct connect_args *a) {
     if (optind >= argc) return cli_usage_error("connect", "missing URL");
     a->url = argv[optind++];
     if (optind < argc) return cli_usage_error("connect", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_check_shared_options("connect", &a->conn)) >= 0) return rc;
+    if (!strncasecmp(a->url, "ws://", 5) && cli_has_tls_opts(&a->conn))
+        fprintf(stderr, "tether connect: warning: TLS options have no effect on a ws:// URL\n");
     return -1;
 }
 
 int cli_connect(int argc, char **argv) {
-    struct connect_args a = {0};
+    struct connect_args a = {.conn = CLI_CONN_OPTS_INIT};
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_client(&a);
     cli_conn_opts_free(&a.conn);

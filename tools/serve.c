@@ -24,8 +24,30 @@ static const char usage[] =
     "                       client offers is chosen)\n"
     "  --broadcast          send every message to every connected client instead\n"
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G suffixes)\n"
-    "  -v, --verbose        log connections on stderr\n"
-    "  -h, --help           this help\n";
+    "  -v, --verbose        log connections on stderr (with TLS version and extensions)\n"
+    "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
+    "                       with -v), notice, info, debug\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "TLS (wss://): all files PEM\n"
+    "  --cert FILE          certificate chain, leaf first; turns TLS on\n"
+    "  --key FILE           its private key (default: in the --cert file)\n"
+    "  --sni NAME=CERT[,KEY]  serve CERT to clients asking for NAME by SNI ('*.example.com'\n"
+    "                       matches one label; repeatable); others get --cert\n"
+    "  --ca FILE            CAs that client certificates must chain to\n"
+    "  --verify-client      ask clients for a certificate; verify it if one is sent\n"
+    "  --require-client-cert  refuse clients without a valid certificate\n"
+    "\n"
+    "Compression (permessage-deflate, RFC 7692); each option implies --deflate:\n"
+    "  --deflate            accept clients' offers of permessage-deflate\n"
+    "  --deflate-no-context-takeover server|client|both\n"
+    "                       impose resetting the compressor after every message\n"
+    "  --deflate-window-bits SERVER[,CLIENT]\n"
+    "                       limit the LZ77 windows to 8..15 bits (0: no limit; CLIENT\n"
+    "                       defaults to 0 and is imposed only on clients that offer it)\n"
+    "  --deflate-level N    zlib level of our compressor, 0..9 (default 6)\n"
+    "  --deflate-mem-level N  zlib memLevel of our compressor, 1..9 (default 8)\n"
+    "  --deflate-threshold BYTES  send shorter messages uncompressed (default 64)\n";
 
 struct serve_args {
     const char *host, *path;
@@ -127,6 +149,19 @@ static void on_request(struct server *s, tether_conn *c) {
     /* Otherwise returning accepts, with the sub-protocol the options pick. */
 }
 
+/* "open PEER PATH [protocol P] [tls VERSION CIPHER] [extensions E]": the
+ * extensions go last, as their value has spaces. */
+static void log_open(const tether_conn *c) {
+    const char *proto = tether_conn_protocol(c), *path = tether_conn_path(c);
+    const char *tls = tether_conn_tls_version(c), *cipher = tether_conn_tls_cipher(c);
+    const char *ext = tether_conn_extensions(c);
+    fprintf(stderr, "open %s %s", peer_name(c), path ? path : "");
+    if (proto) fprintf(stderr, " protocol %s", proto);
+    if (tls) fprintf(stderr, " tls %s %s", tls, cipher ? cipher : "?");
+    if (ext) fprintf(stderr, " extensions %s", ext);
+    fputc('\n', stderr);
+}
+
 static void on_open(struct server *s, tether_conn *c) {
     struct peer *p = tether_conn_user(c);
     if (!p && !(p = track(s, c))) {
@@ -134,11 +169,7 @@ static void on_open(struct server *s, tether_conn *c) {
         return;
     }
     p->open = 1;
-    if (s->verbose) {
-        const char *proto = tether_conn_protocol(c), *path = tether_conn_path(c);
-        fprintf(stderr, "open %s %s%s%s\n", peer_name(c), path ? path : "",
-                proto ? " protocol " : "", proto ? proto : "");
-    }
+    if (s->verbose) log_open(c);
     /* It finished its handshake after we began to shut down. */
     if (s->shutting_down) tether_conn_close(c, TETHER_CLOSE_GOING_AWAY, "server shutting down");
 }
@@ -172,7 +203,15 @@ static void on_message(struct server *s, tether_conn *c, const tether_event *ev)
 
 static void on_closed(struct server *s, tether_conn *c, const tether_event *ev) {
     struct peer *p = tether_conn_user(c);
-    if (!p) return; /* rejected during REQUEST: never tracked */
+    if (!p) {
+        /* Rejected during REQUEST, or failed before it (a TLS handshake
+         * with a client whose certificate was refused, say). */
+        int err = tether_event_error(ev);
+        const char *text = tether_conn_error_text(c);
+        if (s->verbose && err != 0 && err != TETHER_E_HS_STATUS)
+            fprintf(stderr, "failed %s: %s\n", peer_name(c), text ? text : tether_strerror(err));
+        return;
+    }
     if (s->verbose) {
         size_t rlen = 0;
         const char *reason = tether_event_close_reason(ev, &rlen);
@@ -241,15 +280,18 @@ static void print_listening(const char *host, int port) {
 }
 
 static int start(struct server *s, const struct serve_args *a) {
-    tether_opts *opts = cli_make_opts(&a->conn);
+    tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     if (!opts) return -1;
     s->ctx = tether_ctx_new();
     int rc = s->ctx ? tether_ctx_set_callback(s->ctx, on_event, s) : TETHER_E_NOMEM;
     if (rc == 0) rc = tether_listen(s->ctx, a->host, a->port, opts, &s->listener);
     tether_opts_free(opts);
     if (rc < 0) {
-        fprintf(stderr, "tether serve: cannot listen on %s port %d: %s\n", a->host, a->port,
-                tether_strerror(rc));
+        if (rc == TETHER_E_TLS_CONFIG || rc == TETHER_E_UNSUPPORTED)
+            cli_report_start_error("serve", rc);
+        else
+            fprintf(stderr, "tether serve: cannot listen on %s port %d: %s\n", a->host, a->port,
+                    tether_strerror(rc));
         return -1;
     }
     return 0;
@@ -275,15 +317,17 @@ static int run_server(const struct serve_args *a) {
 
 /* ---- Command line ------------------------------------------------------ */
 
+enum { OPT_SNI = CLI_OPT_LOCAL, OPT_VERIFY_CLIENT, OPT_REQUIRE_CLIENT_CERT };
+
 static const struct option long_opts[] = {
     {"host", required_argument, NULL, 'H'},
     {"port", required_argument, NULL, 'p'},
     {"path", required_argument, NULL, 'P'},
-    {"protocol", required_argument, NULL, 'r'},
     {"broadcast", no_argument, NULL, 'b'},
-    {"max-message", required_argument, NULL, 'm'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
+    {"sni", required_argument, NULL, OPT_SNI},
+    {"verify-client", no_argument, NULL, OPT_VERIFY_CLIENT},
+    {"require-client-cert", no_argument, NULL, OPT_REQUIRE_CLIENT_CERT},
+    CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -305,6 +349,14 @@ static int take_option(struct serve_args *a, int opt, const char *arg) {
     case 'b':
         a->broadcast = 1;
         return 0;
+    case OPT_SNI:
+        return cli_add_sni(&a->conn, arg) == 0 ? 0 : CLI_EXIT_USAGE;
+    case OPT_VERIFY_CLIENT:
+        if (a->conn.verify_client < 1) a->conn.verify_client = 1;
+        return 0;
+    case OPT_REQUIRE_CLIENT_CERT:
+        a->conn.verify_client = 2;
+        return 0;
     default:
         return cli_take_shared_option("serve", usage, &a->conn, &a->verbose, opt, arg);
     }
@@ -317,11 +369,19 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
     while ((opt = getopt_long(argc, argv, "hv", long_opts, NULL)) != -1)
         if ((rc = take_option(a, opt, optarg)) != 0) return rc < 0 ? CLI_EXIT_OK : rc;
     if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_check_shared_options("serve", &a->conn)) >= 0) return rc;
+    if (!a->conn.cert) {
+        if (a->conn.nsni) return cli_usage_error("serve", "--sni needs --cert");
+        if (a->conn.verify_client)
+            return cli_usage_error("serve",
+                                   "--verify-client and --require-client-cert need --cert");
+        if (a->conn.ca_file) return cli_usage_error("serve", "--ca needs --cert");
+    }
     return -1;
 }
 
 int cli_serve(int argc, char **argv) {
-    struct serve_args a = {.host = "127.0.0.1"};
+    struct serve_args a = {.host = "127.0.0.1", .conn = CLI_CONN_OPTS_INIT};
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_server(&a);
     cli_conn_opts_free(&a.conn);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # smoke.sh - an end-to-end check of the tether tool over loopback: serve,
-# connect (text, binary, --path, --protocol, --broadcast) and bench --json.
+# connect (text, binary, --path, --protocol, --broadcast, wss:// with
+# permessage-deflate, a refused certificate) and bench --json.
 #
 #   tools/smoke.sh [PATH/TO/tether]     (default: build/tools/tether)
 #
@@ -82,5 +83,29 @@ wait "$listener" || fail "broadcast listener exited $?"
 grep -qx hi "$dir/a" || fail "broadcast not received"
 echo "ok --broadcast"
 stop_server
+
+# TLS and compression, with test certificates made by the openssl tool.
+if command -v openssl >/dev/null 2>&1 && command -v bash >/dev/null 2>&1; then
+    certs=$dir/certs
+    bash "$(dirname "$0")/../tests/certs/make_certs.sh" "$certs" >/dev/null ||
+        fail "make_certs.sh failed"
+    start_server --cert "$certs/server.pem" --key "$certs/server.key" --deflate
+    url=$(echo "$url" | sed 's/^ws:/wss:/')
+    printf 'secure\n' | "$T" connect -v --deflate --ca "$certs/ca.pem" "$url/" \
+        >"$dir/out" 2>"$dir/err" || fail "wss connect exited $?: $(cat "$dir/err")"
+    grep -qx secure "$dir/out" || fail "wss echo: $(cat "$dir/out")"
+    grep -q '^tls TLSv1\.[23] ' "$dir/err" || fail "no TLS version: $(cat "$dir/err")"
+    grep -q '^extensions permessage-deflate' "$dir/err" || fail "no deflate: $(cat "$dir/err")"
+    echo "ok wss:// with permessage-deflate"
+    if "$T" connect "$url/" </dev/null >/dev/null 2>"$dir/err"; then
+        fail "a certificate from an unknown CA was accepted"
+    fi
+    grep -q 'connection failed: TLS.*unable to get local issuer certificate' "$dir/err" ||
+        fail "unknown CA: $(cat "$dir/err")"
+    echo "ok unknown CA refused, with the reason"
+    stop_server
+else
+    echo "skip TLS: no openssl tool to make test certificates"
+fi
 
 echo "all ok"

@@ -15,6 +15,12 @@ Environment:
                         peers/node/node_modules).
   INTEROP_SKIP_MISSING  set to 1 to skip (instead of fail) tests whose peer
                         (node, libwebsockets, chromium) is not installed.
+
+TLS: the `certs` fixture makes a fresh test PKI once per session with
+tests/certs/make_certs.sh (the openssl tool). A server given `--cert` gets a
+wss:// url. Compression: `parse_ext` reads a Sec-WebSocket-Extensions value,
+`tether_opens` reads `tether serve -v`, `Relay` counts the bytes a
+connection carries each way.
 """
 
 import json
@@ -23,6 +29,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +43,10 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 NODE_DIR = PEERS / "node"
 LWS_SRC = PEERS / "lws" / "lws_peer.c"
+MAKE_CERTS = HERE.parent / "certs" / "make_certs.sh"
+
+sys.path.insert(0, str(PEERS))
+import payloads  # noqa: E402,F401  (re-exported for the tests)
 
 START_TIMEOUT = 20      # a server must print `listening on` within this
 STOP_TIMEOUT = 10       # SIGTERM -> exit
@@ -108,6 +119,19 @@ class Proc:
             if pred(line):
                 return line
 
+    def wait_stderr(self, pred, count=1, timeout=REPORT_TIMEOUT):
+        """The first `count` stderr lines matching pred, waiting at most
+        timeout seconds for them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [ln for ln in list(self.stderr_log) if pred(ln)]
+            if len(got) >= count:
+                return got[:count]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(got)} of {count} expected stderr "
+                                   f"lines within {timeout}s\n" + self.diag())
+            time.sleep(0.05)
+
     def wait_listening(self, timeout=START_TIMEOUT):
         line = self.next_line(timeout)
         m = LISTEN_RE.match(line)
@@ -177,7 +201,8 @@ def tether_server(tether_cmd):
                                   "--port", "0", *args], "tether serve")
         started.append(proc)
         proc.wait_listening()
-        proc.url = f"ws://127.0.0.1:{proc.port}"
+        scheme = "wss" if "--cert" in [str(a) for a in args] else "ws"
+        proc.url = f"{scheme}://127.0.0.1:{proc.port}"
         return proc
 
     yield start
@@ -322,9 +347,11 @@ def lws_bin(tmp_path_factory):
         ["pkg-config", "--cflags", "--libs", "libwebsockets"],
         capture_output=True, text=True, check=True).stdout.split()
     cc = os.environ.get("CC", "cc")
+    # -lssl: the peer asks OpenSSL for the TLS version in use
     cp = subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Wextra",
                          "-D_GNU_SOURCE", "-o", str(out), str(LWS_SRC),
-                         *flags], capture_output=True, text=True, timeout=120)
+                         *flags, "-lssl", "-lcrypto"], capture_output=True,
+                        text=True, timeout=120)
     if cp.returncode != 0:
         pytest.fail("building lws_peer failed:\n" + cp.stderr, pytrace=False)
     return out
@@ -355,15 +382,26 @@ def peer_argv(request):
 
 class PeerServer(Proc):
     def report(self, path=None, timeout=REPORT_TIMEOUT):
-        """Next JSON report (for `path`, if given) from the peer server."""
+        """Next JSON report (for `path`, if given) from the peer server.
+        Reports for other paths are kept for later calls (connections that
+        run in parallel finish in any order)."""
+        def wanted(rep):
+            # compared URL-decoded: some servers hand out a decoded path
+            return path is None or \
+                unquote(rep.get("path") or "") == unquote(path)
+        kept = self.__dict__.setdefault("kept", [])
+        for i, rep in enumerate(kept):
+            if wanted(rep):
+                return kept.pop(i)
+
         def is_report(line):
             if not line.startswith("{"):
                 return False
-            if path is None:
+            rep = json.loads(line)
+            if wanted(rep):
                 return True
-            # compared URL-decoded: some servers hand out a decoded path
-            got = json.loads(line).get("path") or ""
-            return unquote(got) == unquote(path)
+            kept.append(rep)
+            return False
         return json.loads(self.next_line(timeout, is_report))
 
 
@@ -372,13 +410,14 @@ def peer_server(peer_argv):
     """Factory: peer_server(kind) -> PeerServer with .port and .url."""
     started = []
 
-    def start(kind):
+    def start(kind, *args):
         argv, env = peer_argv(kind, "server")
-        proc = PeerServer(argv + ["--port", "0"], f"{kind} peer server",
-                          env=env)
+        proc = PeerServer(argv + ["--port", "0", *args],
+                          f"{kind} peer server", env=env)
         started.append(proc)
         proc.wait_listening()
-        proc.url = f"ws://127.0.0.1:{proc.port}"
+        scheme = "wss" if "--cert" in [str(a) for a in args] else "ws"
+        proc.url = f"{scheme}://127.0.0.1:{proc.port}"
         return proc
 
     yield start
@@ -388,11 +427,19 @@ def peer_server(peer_argv):
 
 @pytest.fixture
 def peer_client(peer_argv):
-    """peer_client(kind, url, scenario, *args) -> dict report."""
+    """peer_client(kind, url, scenario, *args, opts=()) -> dict report.
+    opts are the peer's options (--ca FILE, --pmd SPEC...), given before
+    the URL."""
 
-    def run(kind, url, scenario, *args, timeout=RUN_TIMEOUT):
+    def run(kind, url, scenario, *args, opts=(), timeout=RUN_TIMEOUT):
         argv, env = peer_argv(kind, "client")
-        argv = [str(a) for a in argv + [url, scenario, *args]]
+        opts = [str(o) for o in opts]
+        if kind == "lws" and url.startswith("wss:") and \
+                "--server-name" not in opts:
+            # libwebsockets checks the name it connects to, and cannot
+            # check an IP address: the certificates also say "localhost".
+            opts += ["--server-name", "localhost"]
+        argv = [str(a) for a in argv + [*opts, url, scenario, *args]]
         try:
             cp = subprocess.run(argv, capture_output=True, timeout=timeout,
                                 env=env, stdin=subprocess.DEVNULL)
@@ -411,3 +458,149 @@ def peer_client(peer_argv):
 
     return run
 
+
+
+# ------------------------------------------------------- TLS, compression
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A fresh test PKI (tests/certs/make_certs.sh); the directory."""
+    if shutil.which("openssl") is None:
+        missing("the openssl tool (apt-get install openssl)")
+    out = tmp_path_factory.mktemp("certs")
+    cp = subprocess.run(["bash", str(MAKE_CERTS), str(out)],
+                        capture_output=True, text=True, timeout=120)
+    if cp.returncode != 0:
+        pytest.fail(f"make_certs.sh failed:\n{cp.stdout}\n{cp.stderr}",
+                    pytrace=False)
+    return out
+
+
+def parse_ext(value):
+    """A Sec-WebSocket-Extensions value (or tether's 'none') as a dict
+    {name: {param: value}}: values are ints, True for a bare parameter.
+    None when no extension is in force."""
+    if value is None or value.strip() in ("", "none"):
+        return None
+    out = {}
+    for ext in value.split(","):
+        parts = [p.strip() for p in ext.split(";")]
+        params = {}
+        for p in parts[1:]:
+            if not p:
+                continue
+            k, _, v = p.partition("=")
+            v = v.strip().strip('"')
+            params[k.strip().lower()] = int(v) if v else True
+        out[parts[0].lower()] = params
+    return out
+
+
+OPEN_RE = re.compile(r"^open (\S+) (\S*)(?: protocol (\S+))?"
+                     r"(?: tls (\S+) (\S+))?(?: extensions (.*))?$")
+
+
+def tether_opens(proc, count, timeout=REPORT_TIMEOUT):
+    """The first `count` `open ...` lines of a `tether serve -v`, each as a
+    dict: peer, path, protocol, tls, cipher, extensions (raw value)."""
+    out = []
+    for line in proc.wait_stderr(lambda ln: ln.startswith("open "), count,
+                                 timeout):
+        m = OPEN_RE.match(line)
+        assert m, f"bad `open` line from tether serve -v: {line!r}"
+        out.append(dict(zip(("peer", "path", "protocol", "tls", "cipher",
+                             "extensions"), m.groups())))
+    return out
+
+
+def connect_lines(stderr):
+    """What `tether connect -v` said: {'tls': (version, cipher) or None,
+    'extensions': raw value or None}."""
+    info = {"tls": None, "extensions": None}
+    for line in stderr.splitlines():
+        if line.startswith("tls "):
+            info["tls"] = tuple(line.split()[1:3])
+        elif line.startswith("extensions "):
+            info["extensions"] = line[len("extensions "):]
+    return info
+
+
+class Relay:
+    """A loopback TCP relay to 127.0.0.1:target that counts the bytes each
+    way (client to server: up; server to client: down), to see what a
+    connection really carries on the wire."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        self.threads = []
+        self.conns = []
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target),
+                                                  timeout=10)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            self.conns += [client, server]
+            for a, b, up in ((client, server, True), (server, client, False)):
+                t = threading.Thread(target=self._pump, args=(a, b, up),
+                                     daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pump(self, src, dst, up):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    if up:
+                        self.up += len(data)
+                    else:
+                        self.down += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (dst, src):
+                try:
+                    s.shutdown(socket.SHUT_WR if s is dst else socket.SHUT_RD)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture
+def relay():
+    """Factory: relay(target_port) -> Relay; closed at teardown."""
+    made = []
+
+    def make(port):
+        r = Relay(port)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()

@@ -26,11 +26,15 @@ fi
 TETHER=$(realpath "$2")
 shift 2
 
-# --- system packages: chromium, libwebsockets-dev, pkg-config, a C compiler, node
+# --- system packages: chromium, libwebsockets-dev, pkg-config, openssl (the test
+# certificates), a C compiler, node
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ! pkg-config --exists libwebsockets 2>/dev/null; then need+=(libwebsockets-dev); fi
+# the lws peer reads the TLS version from OpenSSL
+[ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)

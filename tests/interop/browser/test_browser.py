@@ -30,8 +30,12 @@ def find_chromium():
 
 
 class PageServer:
-    def __init__(self):
+    """Serves index.html (and, in job mode, the job list at /jobs) on
+    127.0.0.1 from a thread; receives the page's verdict at /result."""
+
+    def __init__(self, jobs=None):
         self.verdict = None
+        self.jobs = jobs or []
         self.got = threading.Event()
         outer = self
 
@@ -51,6 +55,9 @@ class PageServer:
                 path = self.path.split("?", 1)[0]
                 if path == "/index.html":
                     self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
+                elif path == "/jobs":
+                    self._send(200, json.dumps(outer.jobs).encode(),
+                               "application/json")
                 elif path == "/result":      # fallback if the POST failed
                     outer.verdict = {"ok": False, "error": "page could not POST"}
                     outer.got.set()
@@ -82,32 +89,29 @@ class PageServer:
         self.httpd.server_close()
 
 
-def test_chromium_client(tether_server, tmp_path):
+def run_page(page, query, tmp_path, flags=(), timeout=VERDICT_TIMEOUT):
+    """Runs headless Chromium on the page (index.html?QUERY) until its
+    verdict arrives; returns the verdict."""
     chromium = find_chromium()
     if chromium is None:
         missing("chromium (apt-get install chromium)")
-    srv = tether_server("--max-message", str(64 * 1024 * 1024))
-    page = PageServer()
-    url = (f"http://127.0.0.1:{page.port}/index.html"
-           f"?ws=ws://127.0.0.1:{srv.port}/")
+    url = f"http://127.0.0.1:{page.port}/index.html?{query}"
     argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
             "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--disable-dev-shm-usage",
-            f"--user-data-dir={tmp_path / 'profile'}", url]
+            f"--user-data-dir={tmp_path / 'profile'}", *flags, url]
     log = open(tmp_path / "chromium.log", "wb")
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        if not page.got.wait(VERDICT_TIMEOUT):
+        if not page.got.wait(timeout):
             log.flush()
             tail = (tmp_path / "chromium.log").read_bytes()[-3000:]
-            pytest.fail(f"no verdict from the page within {VERDICT_TIMEOUT}s "
+            pytest.fail(f"no verdict from the page within {timeout}s "
                         f"(chromium rc={proc.poll()})\n{tail.decode('utf-8', 'replace')}",
                         pytrace=False)
-        v = page.verdict
-        assert v.get("ok") is True, json.dumps(v, indent=1)
-        assert v.get("close_code") == 1000 and v.get("was_clean") is True, v
+        return page.verdict
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)   # chromium and its children
@@ -118,4 +122,16 @@ def test_chromium_client(tether_server, tmp_path):
         except subprocess.TimeoutExpired:
             pass
         log.close()
+
+
+def test_chromium_client(tether_server, tmp_path):
+    if find_chromium() is None:
+        missing("chromium (apt-get install chromium)")
+    srv = tether_server("--max-message", str(64 * 1024 * 1024))
+    page = PageServer()
+    try:
+        v = run_page(page, f"ws=ws://127.0.0.1:{srv.port}/", tmp_path)
+    finally:
         page.close()
+    assert v.get("ok") is True, json.dumps(v, indent=1)
+    assert v.get("close_code") == 1000 and v.get("was_clean") is True, v

@@ -2,7 +2,10 @@
 """Interop peer: a scripted WebSocket CLIENT built on Python `websockets`
 (asyncio API), used against `tether serve`. See scenarios.md.
 
-    py_client.py URL SCENARIO [ARGS...]
+    py_client.py [OPTIONS] URL SCENARIO [ARGS...]
+
+OPTIONS (scenarios.md): --ca FILE, --cert FILE --key FILE, --server-name
+NAME, --tls-max 1.2, --pmd SPEC, --no-pmd.
 
 Prints one JSON line: {"ok": ..., "error": ..., ...}.
 """
@@ -10,6 +13,7 @@ Prints one JSON line: {"ok": ..., "error": ..., ...}.
 import asyncio
 import json
 import os
+import ssl
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -17,16 +21,61 @@ import payloads as P  # noqa: E402
 
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ClientPerMessageDeflateFactory)
 
 STEP_TIMEOUT = 30
+OPTS = {}
 
 
-def opener(url, **kw):
+def tls_context():
+    ctx = ssl.create_default_context(cafile=OPTS.get("ca"))
+    if OPTS.get("cert"):
+        ctx.load_cert_chain(OPTS["cert"], OPTS.get("key"))
+    if OPTS.get("tls_max") == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def pmd_kwargs(spec):
+    """connect() arguments for a permessage-deflate SPEC (scenarios.md)."""
+    p = P.parse_pmd_spec(spec)
+    if p is None:
+        return {"compression": None}
+    return {"compression": None, "extensions": [ClientPerMessageDeflateFactory(
+        server_no_context_takeover=p["snct"],
+        client_no_context_takeover=p["cnct"],
+        server_max_window_bits=p["smwb"],
+        client_max_window_bits=p["cmwb"])]}
+
+
+def opener(url, pmd=None, **kw):
     kw.setdefault("max_size", None)
     kw.setdefault("ping_interval", None)
     kw.setdefault("open_timeout", STEP_TIMEOUT)
     kw.setdefault("close_timeout", STEP_TIMEOUT)
+    if url.startswith("wss:"):
+        kw["ssl"] = tls_context()
+        if OPTS.get("server_name"):
+            kw["server_hostname"] = OPTS["server_name"]
+    pmd = pmd or OPTS.get("pmd")
+    if OPTS.get("no_pmd"):
+        kw["compression"] = None
+    elif pmd:
+        kw.update(pmd_kwargs(pmd))
     return connect(url, **kw)
+
+
+def tls_info(ws):
+    obj = ws.transport.get_extra_info("ssl_object")
+    if obj is None:
+        return {}
+    cn = None
+    for rdn in (obj.getpeercert() or {}).get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+    return {"tls_version": obj.version(), "server_cert_cn": cn}
 
 
 async def recv(ws):
@@ -42,11 +91,42 @@ async def expect_echo(ws, sent):
 
 async def echo_all(url, messages):
     async with opener(url) as ws:
+        info = tls_info(ws)
+        info["extensions"] = ws.response.headers.get("Sec-WebSocket-Extensions")
         for m in messages:
             await ws.send(m)
             await expect_echo(ws, m)
         await ws.close(1000)
-    return {}
+    return info
+
+
+async def sc_deflate(url, specs, kind):
+    """One connection per SPEC (default: --pmd, else 'on'), each sending the
+    deflate payloads and checking the echoes. Reports every run."""
+    runs = []
+    for i, spec in enumerate(specs or [OPTS.get("pmd") or "on"]):
+        run = {"spec": spec, "ok": False, "error": None, "extensions": None}
+        try:
+            async with opener(f"{url.rstrip('/')}/run{i}", pmd=spec) as ws:
+                run["extensions"] = ws.response.headers.get(
+                    "Sec-WebSocket-Extensions")
+                run.update(tls_info(ws))
+                for m in P.deflate_payloads(kind):
+                    await ws.send(m)
+                    await expect_echo(ws, m)
+                await ws.close(1000)
+                rcvd = ws.protocol.close_rcvd
+                if rcvd is None or rcvd.code != 1000:
+                    raise AssertionError(f"server answered close with {rcvd}")
+            run["ok"] = True
+        except Exception as exc:
+            run["error"] = f"{type(exc).__name__}: {exc}"
+        runs.append(run)
+    bad = [r for r in runs if not r["ok"]]
+    out = {"runs": runs}
+    if bad:
+        out["error"] = f"{len(bad)} of {len(runs)} runs failed, first: {bad[0]}"
+    return out
 
 
 async def sc_fragmented(url):
@@ -165,15 +245,19 @@ async def run(url, scenario, args):
         return await sc_status(url)
     if scenario == "broadcast":
         return await sc_broadcast(url)
+    if scenario in P.DEFLATE_KINDS:
+        return await sc_deflate(url, args, scenario)
     raise SystemExit(f"unknown scenario {scenario}")
 
 
 def main():
-    url, scenario, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    opts, argv = P.parse_peer_opts(sys.argv[1:])
+    OPTS.update(opts)
+    url, scenario, args = argv[0], argv[1], argv[2:]
     result = {"ok": False, "error": None}
     try:
         result.update(asyncio.run(run(url, scenario, args)))
-        result["ok"] = True
+        result["ok"] = not result.get("error")
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     print(json.dumps(result), flush=True)

@@ -1,15 +1,24 @@
 /*
  * Interop peer for tether built on libwebsockets (Debian's 4.1).
  *
- *   lws_peer server [--port N]           scripted server, see ../scenarios.md
- *   lws_peer client URL SCENARIO [ARGS]  scripted client, see ../scenarios.md
+ *   lws_peer server [--port N] [TLS]               scripted server
+ *   lws_peer client [OPTIONS] URL SCENARIO [ARGS]  scripted client
  *
- * The server prints `listening on 127.0.0.1:PORT` and one JSON report per
- * connection; the client prints one JSON report. Test code only: it trusts
- * its inputs and keeps the engine small (one scripted connection state
- * machine shared by both roles).
+ * See ../scenarios.md. The server prints `listening on 127.0.0.1:PORT` and
+ * one JSON report per connection; the client prints one JSON report. Test
+ * code only: it trusts its inputs and keeps the engine small (one scripted
+ * connection state machine shared by both roles).
+ *
+ * TLS: --cert FILE --key FILE [--ca FILE --require-client-cert] (server);
+ * --ca FILE [--cert FILE --key FILE] [--server-name NAME] (client), and
+ * --tls-max 1.2 for both. Compression: the server accepts permessage-deflate
+ * only on /pmd/SPEC/... paths (SPEC other than "off"), and cannot impose
+ * parameters (libwebsockets echoes the client's arg-less ones); the client
+ * offers SPEC (--pmd SPEC, or one connection per SPEC in the deflate
+ * scenarios).
  */
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include <signal.h>
 #include <stdarg.h>
@@ -20,7 +29,7 @@
 #include <time.h>
 
 #define MIB (1024u * 1024u)
-#define MAX_MSGS 8
+#define MAX_MSGS 12
 #define STEP_SECONDS 60
 
 /* ------------------------------------------------------------ payloads */
@@ -52,6 +61,11 @@ static const char *TEXT[] = {"hello", "",
                              "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x8e\x89"};
 static unsigned char *text_a200, *text_70k, *bin_256, *bin_70k, *bin_1000;
 static unsigned char *big_text, *big_bin;
+static unsigned char *dfl_small_bin, *dfl_utf8, *dfl_text, *dfl_noise, *dfl_pattern,
+    *dfl_noise_lite;
+static size_t dfl_utf8_len, dfl_text_len;
+static unsigned char *dflb_text, *dflb_noise, *dflb_pattern;
+static size_t dflb_text_len;
 static const unsigned char zero_byte[1] = {0};
 static const char FRAG_WHOLE[] = "fragmented \xe2\x9c\x93 message";
 static const unsigned char CLIENT_PING[] = "tether-ping\x00\xff"; /* 13 bytes */
@@ -77,6 +91,59 @@ static void init_big(void) {
     for (size_t i = 0; i < 16 * MIB; i++)
         big_text[i] = (unsigned char)hex[i % 16];
     big_bin = pattern(16 * MIB);
+}
+
+/* n incompressible bytes: xorshift32, low byte of each step (= payloads.py). */
+static unsigned char *noise(size_t n) {
+    unsigned char *b = malloc(n ? n : 1);
+    uint32_t x = 0x9E3779B9u;
+    if (!b) abort();
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        b[i] = (unsigned char)(x & 0xff);
+    }
+    return b;
+}
+
+/* The first nchars characters of the deflate text pattern repeated (as
+ * payloads.py slices it: by characters, not bytes). */
+static unsigned char *deflate_text(size_t nchars, size_t *nbytes) {
+    static const char pat[] = "tether permessage-deflate interop, RFC 7692 \xe2\x9c\x93 ";
+    size_t plen = strlen(pat), cap = nchars * 3 + 1, n = 0, i = 0;
+    unsigned char *b = malloc(cap);
+    if (!b) abort();
+    while (nchars > 0) {
+        b[n++] = (unsigned char)pat[i];
+        i = (i + 1) % plen;
+        if (((unsigned char)pat[i] & 0xc0) != 0x80) nchars--; /* next char starts */
+    }
+    *nbytes = n;
+    return b;
+}
+
+static void init_deflate(int big) {
+    if (!dfl_text) {
+        static const char utf8[] = "h\xc3\xa9llo \xe2\x9c\x93 ";
+        size_t u = strlen(utf8);
+        dfl_small_bin = malloc(64);
+        for (int i = 0; i < 64; i++)
+            dfl_small_bin[i] = (unsigned char)i;
+        dfl_utf8 = malloc(u * 30);
+        for (int i = 0; i < 30; i++)
+            memcpy(dfl_utf8 + (size_t)i * u, utf8, u);
+        dfl_utf8_len = u * 30;
+        dfl_text = deflate_text(65536, &dfl_text_len);
+        dfl_noise = noise(40000);
+        dfl_noise_lite = noise(2000);
+        dfl_pattern = pattern(100000);
+    }
+    if (big && !dflb_text) {
+        dflb_text = deflate_text(4 * MIB, &dflb_text_len);
+        dflb_noise = noise(MIB);
+        dflb_pattern = pattern(4 * MIB);
+    }
 }
 
 static struct msg whole(const void *p, size_t n, int binary) {
@@ -120,6 +187,26 @@ static int script_for(const char *name, struct msg *out) {
         b.frags[1] = (struct frag){bin_1000 + 300, 1};
         b.frags[2] = (struct frag){bin_1000 + 301, 699};
         out[n++] = b;
+    } else if (!strcmp(name, "deflate") || !strcmp(name, "deflate-lite")) {
+        int lite = !strcmp(name, "deflate-lite");
+        init_deflate(0);
+        out[n++] = whole("hello", 5, 0);
+        out[n++] = whole("hello", 5, 0);
+        /* No empty messages: libwebsockets 4.1 aborts (an assertion in its
+         * permessage-deflate, "FAIL want to trim out length 0") when it
+         * sends one with compression in force. */
+        out[n++] = whole(dfl_small_bin, 64, 1);
+        out[n++] = whole(dfl_utf8, dfl_utf8_len, 0);
+        out[n++] = whole(dfl_text, dfl_text_len, 0);
+        out[n++] = whole(lite ? dfl_noise_lite : dfl_noise, lite ? 2000 : 40000, 1);
+        out[n++] = whole(dfl_pattern, 100000, 1);
+        out[n++] = whole(dfl_text, dfl_text_len, 0);
+    } else if (!strcmp(name, "deflate-big")) {
+        init_deflate(1);
+        out[n++] = whole(dflb_text, dflb_text_len, 0);
+        out[n++] = whole(dflb_noise, MIB, 1);
+        out[n++] = whole(dflb_pattern, 4 * MIB, 1);
+        out[n++] = whole(dflb_text, dflb_text_len, 0);
     } else if (!strcmp(name, "big")) {
         init_big();
         out[n++] = whole(big_text, 16 * MIB, 0);
@@ -194,7 +281,8 @@ enum phase { P_IDLE, P_SENDING, P_WAIT_ECHO, P_DONE };
 struct pss {
     int is_client;
     char scenario[64]; /* server: the path; client: the scenario */
-    char path[256];
+    char path[256];    /* server: the request path, as reported */
+    char spath[256];   /* server: the scenario's path (no /pmd/SPEC, no id) */
     struct msg script[MAX_MSGS];
     int nmsgs, idx, frag, mid_ping_sent;
     enum phase phase;
@@ -213,7 +301,10 @@ struct pss {
     int rx_binary, rx_started;
     int peer_close_code; /* code of a peer-initiated close, -1 if none */
     char peer_close_reason[124];
-    struct sbuf extra; /* extra JSON fields, each starting with ',' */
+    struct sbuf extra;    /* extra JSON fields, each starting with ',' */
+    unsigned char *txbuf; /* the last message written: with permessage-deflate
+                           * lws keeps compressing from it after lws_write()
+                           * returns, so it lives until the next write */
     char error[512];
     int finished_ok; /* the scripted part completed */
     int reported;
@@ -233,13 +324,14 @@ static void fail(struct pss *s, const char *fmt, ...) {
     va_end(ap);
 }
 
-static int write_frame(struct lws *wsi, const unsigned char *p, size_t n,
+static int write_frame(struct pss *s, struct lws *wsi, const unsigned char *p, size_t n,
                        enum lws_write_protocol flags) {
     unsigned char *buf = malloc(LWS_PRE + n + 1);
     if (!buf) abort();
     if (n) memcpy(buf + LWS_PRE, p, n);
+    free(s->txbuf);
+    s->txbuf = buf;
     int r = lws_write(wsi, buf + LWS_PRE, n, flags);
-    free(buf);
     if (r < (int)n) {
         lwsl_err("lws_write failed (%d of %zu)\n", r, n);
         return -1;
@@ -374,15 +466,16 @@ static int on_writeable(struct pss *s, struct lws *wsi) {
         s->want_ping = 0;
         s->waiting_pong = 1;
         const unsigned char *p = s->is_client ? CLIENT_PING : SERVER_PING;
-        return write_frame(wsi, p, 13, LWS_WRITE_PING);
+        return write_frame(s, wsi, p, 13, LWS_WRITE_PING);
     }
     if (s->echo_mode) {
         if (s->echo_head < s->echo_tail) {
             int i = s->echo_head++;
-            int r = lws_write(wsi, s->echo_q[i] + LWS_PRE, s->echo_len[i],
-                              s->echo_bin[i] ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-            free(s->echo_q[i]);
+            free(s->txbuf);
+            s->txbuf = s->echo_q[i];
             s->echo_q[i] = NULL;
+            int r = lws_write(wsi, s->txbuf + LWS_PRE, s->echo_len[i],
+                              s->echo_bin[i] ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
             if (r < (int)s->echo_len[i]) return -1;
             if (s->echo_head < s->echo_tail) lws_callback_on_writable(wsi);
         }
@@ -392,12 +485,12 @@ static int on_writeable(struct pss *s, struct lws *wsi) {
     struct msg *m = &s->script[s->idx];
     if (!m->nfrags) {
         s->phase = P_WAIT_ECHO;
-        return write_frame(wsi, m->p, m->n, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        return write_frame(s, wsi, m->p, m->n, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
     }
     if (s->frag == m->ping_before && !s->mid_ping_sent) {
         s->mid_ping_sent = 1;
         lws_callback_on_writable(wsi);
-        return write_frame(wsi, (const unsigned char *)"mid-fragment", 12, LWS_WRITE_PING);
+        return write_frame(s, wsi, (const unsigned char *)"mid-fragment", 12, LWS_WRITE_PING);
     }
     int flags =
         s->frag == 0 ? (m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) : LWS_WRITE_CONTINUATION;
@@ -407,7 +500,7 @@ static int on_writeable(struct pss *s, struct lws *wsi) {
         lws_callback_on_writable(wsi);
     else
         s->phase = P_WAIT_ECHO;
-    return write_frame(wsi, f->p, f->n, (enum lws_write_protocol)flags);
+    return write_frame(s, wsi, f->p, f->n, (enum lws_write_protocol)flags);
 }
 
 static void copy_hdr(struct lws *wsi, enum lws_token_indexes t, char *dst, int len) {
@@ -433,12 +526,14 @@ static void server_report(struct pss *s) {
     s->reported = 1;
     struct sbuf b = {0};
     int ok = s->finished_ok && !s->error[0];
-    if (!strncmp(s->path, "/close/", 7)) {
+    if (!strncmp(s->spath, "/close/", 7)) {
         sb_printf(&s->extra, ",\"reply_code\":null,\"unobservable\":\"%s\"", UNOBSERVABLE);
         ok = !s->error[0];
     }
     if (s->echo_mode) {
-        sb_printf(&s->extra, ",\"messages\":[%s]", s->echo_log.p ? s->echo_log.p : "");
+        sb_put(&s->extra, ",\"messages\":[", 13);
+        if (s->echo_log.p) sb_put(&s->extra, s->echo_log.p, s->echo_log.n);
+        sb_put(&s->extra, "]", 1);
         if (s->peer_close_code >= 0)
             sb_printf(&s->extra, ",\"close_code\":%d", s->peer_close_code);
         else
@@ -495,9 +590,10 @@ static int c_nargs;
 static struct pss *c_pss;
 
 static void server_start(struct pss *s, struct lws *wsi) {
-    const char *p = s->path;
+    const char *p = s->spath;
     if (!strcmp(p, "/text") || !strcmp(p, "/binary") || !strcmp(p, "/fragmented") ||
-        !strcmp(p, "/big")) {
+        !strcmp(p, "/big") || !strcmp(p, "/deflate") || !strcmp(p, "/deflate-big") ||
+        !strcmp(p, "/deflate-lite")) {
         start_script(s, p + 1);
         s->finished_ok = 0;
         lws_callback_on_writable(wsi);
@@ -529,6 +625,9 @@ static void client_start(struct pss *s, struct lws *wsi) {
     if (!strncmp(sc, "echo-", 5)) {
         start_script(s, sc + 5);
         s->finished_ok = 0;
+    } else if (!strncmp(sc, "deflate", 7)) {
+        start_script(s, sc);
+        s->finished_ok = 0;
     } else if (!strcmp(sc, "ping")) {
         s->want_ping = 1;
     } else if (!strcmp(sc, "close")) {
@@ -557,6 +656,38 @@ static void client_start(struct pss *s, struct lws *wsi) {
     lws_callback_on_writable(wsi);
 }
 
+/* "/pmd/SPEC/rest" -> "/rest" (and SPEC into spec, if given); a trailing
+ * id of /deflate/ID and /deflate-big/ID paths is dropped too. */
+static void scenario_path(const char *path, char *out, size_t outlen, char *spec, size_t speclen) {
+    const char *rest = path;
+    if (spec) spec[0] = 0;
+    if (!strncmp(path, "/pmd/", 5)) {
+        const char *slash = strchr(path + 5, '/');
+        if (slash) {
+            if (spec) snprintf(spec, speclen, "%.*s", (int)(slash - path - 5), path + 5);
+            rest = slash;
+        }
+    }
+    snprintf(out, outlen, "%s", rest);
+    if (!strncmp(out, "/deflate/", 9) || !strncmp(out, "/deflate-big/", 13) ||
+        !strncmp(out, "/deflate-lite/", 14))
+        *strchr(out + 1, '/') = 0;
+}
+
+/* TLS facts for a report: ",\"tls_version\":...,\"<cn_key>\":..." */
+static void put_tls_info(struct sbuf *b, struct lws *wsi, const char *cn_key) {
+    SSL *ssl = lws_get_ssl(wsi);
+    if (!ssl) return;
+    put_str_or_null(b, "tls_version", SSL_get_version(ssl));
+    union {
+        union lws_tls_cert_info_results r;
+        char space[sizeof(union lws_tls_cert_info_results) + 128];
+    } u;
+    int got = !lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_COMMON_NAME, &u.r,
+                                      sizeof u.space - sizeof u.r + sizeof u.r.ns.name);
+    put_str_or_null(b, cn_key, got ? u.r.ns.name : NULL);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
     struct pss *s = user;
@@ -574,6 +705,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     }
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        /* lws takes our answer over OpenSSL's: keep OpenSSL's (len) */
+        return len ? 0 : 1;
+    case LWS_CALLBACK_CONFIRM_EXTENSION_OKAY: {
+        /* permessage-deflate only on /pmd/SPEC/... with SPEC other than off */
+        char uri[256], spec[64], rest[256];
+        copy_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
+        scenario_path(uri, rest, sizeof rest, spec, sizeof spec);
+        return !strncmp(uri, "/pmd/", 5) && strcmp(spec, "off") ? 0 : 1;
+    }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         memset(s, 0, sizeof *s);
         s->peer_close_code = -1;
@@ -581,6 +722,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         copy_hdr(wsi, WSI_TOKEN_GET_URI, s->path, sizeof s->path);
         char *q = strchr(s->path, '?');
         if (q) *q = 0;
+        scenario_path(s->path, s->spath, sizeof s->spath, NULL, 0);
+        char offer[256];
+        copy_hdr(wsi, WSI_TOKEN_EXTENSIONS, offer, sizeof offer);
+        put_str_or_null(&s->extra, "offer", offer[0] ? offer : NULL);
         char origin[256], offered[512], xt[256];
         copy_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
         copy_hdr(wsi, WSI_TOKEN_PROTOCOL, offered, sizeof offered);
@@ -609,6 +754,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         const struct lws_protocols *pr = lws_get_protocol(wsi);
         put_str_or_null(&s->extra, "subprotocol",
                         pr && strcmp(pr->name, "interop") ? pr->name : NULL);
+        put_tls_info(&s->extra, wsi, "client_cert_cn");
         server_start(s, wsi);
         return 0;
     }
@@ -617,10 +763,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         copy_hdr(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof proto);
         if (!strcmp(c_scenario, "subprotocol"))
             put_str_or_null(&c_pss->extra, "subprotocol", proto[0] ? proto : NULL);
+        char ext[256];
+        copy_hdr(wsi, WSI_TOKEN_EXTENSIONS, ext, sizeof ext);
+        put_str_or_null(&c_pss->extra, "extensions", ext[0] ? ext : NULL);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c_pss->wsi = wsi;
+        put_tls_info(&c_pss->extra, wsi, "server_cert_cn");
         client_start(c_pss, wsi);
         return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
@@ -674,6 +824,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         free(s->echo_bin);
         free(s->echo_log.p);
         free(s->extra.p);
+        free(s->txbuf);
+        s->txbuf = NULL;
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         client_finish(c_pss);
@@ -695,14 +847,96 @@ static void on_signal(int sig) {
     if (context) lws_cancel_service(context);
 }
 
-static int run_server(int port) {
+/* Options shared by both roles (../scenarios.md). */
+static struct {
+    const char *ca, *cert, *key, *server_name, *tls_max, *pmd;
+    int port, no_pmd, verify_client, require_client_cert;
+} opt;
+
+/* Parses leading --options from argv[i]; returns the index after them. */
+static int parse_opts(int argc, char **argv, int i) {
+    while (i < argc && !strncmp(argv[i], "--", 2)) {
+        const char *n = argv[i] + 2, *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(n, "no-pmd"))
+            opt.no_pmd = 1;
+        else if (!strcmp(n, "verify-client"))
+            opt.verify_client = 1;
+        else if (!strcmp(n, "require-client-cert"))
+            opt.require_client_cert = 1;
+        else {
+            if (!strcmp(n, "port"))
+                opt.port = atoi(v);
+            else if (!strcmp(n, "ca"))
+                opt.ca = v;
+            else if (!strcmp(n, "cert"))
+                opt.cert = v;
+            else if (!strcmp(n, "key"))
+                opt.key = v;
+            else if (!strcmp(n, "server-name"))
+                opt.server_name = v;
+            else if (!strcmp(n, "tls-max"))
+                opt.tls_max = v;
+            else if (!strcmp(n, "pmd"))
+                opt.pmd = v;
+            else {
+                fprintf(stderr, "lws_peer: unknown option %s\n", argv[i]);
+                exit(2);
+            }
+            i++;
+        }
+        i++;
+    }
+    return i;
+}
+
+/* The permessage-deflate offer for a SPEC ("on", or snct, cnct, smwb=N,
+ * cmwb[=N] separated by commas), as libwebsockets sends it verbatim. */
+static void offer_for(const char *spec, char *out, size_t outlen) {
+    char buf[128];
+    size_t n = (size_t)snprintf(out, outlen, "permessage-deflate");
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        const char *name = !strncmp(tok, "snct", 4)   ? "server_no_context_takeover"
+                           : !strncmp(tok, "cnct", 4) ? "client_no_context_takeover"
+                           : !strncmp(tok, "smwb", 4) ? "server_max_window_bits"
+                           : !strncmp(tok, "cmwb", 4) ? "client_max_window_bits"
+                                                      : NULL;
+        if (!name) continue; /* "on" */
+        n += (size_t)snprintf(out + n, outlen - n, "; %s%s", name, tok[4] == '=' ? tok + 4 : "");
+    }
+}
+
+static struct lws_extension extensions[2];
+static char ext_offer[256];
+
+static void set_extensions(struct lws_context_creation_info *info, const char *spec) {
+    memset(extensions, 0, sizeof extensions);
+    if (!spec || !strcmp(spec, "off")) return;
+    offer_for(spec, ext_offer, sizeof ext_offer);
+    extensions[0].name = "permessage-deflate";
+    extensions[0].callback = lws_extension_callback_pm_deflate;
+    extensions[0].client_offer = ext_offer;
+    info->extensions = extensions;
+}
+
+static int run_server(void) {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = port;
+    info.port = opt.port;
     info.iface = "127.0.0.1";
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = STEP_SECONDS;
+    set_extensions(&info, "on"); /* refused off /pmd/ paths: CONFIRM_EXTENSION_OKAY */
+    if (opt.cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = opt.cert;
+        info.ssl_private_key_filepath = opt.key;
+        info.ssl_ca_filepath = opt.ca;
+        if (opt.require_client_cert)
+            info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        if (opt.tls_max && !strcmp(opt.tls_max, "1.2")) info.ssl_options_set = SSL_OP_NO_TLSv1_3;
+    }
     context = lws_create_context(&info);
     if (!context) {
         fprintf(stderr, "lws_create_context failed\n");
@@ -718,7 +952,9 @@ static int run_server(int port) {
     return 0;
 }
 
-static int run_client(const char *url, const char *scenario) {
+/* One client connection running `scenario`, offering permessage-deflate
+ * as pmd says (NULL or "off": no offer). Appends its JSON report to out. */
+static int run_one(const char *url, const char *scenario, const char *pmd, struct sbuf *out) {
     static struct pss s;
     memset(&s, 0, sizeof s);
     s.is_client = 1;
@@ -726,16 +962,12 @@ static int run_client(const char *url, const char *scenario) {
     snprintf(s.scenario, sizeof s.scenario, "%s", scenario);
     c_pss = &s;
     c_scenario = scenario;
-
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.timeout_secs = STEP_SECONDS;
-    context = lws_create_context(&info);
-    if (!context) {
-        fprintf(stderr, "lws_create_context failed\n");
-        return 1;
+    client_done = 0;
+    free(client_report.p);
+    memset(&client_report, 0, sizeof client_report);
+    if (pmd) {
+        sb_put(&s.extra, ",\"spec\":", 8);
+        sb_jstr(&s.extra, pmd, strlen(pmd));
     }
 
     char ubuf[512], pbuf[512];
@@ -747,6 +979,27 @@ static int run_client(const char *url, const char *scenario) {
         return 2;
     }
     snprintf(pbuf, sizeof pbuf, "/%s", path);
+    int tls = !strcmp(prot, "wss") || !strcmp(prot, "https");
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.timeout_secs = STEP_SECONDS;
+    set_extensions(&info, pmd);
+    if (tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = opt.ca;
+        info.client_ssl_cert_filepath = opt.cert;
+        info.client_ssl_private_key_filepath = opt.key;
+        if (opt.tls_max && !strcmp(opt.tls_max, "1.2"))
+            info.ssl_client_options_set = SSL_OP_NO_TLSv1_3;
+    }
+    context = lws_create_context(&info);
+    if (!context) {
+        fprintf(stderr, "lws_create_context failed\n");
+        return 1;
+    }
 
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
@@ -754,9 +1007,10 @@ static int run_client(const char *url, const char *scenario) {
     ci.address = addr;
     ci.port = port;
     ci.path = pbuf;
-    ci.host = addr;
+    ci.host = opt.server_name ? opt.server_name : addr; /* Host, SNI, name checked */
     ci.origin = addr;
     ci.ietf_version_or_minus_one = -1;
+    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
     ci.protocol = "interop";
     if (!strcmp(scenario, "subprotocol") && c_nargs > 0)
         ci.protocol = c_args[0]; /* comma-separated offer list */
@@ -776,9 +1030,50 @@ static int run_client(const char *url, const char *scenario) {
         client_finish(&s);
     }
     lws_context_destroy(context);
-    printf("%s\n", client_report.p);
-    fflush(stdout);
+    context = NULL;
+    free(s.rx);
+    free(s.extra.p);
+    free(s.txbuf);
+    sb_put(out, client_report.p, client_report.n);
     return 0;
+}
+
+static int run_client(const char *url, const char *scenario) {
+    struct sbuf out = {0};
+    int rc;
+    if (strncmp(scenario, "deflate", 7)) {
+        rc = run_one(url, scenario, opt.no_pmd ? NULL : opt.pmd, &out);
+    } else {
+        /* One connection per SPEC argument (default: --pmd, else "on"). */
+        const char *dflt = opt.pmd ? opt.pmd : "on";
+        int nspecs = c_nargs ? c_nargs : 1, failed = 0;
+        struct sbuf runs = {0};
+        rc = 0;
+        for (int i = 0; i < nspecs && rc == 0; i++) {
+            struct sbuf one = {0};
+            char runurl[512];
+            snprintf(runurl, sizeof runurl, "%s%srun%d", url,
+                     url[strlen(url) - 1] == '/' ? "" : "/", i);
+            rc = run_one(runurl, scenario, c_nargs ? c_args[i] : dflt, &one);
+            if (!one.p || !strstr(one.p, "\"ok\":true")) failed++;
+            if (i) sb_put(&runs, ",", 1);
+            if (one.p) sb_put(&runs, one.p, one.n);
+            free(one.p);
+        }
+        sb_printf(&out, "{\"ok\":%s,\"error\":", failed ? "false" : "true");
+        if (failed)
+            sb_printf(&out, "\"%d of %d runs failed\"", failed, nspecs);
+        else
+            sb_put(&out, "null", 4);
+        sb_put(&out, ",\"runs\":[", 9);
+        if (runs.p) sb_put(&out, runs.p, runs.n);
+        sb_put(&out, "]}", 2);
+        free(runs.p);
+    }
+    if (out.p) printf("%s\n", out.p);
+    fflush(stdout);
+    free(out.p);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -788,16 +1083,21 @@ int main(int argc, char **argv) {
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
     init_payloads();
     if (argc >= 2 && !strcmp(argv[1], "server")) {
-        int port = 0;
-        for (int i = 2; i + 1 < argc; i++)
-            if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        return run_server(port);
+        if (parse_opts(argc, argv, 2) != argc) {
+            fprintf(stderr, "lws_peer server: unexpected argument\n");
+            return 2;
+        }
+        return run_server();
     }
-    if (argc >= 4 && !strcmp(argv[1], "client")) {
-        c_args = argv + 4;
-        c_nargs = argc - 4;
-        return run_client(argv[2], argv[3]);
+    if (argc >= 2 && !strcmp(argv[1], "client")) {
+        int i = parse_opts(argc, argv, 2);
+        if (argc - i >= 2) {
+            c_args = argv + i + 2;
+            c_nargs = argc - i - 2;
+            return run_client(argv[i], argv[i + 1]);
+        }
     }
-    fprintf(stderr, "usage: lws_peer server [--port N] | client URL SCENARIO [ARGS]\n");
+    fprintf(stderr,
+            "usage: lws_peer server [--port N] [TLS] | client [OPTIONS] URL SCENARIO [ARGS]\n");
     return 2;
 }

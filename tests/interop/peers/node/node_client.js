@@ -2,21 +2,62 @@
 // Interop peer: a scripted WebSocket CLIENT built on the `ws` library, used
 // against `tether serve`. See ../scenarios.md.
 //
-//   node node_client.js URL SCENARIO [ARGS...]
+//   node node_client.js [OPTIONS] URL SCENARIO [ARGS...]
 //
+// OPTIONS (../scenarios.md): --ca FILE, --cert FILE --key FILE,
+// --server-name NAME, --tls-max 1.2, --pmd SPEC, --no-pmd.
 // Prints one JSON line: {"ok": ..., "error": ..., ...}.
 
+const fs = require('fs');
 const WebSocket = require('ws');
 const P = require('./payloads');
 
 const STEP = 30000;
 const MAX = 256 * P.MiB;
+let OPTS = {};
 
-function open(url, protocols) {
+// ws's perMessageDeflate option for a SPEC (false: do not offer).
+function pmdOption(spec) {
+  const p = P.parsePmdSpec(spec);
+  if (!p) return false;
+  return {
+    serverNoContextTakeover: p.snct || undefined,
+    clientNoContextTakeover: p.cnct || undefined,
+    serverMaxWindowBits: p.smwb || undefined,
+    clientMaxWindowBits: p.cmwb === null ? false : p.cmwb,
+    threshold: 0, // compress every message, small ones too
+  };
+}
+
+function clientOptions(url, pmd) {
+  const o = { maxPayload: MAX, handshakeTimeout: STEP };
+  if (url.startsWith('wss:')) {
+    if (OPTS.ca) o.ca = fs.readFileSync(OPTS.ca);
+    if (OPTS.cert) o.cert = fs.readFileSync(OPTS.cert);
+    if (OPTS.key) o.key = fs.readFileSync(OPTS.key);
+    if (OPTS.server_name) o.servername = OPTS.server_name;
+    if (OPTS.tls_max === '1.2') o.maxVersion = 'TLSv1.2';
+  }
+  pmd = pmd || OPTS.pmd;
+  if (OPTS.no_pmd) o.perMessageDeflate = false;
+  else if (pmd) o.perMessageDeflate = pmdOption(pmd);
+  return o;
+}
+
+function tlsInfo(ws) {
+  const sock = ws._socket;
+  if (!sock || typeof sock.getProtocol !== 'function') return {};
+  const cert = sock.getPeerCertificate();
+  return { tls_version: sock.getProtocol(), server_cert_cn: (cert && cert.subject && cert.subject.CN) || null };
+}
+
+function open(url, protocols, pmd) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols || [], { maxPayload: MAX, handshakeTimeout: STEP });
+    const ws = new WebSocket(url, protocols || [], clientOptions(url, pmd));
     const inbox = new P.Inbox(ws);
-    ws.once('open', () => resolve({ ws, inbox }));
+    let extensions = null;
+    ws.once('upgrade', (res) => { extensions = res.headers['sec-websocket-extensions'] || null; });
+    ws.once('open', () => resolve({ ws, inbox, extensions }));
     ws.once('unexpected-response', (req, res) => {
       const e = new Error(`unexpected response ${res.statusCode}`);
       e.status = res.statusCode;
@@ -47,12 +88,47 @@ async function closeAndWait(c, code, reason) {
 
 async function echoAll(url, messages) {
   const c = await open(url);
+  const info = Object.assign(tlsInfo(c.ws), { extensions: c.extensions });
   for (const m of messages) {
     await send(c.ws, m);
     await expectEcho(c, m);
   }
   await closeAndWait(c, 1000);
-  return {};
+  return info;
+}
+
+// One connection per SPEC (default: --pmd, else 'on'), each sending the
+// deflate payloads and checking the echoes; reports every run.
+async function deflate(url, kind, specs) {
+  const runs = [];
+  const list = specs.length ? specs : [OPTS.pmd || 'on'];
+  for (let i = 0; i < list.length; i++) {
+    const spec = list[i];
+    const run = { spec, ok: false, error: null, extensions: null };
+    try {
+      const c = await open(`${url.replace(/\/$/, '')}/run${i}`, [], spec);
+      run.extensions = c.extensions;
+      Object.assign(run, tlsInfo(c.ws));
+      try {
+        for (const m of P.deflatePayloads(kind)) {
+          await send(c.ws, m);
+          await expectEcho(c, m);
+        }
+        const closed = await closeAndWait(c, 1000);
+        if (closed.code !== 1000) throw new Error(`server answered close with ${closed.code}`);
+      } finally {
+        c.ws.terminate();
+      }
+      run.ok = true;
+    } catch (e) {
+      run.error = String(e && e.message ? e.message : e);
+    }
+    runs.push(run);
+  }
+  const bad = runs.filter((r) => !r.ok);
+  const out = { runs };
+  if (bad.length) out.error = `${bad.length} of ${runs.length} runs failed, first: ${JSON.stringify(bad[0])}`;
+  return out;
 }
 
 async function fragmented(url) {
@@ -164,16 +240,21 @@ const SCENARIOS = {
   subprotocol,
   status,
   broadcast,
+  deflate: (u, ...specs) => deflate(u, 'deflate', specs),
+  'deflate-big': (u, ...specs) => deflate(u, 'deflate-big', specs),
+  'deflate-lite': (u, ...specs) => deflate(u, 'deflate-lite', specs),
 };
 
 async function main() {
-  const [url, scenario, ...args] = process.argv.slice(2);
+  const [opts, argv] = P.parsePeerOpts(process.argv.slice(2));
+  OPTS = opts;
+  const [url, scenario, ...args] = argv;
   const result = { ok: false, error: null };
   const fn = SCENARIOS[scenario];
   try {
     if (!fn) throw new Error(`unknown scenario ${scenario}`);
     Object.assign(result, await fn(url, ...args));
-    result.ok = true;
+    result.ok = !result.error;
   } catch (e) {
     result.error = String(e && e.stack ? e.stack : e);
   }

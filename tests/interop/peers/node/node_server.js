@@ -3,11 +3,21 @@
 // drives `tether connect` through the scenarios in ../scenarios.md; the
 // request path selects the scenario.
 //
-//   node node_server.js [--port 0]
+//   node node_server.js [--port 0] [--cert FILE --key FILE [--ca FILE]
+//                       [--verify-client | --require-client-cert] [--tls-max 1.2]]
 //
 // Prints `listening on 127.0.0.1:PORT`, then one JSON report per connection.
+// A path /pmd/SPEC/... sets the connection's permessage-deflate (one
+// WebSocketServer per SPEC, sharing the HTTP(S) server).
 
+const fs = require('fs');
+const http = require('http');
+const https = require('https');
 const { WebSocketServer } = require('ws');
+// ws's own negotiation code (its package exports do not list it: by path)
+const wsLib = require('path').join(require('path').dirname(require.resolve('ws')), 'lib');
+const PerMessageDeflate = require(`${wsLib}/permessage-deflate.js`);
+const { parse: parseExtensions } = require(`${wsLib}/extension.js`);
 const P = require('./payloads');
 
 const STEP = 30000;
@@ -47,8 +57,38 @@ async function finish(c, code = 1000, reason = 'done') {
   return closed;
 }
 
+// '/pmd/SPEC/rest' -> [SPEC, '/rest']; other paths [null, path].
+function splitPmd(path) {
+  const parts = path.split('/');
+  if (parts.length >= 4 && parts[1] === 'pmd') return [parts[2], '/' + parts.slice(3).join('/')];
+  return [null, path];
+}
+
+// The scenario of a path: without the /pmd/SPEC prefix, and without the id
+// that keeps /deflate/ID paths unique.
+function scenarioOf(path) {
+  const rest = splitPmd(path)[1];
+  const m = /^\/(deflate|deflate-big|deflate-lite)\//.exec(rest);
+  return m ? `/${m[1]}` : rest;
+}
+
+function tlsFields(req) {
+  const sock = req.socket;
+  if (typeof sock.getProtocol !== 'function') return {};
+  const cert = sock.getPeerCertificate();
+  return {
+    tls_version: sock.getProtocol(),
+    sni: sock.servername || null,
+    client_cert_cn: (cert && cert.subject && cert.subject.CN) || null,
+  };
+}
+
 async function run(c, path, fields) {
-  if (path === '/text') {
+  path = scenarioOf(path);
+  if (P.DEFLATE_KINDS.includes(path.slice(1))) {
+    await sendAndCheck(c, P.deflatePayloads(path.slice(1)));
+    await finish(c);
+  } else if (path === '/text') {
     await sendAndCheck(c, P.TEXT);
     await finish(c);
   } else if (path === '/binary') {
@@ -104,19 +144,49 @@ async function run(c, path, fields) {
   }
 }
 
-function main() {
-  const i = process.argv.indexOf('--port');
-  const port = i >= 0 ? Number(process.argv[i + 1]) : 0;
+// ws's perMessageDeflate option for a server SPEC (false: refuse offers).
+function pmdOption(spec) {
+  const p = P.parsePmdSpec(spec);
+  if (!p) return false;
+  return {
+    serverNoContextTakeover: p.snct || undefined,
+    clientNoContextTakeover: p.cnct || undefined,
+    serverMaxWindowBits: p.smwb || undefined,
+    clientMaxWindowBits: typeof p.cmwb === 'number' ? p.cmwb : undefined,
+    threshold: 0, // compress every message, small ones too
+  };
+}
+
+function tlsServerOptions(o) {
+  const t = { cert: fs.readFileSync(o.cert), key: fs.readFileSync(o.key) };
+  if (o.ca) t.ca = fs.readFileSync(o.ca);
+  if (o.require_client_cert) {
+    t.requestCert = true;
+    t.rejectUnauthorized = true;
+  } else if (o.verify_client) {
+    t.requestCert = true;
+    t.rejectUnauthorized = false; // checked in verifyClient: a sent certificate must verify
+  }
+  if (o.tls_max === '1.2') t.maxVersion = 'TLSv1.2';
+  return t;
+}
+
+function makeWss(spec) {
   const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port,
+    noServer: true,
     maxPayload: 256 * P.MiB,
+    perMessageDeflate: spec === null ? false : pmdOption(spec),
     handleProtocols: (protocols) => {
       for (const p of protocols) if (SUPPORTED.includes(p)) return p;
       return false;
     },
     verifyClient: (info, cb) => {
       const path = pathOf(info.req);
+      const sock = info.req.socket;
+      if (sock.authorized === false && sock.getPeerCertificate && sock.getPeerCertificate().subject) {
+        cb(false, 403, 'client certificate refused');
+        return;
+      }
       if (path.startsWith('/reject/')) {
         const status = Number(path.split('/')[2]);
         report({ path, ok: true, error: null, rejected: status });
@@ -126,21 +196,57 @@ function main() {
       cb(true);
     },
   });
-  wss.on('listening', () => {
-    const a = wss.address();
-    process.stdout.write(`listening on ${a.address}:${a.port}\n`);
+  wss.on('headers', (headers, req) => {
+    const h = headers.find((line) => /^sec-websocket-extensions:/i.test(line));
+    req.extensionsSent = h ? h.replace(/^[^:]*:\s*/, '') : null;
   });
   wss.on('connection', (ws, req) => {
     const path = pathOf(req);
     const c = { ws, req, inbox: new P.Inbox(ws) };
-    const fields = { path, ok: false, error: null };
+    const fields = Object.assign({ path, ok: false, error: null }, tlsFields(req), {
+      offer: req.headers['sec-websocket-extensions'] || null,
+      extensions: req.extensionsSent || null,
+    });
     ws.on('error', () => {});
     run(c, path, fields).then(() => { fields.ok = true; }, (e) => {
       fields.error = String(e && e.stack ? e.stack : e);
       ws.terminate();
     }).finally(() => report(fields));
   });
-  const stop = () => { wss.close(); process.exit(0); };
+  return wss;
+}
+
+// ws answers HTTP 400 when it cannot accept a permessage-deflate offer
+// (rather than declining the extension): report such a refusal first.
+function refusedOffer(spec, req) {
+  const offer = req.headers['sec-websocket-extensions'];
+  if (spec === null || spec === 'off' || !offer) return;
+  try {
+    const offers = parseExtensions(offer)[PerMessageDeflate.extensionName];
+    if (offers) new PerMessageDeflate({ ...pmdOption(spec), isServer: true }).accept(offers);
+  } catch (e) {
+    report({ path: pathOf(req), ok: true, error: null, pmd_refused: String(e.message), offer });
+  }
+}
+
+function main() {
+  const opts = P.parsePeerOpts(process.argv.slice(2))[0];
+  const port = opts.port ? Number(opts.port) : 0;
+  const server = opts.cert ? https.createServer(tlsServerOptions(opts)) : http.createServer();
+  const servers = new Map(); // pmd SPEC (or null) -> WebSocketServer
+  server.on('upgrade', (req, socket, head) => {
+    const spec = splitPmd(pathOf(req))[0];
+    refusedOffer(spec, req);
+    if (!servers.has(spec)) servers.set(spec, makeWss(spec));
+    const wss = servers.get(spec);
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  server.on('tlsClientError', () => {});
+  server.listen(port, '127.0.0.1', () => {
+    const a = server.address();
+    process.stdout.write(`listening on ${a.address}:${a.port}\n`);
+  });
+  const stop = () => { process.exit(0); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

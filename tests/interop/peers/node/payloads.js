@@ -88,7 +88,65 @@ function withTimeout(promise, ms, what) {
   })]).finally(() => clearTimeout(t));
 }
 
+// ---- permessage-deflate (../scenarios.md, "Compression")
+
+// n incompressible bytes: xorshift32, low byte of each step (= payloads.py).
+function noise(n, seed = 0x9E3779B9) {
+  let x = seed >>> 0;
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function deflateText(n) {
+  const s = 'tether permessage-deflate interop, RFC 7692 \u2713 ';
+  return s.repeat(Math.floor(n / s.length) + 1).slice(0, n);
+}
+
+const DEFLATE_KINDS = ['deflate', 'deflate-big', 'deflate-lite'];
+
+// kind: deflate, deflate-big or deflate-lite (2000 bytes of noise), as payloads.py.
+function deflatePayloads(kind) {
+  if (kind === 'deflate-big') return [deflateText(4 * MiB), noise(MiB), pattern(4 * MiB), deflateText(4 * MiB)];
+  return ['hello', 'hello', '', Buffer.alloc(0), Buffer.from([...Array(64).keys()]),
+    'h\u00e9llo \u2713 '.repeat(30), deflateText(65536), noise(kind === 'deflate-lite' ? 2000 : 40000),
+    pattern(100000), deflateText(65536)];
+}
+
+// 'on', 'off' or comma-separated snct, cnct, smwb=N, cmwb[=N]; null for off.
+function parsePmdSpec(spec) {
+  if (spec === 'off') return null;
+  const out = { snct: false, cnct: false, smwb: null, cmwb: null };
+  for (let tok of spec.split(',')) {
+    tok = tok.trim();
+    if (tok === '' || tok === 'on') continue;
+    if (tok === 'snct' || tok === 'cnct') out[tok] = true;
+    else if (tok === 'cmwb') out.cmwb = true;
+    else if (/^(smwb|cmwb)=\d+$/.test(tok)) out[tok.slice(0, 4)] = Number(tok.slice(5));
+    else throw new Error(`bad pmd spec token ${tok}`);
+  }
+  return out;
+}
+
+// Leading --name [value] options shared by the peers.
+function parsePeerOpts(argv) {
+  const flags = new Set(['no-pmd', 'verify-client', 'require-client-cert']);
+  const opts = {};
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('--')) {
+    const name = argv[i].slice(2).replace(/-/g, '_');
+    if (flags.has(argv[i].slice(2))) { opts[name] = true; i += 1; } else { opts[name] = argv[i + 1]; i += 2; }
+  }
+  return [opts, argv.slice(i)];
+}
+
 module.exports = {
+  noise, deflatePayloads, DEFLATE_KINDS, parsePmdSpec, parsePeerOpts,
   MiB, pattern, TEXT, BINARY, FRAG_TEXT, FRAG_TEXT_WHOLE, FRAG_BIN,
   FRAG_BIN_WHOLE, bigText, bigBinary, CLIENT_PING, SERVER_PING, describe,
   same, Inbox, withTimeout,

@@ -1,0 +1,331 @@
+package Tether::Courier;
+
+use strict;
+use warnings;
+
+use Scalar::Util ();
+use Tether::Raw ();
+use Tether::X ();
+
+my $OP_TEXT   = $Tether::Raw::TETHER_OP_TEXT;
+my $OP_BINARY = $Tether::Raw::TETHER_OP_BINARY;
+my $NORMAL    = $Tether::Raw::TETHER_CLOSE_NORMAL;
+my $NO_STATUS = $Tether::Raw::TETHER_CLOSE_NO_STATUS;
+
+# Made by Tether::Client and Tether::Server, never by users.
+sub _new {
+    my ($class, %a) = @_;
+    my $self = bless {
+        context => $a{context},
+        conn    => $a{conn},
+        id      => $a{id},
+        role    => $a{role},
+        state   => 'connecting',
+        on_open => $a{on_open},
+        text    => [],
+        binary  => [],
+    }, $class;
+    $a{context}->add_conn($a{id}, $self);
+    return $self;
+}
+
+sub _conn {
+    my ($self) = @_;
+    return $self->{conn} if $self->{conn};
+    Tether::X::NotOpen->throw('the connection is closed');
+}
+
+sub _call {
+    my ($self, $what, $cb, @args) = @_;
+    my $ok = eval { $cb->(@args); 1 };
+    warn "Tether: the $what callback died: $@" unless $ok;
+}
+
+# ---- What the context calls -------------------------------------------
+
+sub _open {
+    my ($self) = @_;
+    $self->{state} = 'open';
+    my $cb = delete $self->{on_open} or return;
+    my $ok = eval { $cb->($self); 1 };
+    return if $ok;
+    my $err = $@;
+    warn "Tether: the on_ready callback died: $err";
+    $self->close($Tether::Raw::TETHER_CLOSE_INTERNAL_ERROR, 'application error')
+      if $self->{state} eq 'open';
+}
+
+sub _message {
+    my ($self, $opcode, $data) = @_;
+    my $list = $opcode == $OP_TEXT ? $self->{text} : $self->{binary};
+    if (!@$list) {
+        my $kind = $opcode == $OP_TEXT ? 'text' : 'binary';
+        warn "Tether: a $kind message arrived, but no on_$kind listener is set\n";
+        return;
+    }
+    for my $cb (@$list) {
+        my $ok = eval { $cb->($data, $self); 1 };
+        warn "Tether: an on_text/on_binary callback died: $@" unless $ok;
+    }
+}
+
+sub _ping {
+    my ($self, $data) = @_;
+    $self->_call('on_ping', $_, $data, $self) for @{ $self->{ping} || [] };
+}
+
+sub _pong {
+    my ($self, $data) = @_;
+    $self->_call('on_pong', $_, $data, $self) for @{ $self->{pong} || [] };
+}
+
+sub _drain {
+    my ($self) = @_;
+    $self->_call('on_drain', $_, $self) for @{ $self->{drain} || [] };
+}
+
+sub _closed {
+    my ($self, $code, $reason, $clean, $error, $text, $http_status) = @_;
+    $self->{state}  = 'closed';
+    $self->{conn}   = undef;
+    $self->{status} = [ $code, $reason ];
+    # What the user set up can refer to this object: let it go now.
+    delete @$self{qw(text binary ping pong drain on_open)};
+    my $err = Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status);
+    $self->{result} = $err ? [ 0, $err ] : [ 1, [ $code, $reason ] ];
+    $self->_settle;
+}
+
+# Settles the promise, if someone asked for it.
+sub _settle {
+    my ($self) = @_;
+    my ($resolve, $reject) = delete @$self{qw(resolve reject)};
+    return unless $resolve;
+    my ($ok, $value) = @{ $self->{result} };
+    $ok ? $resolve->($value) : $reject->($value);
+}
+
+
+# ---- The public API -----------------------------------------------------
+
+# Sends return 1 when the message is queued, and 0 when the connection is
+# closing (the closing handshake has begun, from either side): the message
+# is dropped, as nothing more can be sent. Once the connection is closed
+# they throw Tether::X::NotOpen.
+sub send_text {
+    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_TEXT, $_[1]);
+    return 1 if $rc == 0;
+    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    Tether::X::throw_code($rc);
+}
+
+sub send_binary {
+    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_BINARY, $_[1]);
+    return 1 if $rc == 0;
+    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    Tether::X::throw_code($rc, message => 'a binary message is bytes: characters above 255 found')
+      if $rc == $Tether::Raw::TETHER_E_INVAL;
+    Tether::X::throw_code($rc);
+}
+
+sub on_text   { push @{ $_[0]{text} },   $_[1]; $_[0] }
+sub on_binary { push @{ $_[0]{binary} }, $_[1]; $_[0] }
+sub on_ping   { push @{ $_[0]{ping} },   $_[1]; $_[0] }
+sub on_pong   { push @{ $_[0]{pong} },   $_[1]; $_[0] }
+sub on_drain  { push @{ $_[0]{drain} },  $_[1]; $_[0] }
+
+sub ping {
+    my ($self, $payload) = @_;
+    $payload //= '';
+    my $rc = Tether::Raw::tether_conn_ping($self->_conn, $payload);
+    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    Tether::X::throw_code($rc) if $rc < 0;
+    $self->{context}->arm;
+    return 1;
+}
+
+sub close {
+    my ($self, $code, $reason) = @_;
+    return if $self->{state} eq 'closed' || $self->{state} eq 'closing';
+    $code   //= $NORMAL;
+    $reason //= '';
+    utf8::encode($reason);
+    my $rc = Tether::Raw::tether_conn_close($self->_conn, $code, $reason);
+    _close_failed($rc, $code) if $rc < 0;
+    $self->{state} = 'closing';
+    $self->{context}->arm;
+    return;
+}
+
+# A close refused: not open any more, or a code or reason the caller got
+# wrong.
+sub _close_failed {
+    my ($rc, $code) = @_;
+    Tether::X::throw_code($rc) if $rc == $Tether::Raw::TETHER_E_STATE;
+    Tether::X::Usage->throw(message => "cannot close with code $code and this reason: "
+          . Tether::Raw::tether_strerror($rc), error => $rc);
+}
+
+# The promise of the end, made when first asked for (so that a connection
+# nobody waits on leaves no rejected promise behind).
+sub done {
+    my ($self) = @_;
+    return $self->{done} if $self->{done};
+    my ($promise, $resolve, $reject) = $self->{context}->adapter->deferred;
+    @$self{qw(done resolve reject)} = ($promise, $resolve, $reject);
+    $self->_settle if $self->{result};
+    return $promise;
+}
+
+sub id         { $_[0]{id} }
+sub role       { $_[0]{role} }
+sub state      { $_[0]{state} }
+sub is_open    { $_[0]{state} eq 'open' }
+sub status     { $_[0]{status} }
+sub protocol   { $_[0]{conn} && Tether::Raw::tether_conn_protocol($_[0]{conn}) }
+sub extensions { $_[0]{conn} && Tether::Raw::tether_conn_extensions($_[0]{conn}) }
+sub path       { $_[0]{conn} && Tether::Raw::tether_conn_path($_[0]{conn}) }
+sub query      { $_[0]{conn} && Tether::Raw::tether_conn_query($_[0]{conn}) }
+sub peer       { $_[0]{conn} && Tether::Raw::tether_conn_peer($_[0]{conn}) }
+sub http_status { $_[0]{conn} && Tether::Raw::tether_conn_http_status($_[0]{conn}) }
+sub tls_version { $_[0]{conn} && Tether::Raw::tether_conn_tls_version($_[0]{conn}) }
+sub tls_cipher  { $_[0]{conn} && Tether::Raw::tether_conn_tls_cipher($_[0]{conn}) }
+sub buffered   { $_[0]{conn} ? Tether::Raw::tether_conn_buffered($_[0]{conn}) : 0 }
+
+sub header {
+    my ($self, $name) = @_;
+    return $self->{conn} && Tether::Raw::tether_conn_header($self->{conn}, $name);
+}
+
+sub pause {
+    my ($self) = @_;
+    Tether::Raw::tether_conn_pause_reading($self->_conn, 1);
+    return;
+}
+
+sub resume {
+    my ($self) = @_;
+    Tether::Raw::tether_conn_pause_reading($self->_conn, 0);
+    $self->{context}->arm;
+    return;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    if (${^GLOBAL_PHASE} eq 'DESTRUCT') {
+        warn "Tether::Courier destroyed at global destruction; memory leak likely\n";
+    }
+}
+
+1;
+
+__END__
+
+=encoding utf8
+
+=head1 NAME
+
+Tether::Courier - one WebSocket connection, as a client or server sees it
+
+=head1 SYNOPSIS
+
+    use AnyEvent;
+    use Tether::Client;
+
+    my $cv = AE::cv();
+    Tether::Client::connect(
+        url      => 'ws://127.0.0.1:9000/',
+        event    => 'AnyEvent',
+        on_ready => sub {
+            my ($courier) = @_;
+
+            # If a message arrives for a type with no listener, Tether warns.
+            $courier->on_text(sub {
+                my ($characters) = @_;
+                $courier->send_binary("\x00\x01");
+            });
+            $courier->on_binary(sub {
+                my ($bytes) = @_;
+                $courier->close(1000, 'done');
+            });
+            $courier->on_pong(sub { print "pong: $_[0]\n" });
+
+            $courier->ping('are you there?');
+            $courier->send_text("h\x{e9}llo \x{263a}");
+        },
+    )->cb(sub { eval { $_[0]->recv }; $cv->send });
+    $cv->recv;
+
+=head1 DESCRIPTION
+
+A courier ferries messages between your code and the peer, as in
+L<Net::Libwebsockets>. L<Tether::Client> gives one to C<on_ready> when the
+connection opens, and L<Tether::Server> gives one to C<on_connection> for
+each client: the same class on both sides.
+
+Text is Perl characters (encoded to and decoded from UTF-8 for you); binary
+is bytes. Messages arrive whole (up to C<max_message>, 16 MiB by default).
+
+=head1 METHODS
+
+=head2 send_text( $characters ), send_binary( $bytes )
+
+Queue a message and return 1; never block. While the connection is
+closing (the closing handshake has begun, from either side) nothing can be
+sent any more: the message is dropped and they return 0, so that a
+listener answering a message that raced with the peer's close does not
+fail. Once the connection is closed they throw L<Tether::X::NotOpen>. They
+throw L<Tether::X::Backpressure> when the send queue is at its limit (see
+C<send_limit> and C<on_drain>), and L<Tether::X::Usage> for a binary string
+holding characters above 255.
+
+=head2 on_text( sub ($characters, $courier) {...} ), on_binary( sub ($bytes, $courier) {...} )
+
+Add a listener for text or binary messages (several may be added; each is
+called in turn). A message of a type with no listener is dropped with a
+warning. A listener that dies is reported with C<warn>.
+
+=head2 ping( [$payload] ), on_ping( sub ($payload) ), on_pong( sub ($payload) )
+
+Send a ping (at most 125 bytes; returns 0, as sends do, while closing);
+pongs arrive through C<on_pong>. Pings
+from the peer are answered by the library and reported to C<on_ping>.
+
+=head2 close( [$code [, $reason]] )
+
+Start the closing handshake (default 1000, no reason). The promise settles
+when the peer answers, or after the close timeout. Calling it again does
+nothing.
+
+=head2 done
+
+The promise of the connection's end (for a client, the one
+L<Tether::Client/connect> returned): it resolves with C<[code, reason]>
+when the closing handshake completes with 1000 or 1005 (no code), and
+rejects with a L<Tether::X> object otherwise.
+
+=head2 on_drain( sub ($courier) {...} ), buffered, pause, resume
+
+Backpressure: C<buffered> is the number of bytes queued; C<on_drain> is
+called when the queue has fallen back under C<drain_mark>; C<pause> stops
+reading from the peer and C<resume> starts again.
+
+=head2 Accessors
+
+C<id>, C<role> (C<client> or C<server>), C<state> (C<connecting>, C<open>,
+C<closing>, C<closed>), C<is_open>, C<protocol> (the chosen sub-protocol),
+C<extensions> (the negotiated Sec-WebSocket-Extensions, e.g.
+C<permessage-deflate>), C<header($name)> (a server: the request's header;
+a client: the response's), C<path>, C<query>, C<peer> (server side),
+C<http_status> (client side), C<tls_version>, C<tls_cipher>, and C<status>
+(C<[code, reason]> once closed). The connection accessors return C<undef>
+once the connection is closed.
+
+=head1 LEAKS
+
+A courier that is destroyed at global destruction warns: it was still
+referenced when the program ended (see L<Tether/MEMORY LEAK DETECTION>).
+Closures given to C<on_*> may refer to the courier: Tether drops them when
+the connection closes, so that no cycle is left.
+
+=cut
