@@ -69,7 +69,7 @@ def kind_for(peer, tls):
 # tether serve's own settings -> (cfg for the rules, the offers to try)
 SERVE_CONFIGS = {
     "default": ((None, None, None), ALL_OFFERS),
-    "unlimited": ((None, 15, 15), ALL_OFFERS),
+    "unlimited": ((None, 15, 15), SOME_OFFERS),
     "nct-server": (("server", None, None), SOME_OFFERS),
     "nct-client": (("client", None, None), SOME_OFFERS),
     "nct-both": (("both", None, None), SOME_OFFERS),
