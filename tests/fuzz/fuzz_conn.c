@@ -14,15 +14,8 @@
 #include <string.h>
 
 #include "tether.h"
+#include "fuzz_check.h"
 #include "conn/conn.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                      \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A negotiated pmd for our role: the peer offered what byte 0 says. */
 static tether_pmd *negotiated(tether_role role, int nct, int bits) {

@@ -13,11 +13,7 @@
 #include "proto/ext_header.h"
 #include "proto/http_token.h"
 #include "tether.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) abort();                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 static const char rfc_key[] = "dGhlIHNhbXBsZSBub25jZQ==";
 

@@ -14,15 +14,8 @@
 #include <string.h>
 
 #include "tether.h"
+#include "fuzz_check.h"
 #include "proto/ext_header.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__);                      \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A client whose server compresses with `bits` and maybe no takeover. */
 static tether_pmd *client_for(int bits, int nct, uint64_t cap) {

@@ -6,6 +6,7 @@
  * whole, checking the parser's contract on every call, and both parses must
  * tell the same story. Any violation aborts. */
 #include "proto/parser.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,11 +29,6 @@ typedef struct {
     int error;
     size_t frames;
 } fz_story;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) abort();                                                                      \
-    } while (0)
 
 static uint64_t fz_mix(uint64_t h, const void *data, size_t len) {
     const uint8_t *b = data;
