@@ -121,11 +121,13 @@ static ssize_t tt_conn_read_tls(tether_conn *c) {
         socket_read = 1;
         if (n <= 0) return off ? (ssize_t)off : n;
         if (tt_tls_feed(c->tls, cipher, (size_t)n) != 0) return TETHER_E_NOMEM;
+        int was_established = tt_tls_established(c->tls);
         int hs = tt_conn_tls_step(c);
-        /* Handshake records may be due, or the handshake just ended and
-         * plaintext queued before it (a client's request) can go: with TLS
-         * 1.2 the client's last flight precedes the server's Finished. */
-        tt_ctx_mark_dirty(c);
+        /* While the handshake runs, a flush is due even with no record to
+         * send: when it ends, plaintext queued before it (a client's
+         * request) can go, and with TLS 1.2 the client's last flight
+         * precedes the server's Finished. Records are tt_conn_read's. */
+        if (!was_established) tt_ctx_mark_dirty(c);
         if (hs != 0) return hs;
     }
     tt_ctx_mark_runnable(c); /* the buffer filled up: more may be inside */
