@@ -410,6 +410,47 @@ static void test_client_tls12(void **state) {
     w_free(&w);
 }
 
+/* Backpressure over TLS: at most a bounded amount is encrypted ahead of
+ * the socket, the rest waits as plaintext and counts against the send
+ * limit; DRAIN comes when the peer reads again, and nothing is lost. */
+static void test_backpressure(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    tether_opts *so = server_opts("server"), *co = client_opts(0);
+    assert_int_equal(tether_opts_set_send_limit(so, 512 * 1024), 0);
+    assert_int_equal(tether_opts_set_drain_mark(so, 64 * 1024), 0);
+    w_listen(&w, "127.0.0.1", so);
+    side *c;
+    assert_true(try_connect(&w, "localhost", co, &c));
+    side *s = w_server(&w, 0);
+    UNTIL(&w, 3000, s && s->open);
+    assert_int_equal(tether_conn_pause_reading(c->c, 1), 0);
+    uint8_t *chunk = lu_pattern(48 * 1024, 9);
+    int sent = 0, rc = 0;
+    for (int i = 0; i < 20000 && !rc; i++) {
+        rc = tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 48 * 1024);
+        if (!rc) sent++;
+        if (i % 8 == 0) w_pump(&w, 1); /* rounds flush and encrypt */
+    }
+    assert_int_equal(rc, TETHER_E_BACKPRESSURE);
+    assert_true(tether_conn_buffered(s->c) > 64 * 1024);
+    assert_true(tether_conn_buffered(s->c) <= 512 * 1024);
+    /* What went out: the limit, the bounded ciphertext, kernel buffers.
+     * Unbounded encryption would take everything (960 MB) here. */
+    if ((size_t)sent * 48 * 1024 > 16u << 20) fail_msg("%d messages accepted", sent);
+    w_pump(&w, 100);
+    assert_int_equal(s->drains, 0);
+    assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
+    UNTIL(&w, 10000, s->drains == 1);
+    UNTIL(&w, 10000, c->msgs == sent);
+    assert_int_equal(c->last_len, 48 * 1024);
+    assert_memory_equal(c->last, chunk, 48 * 1024);
+    free(chunk);
+    tether_opts_free(so);
+    tether_opts_free(co);
+    w_free(&w);
+}
+
 /* Many TLS connections at once, each echoing, then all closed. */
 static void test_many(void **state) {
     world w;
@@ -439,17 +480,10 @@ static void test_many(void **state) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        BOTH(test_echo),
-        BOTH(test_ip_address),
-        BOTH(test_bad_certs),
-        BOTH(test_untrusted_ca),
-        BOTH(test_client_certs),
-        BOTH(test_sni),
-        BOTH(test_many),
-        BOTH(test_versions),
-        BOTH(test_client_tls12),
-        BOTH(test_mismatched_peers),
-        cmocka_unit_test(test_config_errors),
+        BOTH(test_echo),         BOTH(test_ip_address),       BOTH(test_bad_certs),
+        BOTH(test_untrusted_ca), BOTH(test_client_certs),     BOTH(test_sni),
+        BOTH(test_many),         BOTH(test_versions),         BOTH(test_client_tls12),
+        BOTH(test_backpressure), BOTH(test_mismatched_peers), cmocka_unit_test(test_config_errors),
     };
     cu_path("ca.pem"); /* made before the first test, so no test pays for it */
     return cmocka_run_group_tests(tests, NULL, NULL);
