@@ -17,7 +17,7 @@ Sections (--only, default all):
            and without context takeover; payload MB/s, server CPU, and wire
            bytes / payload bytes in each direction
 
-Usage: run.py --tether BIN --lws BIN [--node-dir DIR] [--tether-echo BIN]
+Usage: run.py --tether BIN --lws BIN [--node-dir DIR]
               [--certs DIR] [--corpus FILE] [--only ws,tls,deflate|all]
               [--duration S] [--idle N] [--deflate-level N]
 """
@@ -183,12 +183,8 @@ def section_ws(a):
 
 
 def tether_server_argv(a, tls=False, deflate=False):
-    """`tether serve` when it has the TLS and deflate options, else the
-    bench's own bench/tether_echo (the same echo on the public API)."""
-    if a.tether_echo and not a.serve_has_options:
-        argv = [a.tether_echo, "--port", "0"]
-    else:
-        argv = [a.tether, "serve", "--port", "0"]
+    """`tether serve` with TLS and deflate as asked."""
+    argv = [a.tether, "serve", "--port", "0"]
     if tls:
         argv += ["--cert", os.path.join(a.certs, "server.pem"),
                  "--key", os.path.join(a.certs, "server.key")]
@@ -324,8 +320,6 @@ def main():
     ap.add_argument("--tether", required=True)
     ap.add_argument("--lws", required=True)
     ap.add_argument("--node-dir")
-    ap.add_argument("--tether-echo", help="bench/tether_echo, used when `tether serve` "
-                    "lacks --cert/--key/--deflate/--deflate-level")
     ap.add_argument("--certs", help="directory made by tests/certs/make_certs.sh")
     ap.add_argument("--corpus", help="file made by bench/corpus.py")
     ap.add_argument("--only", default="all", help="ws, tls, deflate, comma-separated, or all")
@@ -342,14 +336,6 @@ def main():
         ap.error("the tls section needs --certs")
     if "deflate" in only and not a.corpus:
         ap.error("the deflate section needs --corpus")
-    help_text = subprocess.run([a.tether, "serve", "--help"], capture_output=True,
-                               text=True).stdout
-    a.serve_has_options = all(o in help_text for o in (
-        "--cert", "--key", "--deflate", "--deflate-level", "--deflate-window-bits",
-        "--deflate-mem-level"))
-    if only & {"tls", "deflate"}:
-        which = "tether serve" if a.serve_has_options or not a.tether_echo else "bench/tether_echo"
-        print(f"# tether's TLS and deflate server: {which}", file=sys.stderr)
     load0 = os.getloadavg()[0]
     if "ws" in only:
         section_ws(a)

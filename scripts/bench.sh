@@ -42,12 +42,7 @@ out=build/bench
 cmake -S . -B "$out/tether" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_TESTS=OFF >/dev/null
 cmake --build "$out/tether" -j "$(nproc)" >/dev/null
 cc -O2 -o "$out/lws_echo" bench/lws_echo.c $(pkg-config --cflags --libs libwebsockets)
-# The bench's own tether echo server (public API only), for TLS and deflate
-# when `tether serve` lacks those options.
-cc -std=c11 -O2 -Iinclude -I"$out/tether/include" -o "$out/tether_echo" bench/tether_echo.c \
-    -L"$out/tether" -ltether -Wl,-rpath,"$PWD/$out/tether"
-args=(--tether "$out/tether/tools/tether" --lws "$out/lws_echo" --tether-echo "$out/tether_echo"
-      --duration "$secs" --only "$only")
+args=(--tether "$out/tether/tools/tether" --lws "$out/lws_echo" --duration "$secs" --only "$only")
 if want ws; then
     mkdir -p "$out/node"
     cp bench/package.json bench/package-lock.json bench/node_echo.js "$out/node/"
