@@ -184,6 +184,53 @@ class Sink:
     def _on_closed(self, info: CloseInfo) -> None: ...
 
 
+class ConnectionInfo:
+    """The read-only facts of a connection, shared by the sync and asyncio
+    connection classes (which set the attributes below)."""
+
+    _subprotocol: str | None = None
+    _extensions: str | None = None
+    _tls: tuple[str | None, str | None] = (None, None)
+    _info: CloseInfo | None = None
+    state: int = 0  #: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The sub-protocol agreed on, or None."""
+        return self._subprotocol
+
+    @property
+    def extensions(self) -> str | None:
+        """The Sec-WebSocket-Extensions value in force (e.g.
+        "permessage-deflate; ..."), or None."""
+        return self._extensions
+
+    @property
+    def tls_version(self) -> str | None:
+        """"TLSv1.3" and so on, or None for a cleartext connection."""
+        return self._tls[0]
+
+    @property
+    def tls_cipher(self) -> str | None:
+        """The TLS cipher suite, or None."""
+        return self._tls[1]
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code once closed, else None."""
+        return self._info.code if self._info else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason once closed, else None."""
+        return self._info.reason if self._info else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed."""
+        return self.state == 3
+
+
 class Context:
     """A tether_ctx in poll mode with a table of live connection objects.
 

@@ -32,8 +32,8 @@ from typing import (
 )
 
 from ._engine import (
-    E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, BATCH, CloseInfo, Context, Headers, Request,
-    Response, Sink, close_args, conn_request, encode_message, logger,
+    ConnectionInfo, E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, BATCH, CloseInfo, Context, Headers,
+    Request, Response, Sink, close_args, conn_request, encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -175,7 +175,7 @@ def _fail(fut: Optional[asyncio.Future], exc: BaseException) -> None:
         fut.set_exception(exc)
 
 
-class Connection(Sink):
+class Connection(Sink, ConnectionInfo):
     """A WebSocket connection (common to clients and servers).
 
     Receive with ``await recv()`` or ``async for message in connection``;
@@ -448,42 +448,6 @@ class Connection(Sink):
         """Waits until the connection is closed."""
         await asyncio.shield(self._closed_fut)
 
-    # ---- properties -------------------------------------------------------
-
-    @property
-    def subprotocol(self) -> str | None:
-        """The sub-protocol agreed on, or None."""
-        return self._subprotocol
-
-    @property
-    def extensions(self) -> str | None:
-        """The Sec-WebSocket-Extensions value in force (e.g.
-        "permessage-deflate; ..."), or None."""
-        return self._extensions
-
-    @property
-    def tls_version(self) -> str | None:
-        """"TLSv1.3" and so on, or None for a cleartext connection."""
-        return self._tls[0]
-
-    @property
-    def tls_cipher(self) -> str | None:
-        """The TLS cipher suite, or None."""
-        return self._tls[1]
-
-    @property
-    def close_code(self) -> int | None:
-        """The close code once closed, else None."""
-        return self._info.code if self._info else None
-
-    @property
-    def close_reason(self) -> str | None:
-        """The close reason once closed, else None."""
-        return self._info.reason if self._info else None
-
-    @property
-    def closed(self) -> bool:
-        return self.state == State.CLOSED
 
 
 class ClientConnection(Connection):

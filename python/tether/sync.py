@@ -31,8 +31,8 @@ import time
 from typing import Any, Callable, Deque, Iterable, Iterator, Optional, Union
 
 from ._engine import (
-    E_BACKPRESSURE, E_STATE, CloseInfo, Context, Headers, Request, Response, Sink, close_args,
-    conn_request, encode_message, logger,
+    ConnectionInfo, E_BACKPRESSURE, E_STATE, CloseInfo, Context, Headers, Request, Response, Sink,
+    close_args, conn_request, encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -118,7 +118,7 @@ class _IODriver:
         self.core.free()
 
 
-class Connection(Sink):
+class Connection(Sink, ConnectionInfo):
     """A WebSocket connection (common to clients and servers). Every
     method may be called from any thread; ``recv`` from one at a time."""
 
@@ -391,38 +391,6 @@ class Connection(Sink):
         if self._driver.call(look):
             done.wait(5.0)
         return box[0] if box else None
-
-    # ---- properties ----------------------------------------------------------
-
-    @property
-    def subprotocol(self) -> str | None:
-        """The sub-protocol agreed on, or None."""
-        return self._subprotocol
-
-    @property
-    def extensions(self) -> str | None:
-        """The Sec-WebSocket-Extensions value in force, or None."""
-        return self._extensions
-
-    @property
-    def tls_version(self) -> str | None:
-        return self._tls[0]
-
-    @property
-    def tls_cipher(self) -> str | None:
-        return self._tls[1]
-
-    @property
-    def close_code(self) -> int | None:
-        return self._info.code if self._info else None
-
-    @property
-    def close_reason(self) -> str | None:
-        return self._info.reason if self._info else None
-
-    @property
-    def closed(self) -> bool:
-        return self.state == CLOSED
 
     def __enter__(self) -> "Connection":
         return self
