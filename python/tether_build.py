@@ -72,9 +72,8 @@ def load_decls_module(root: Path):
     return mod
 
 
-# Helpers compiled into the extension (plain C, no Python API): they cut the
-# number of calls from Python per event from about eight to one.
-HELPERS_CDEF = """
+# One batch entry, declared once for both the cdef and the C source.
+TPY_EVENT = """
 typedef struct tpy_event {
     tether_event *ev;
     int type;
@@ -84,22 +83,18 @@ typedef struct tpy_event {
     size_t len;
     int opcode, fin;
 } tpy_event;
+"""
+
+# Helpers compiled into the extension (plain C, no Python API): they cut the
+# number of calls from Python per event from about eight to one.
+HELPERS_CDEF = TPY_EVENT + """
 int tpy_next_events(tether_ctx *ctx, tpy_event *out, int max, int timeout_ms);
 void tpy_release_events(tpy_event *evs, int n);
 const char *tpy_cdef_digest(void);
 extern "Python" void tpy_log_cb(int level, const char *line, void *user);
 """
 
-HELPERS_C = r"""
-typedef struct tpy_event {
-    tether_event *ev;
-    int type;
-    tether_conn *conn;
-    void *user;
-    const uint8_t *data;
-    size_t len;
-    int opcode, fin;
-} tpy_event;
+HELPERS_C = TPY_EVENT + r"""
 
 /* Up to max events: the first waited for up to timeout_ms (as
  * tether_next_event), then what tether_next_event(ctx, 0) gives until it
