@@ -8,8 +8,16 @@ use Tether::Courier ();
 use Tether::Raw ();
 use Tether::X ();
 
+# The same fields as a Tether::Courier, so sends (1 when queued, 0 while
+# closing, a throw once closed) and the accessors are the courier's.
+BEGIN {
+    no strict 'refs';
+    *{$_} = \&{"Tether::Courier::$_"}
+      for qw(_conn send_text send_binary id role state is_open status protocol extensions path
+      query peer http_status tls_version tls_cipher header);
+}
+
 my $OP_TEXT   = $Tether::Raw::TETHER_OP_TEXT;
-my $OP_BINARY = $Tether::Raw::TETHER_OP_BINARY;
 
 sub _new {
     my ($class, %a) = @_;
@@ -52,12 +60,6 @@ sub _closed {
     $self->{error}  = Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status);
 }
 
-sub _conn {
-    my ($self) = @_;
-    return $self->{conn} if $self->{conn};
-    Tether::X::NotOpen->throw('the connection is closed');
-}
-
 sub _wait {
     my ($self, $done, $timeout, $what) = @_;
     $timeout = $self->{timeout} if @_ < 3;
@@ -65,21 +67,6 @@ sub _wait {
 }
 
 # ---- The public API -------------------------------------------------------
-
-# As Tether::Courier's: 1 when queued, 0 while closing, throw once closed.
-sub send_text {
-    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_TEXT, $_[1]);
-    return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
-    Tether::X::throw_code($rc);
-}
-
-sub send_binary {
-    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_BINARY, $_[1]);
-    return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
-    Tether::X::throw_code($rc);
-}
 
 sub recv {
     my ($self, $timeout) = @_;
@@ -123,20 +110,7 @@ sub close {
     return $self->{status};
 }
 
-sub id          { $_[0]{id} }
-sub role        { $_[0]{role} }
-sub state       { $_[0]{state} }
-sub is_open     { $_[0]{state} eq 'open' }
-sub status      { $_[0]{status} }
 sub error       { $_[0]{error} }
-sub protocol    { $_[0]{conn} && Tether::Raw::tether_conn_protocol($_[0]{conn}) }
-sub extensions  { $_[0]{conn} && Tether::Raw::tether_conn_extensions($_[0]{conn}) }
-sub path        { $_[0]{conn} && Tether::Raw::tether_conn_path($_[0]{conn}) }
-sub query       { $_[0]{conn} && Tether::Raw::tether_conn_query($_[0]{conn}) }
-sub peer        { $_[0]{conn} && Tether::Raw::tether_conn_peer($_[0]{conn}) }
-sub http_status { $_[0]{conn} && Tether::Raw::tether_conn_http_status($_[0]{conn}) }
-sub tls_version { $_[0]{conn} && Tether::Raw::tether_conn_tls_version($_[0]{conn}) }
-sub header      { $_[0]{conn} && Tether::Raw::tether_conn_header($_[0]{conn}, $_[1]) }
 
 sub DESTROY {
     my ($self) = @_;
