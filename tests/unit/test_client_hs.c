@@ -11,6 +11,7 @@
 
 #include "proto/client_hs.h"
 #include "tether.h"
+#include "hs_edit.h"
 
 static const char rfc_key[] = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -292,26 +293,8 @@ static void test_refused_status(void **state) {
     assert_int_equal(tether_error_http_status(TETHER_E_HS_STATUS), 0);
 }
 
-/* rfc_response with the line starting with `line` replaced by `with` (removed
- * when ""), or `with` added when line is NULL. */
 static char *edit_response(const char *line, const char *with) {
-    char *s = malloc(1024);
-    assert_non_null(s);
-    if (!line) {
-        size_t n = strlen(rfc_response) - 2;
-        memcpy(s, rfc_response, n);
-        sprintf(s + n, "%s\r\n\r\n", with);
-        return s;
-    }
-    const char *at = strstr(rfc_response, line);
-    assert_non_null(at);
-    const char *end = strstr(at, "\r\n") + 2;
-    size_t n = (size_t)(at - rfc_response);
-    memcpy(s, rfc_response, n);
-    s[n] = '\0';
-    if (*with) sprintf(s + n, "%s\r\n", with);
-    strcat(s, end);
-    return s;
+    return hs_edit(rfc_response, line, with);
 }
 
 static void test_rejections(void **state) {

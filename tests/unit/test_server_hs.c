@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tether.h"
+#include "hs_edit.h"
 #include "proto/server_hs.h"
 
 /* The sample request of RFC 6455 section 1.2 (with its key from 1.3). */
@@ -211,26 +212,8 @@ static void test_targets(void **state) {
     }
 }
 
-/* rfc_request with one line replaced (or removed when `with` is ""), or a
- * line added before the empty line when `line` is NULL. */
 static char *edit_request(const char *line, const char *with) {
-    char *s = malloc(2048);
-    assert_non_null(s);
-    if (!line) {
-        size_t n = strlen(rfc_request) - 2;
-        memcpy(s, rfc_request, n);
-        sprintf(s + n, "%s\r\n\r\n", with);
-        return s;
-    }
-    const char *at = strstr(rfc_request, line);
-    assert_non_null(at);
-    const char *end = strstr(at, "\r\n") + 2;
-    size_t n = (size_t)(at - rfc_request);
-    memcpy(s, rfc_request, n);
-    s[n] = '\0';
-    if (*with) sprintf(s + n, "%s\r\n", with);
-    strcat(s, end);
-    return s;
+    return hs_edit(rfc_request, line, with);
 }
 
 static void test_rejections(void **state) {
