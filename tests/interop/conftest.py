@@ -5,10 +5,7 @@ prints `listening on HOST:PORT` and we read the port from that line. Every
 wait has a timeout and every process started here is stopped at teardown.
 
 Environment:
-  TETHER_BIN            the `tether` tool under test (required). A path
-                        ending in .py is run with this Python (that is how
-                        the harness self-check stand-in peers/standin.py
-                        is used; it is NOT tether).
+  TETHER_BIN            the `tether` tool under test (required).
   INTEROP_BUILD_DIR     where to build the libwebsockets peer (default: a
                         pytest temp dir).
   INTEROP_NODE_MODULES  node_modules directory holding `ws` (default:
@@ -177,17 +174,14 @@ class Proc:
 def tether_cmd():
     path = os.environ.get("TETHER_BIN")
     if not path:
-        pytest.fail("TETHER_BIN is not set: point it at the `tether` tool "
-                    "(or, for a harness self-check only, at "
-                    "tests/interop/peers/standin.py)", pytrace=False)
+        pytest.fail("TETHER_BIN is not set: point it at the `tether` tool",
+                    pytrace=False)
     p = Path(path)
     if not p.exists() and shutil.which(path):
         p = Path(shutil.which(path))
     p = p.resolve()
     if not p.exists():
         pytest.fail(f"TETHER_BIN={path} does not exist", pytrace=False)
-    if p.suffix == ".py":
-        return [sys.executable, str(p)]
     return [str(p)]
 
 

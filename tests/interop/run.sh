@@ -5,8 +5,7 @@
 #   tests/interop/run.sh BUILD_DIR TETHER_BIN [PYTEST_ARGS...]
 #
 # BUILD_DIR receives the venv, the node modules and the libwebsockets peer.
-# TETHER_BIN is the `tether` tool under test. (For a harness self-check only,
-# tests/interop/peers/standin.py may be given instead: it is NOT tether.)
+# TETHER_BIN is the `tether` tool under test.
 set -euo pipefail
 
 WEBSOCKETS_VERSION=17.4
