@@ -73,6 +73,9 @@ void tt_conn_flush(tether_conn *c) {
         tt_conn_write_failed(c);
         return;
     }
+    /* Ciphertext still held is owed to the peer as much as queued frames:
+     * the send limit and DRAIN count both. */
+    tt_conn_set_owed_below(&c->ws, tt_conn_tls_owed(c));
     if (c->phase == TT_PH_OPEN && tt_conn_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
     if (c->phase == TT_PH_LINGER && tt_outbuf_len(&c->ws.out) == 0 && !tt_conn_wants_write(c))
         tt_conn_finish_linger(c);

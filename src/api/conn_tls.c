@@ -197,6 +197,10 @@ int tt_conn_flush_tls(tether_conn *c) {
     }
 }
 
+size_t tt_conn_tls_owed(const tether_conn *c) {
+    return c->tls ? tt_outbuf_len(&c->tls_out) + tt_tls_out_pending(c->tls) : 0;
+}
+
 /* Whether anything waits for the socket to become writable. */
 int tt_conn_tls_wants_write(const tether_conn *c) {
     if (tt_outbuf_len(&c->tls_out) > 0 || tt_tls_out_pending(c->tls) > 0) return 1;

@@ -82,7 +82,8 @@ typedef struct tt_conn {
     uint32_t tx_utf8;   /* streaming text send: UTF-8 state */
     int tx_compressed;  /* streaming send in progress: it is compressed */
     int close_sent;
-    int above_mark; /* buffered went over the drain mark */
+    int above_mark;    /* buffered went over the drain mark */
+    size_t owed_below; /* bytes the layers under this one still owe the peer */
 
     /* permessage-deflate, once negotiated (tt_conn_set_deflate) */
     tether_pmd *pmd;
@@ -158,5 +159,10 @@ int tt_conn_note_rx(tt_conn *c, uint64_t now);
 
 /* Whether a DRAIN should be reported now (clears the condition). */
 int tt_conn_take_drain(tt_conn *c);
+/* Every byte the connection still owes the peer: the frame queue plus what
+ * the transport under it (TLS) holds, as last told by
+ * tt_conn_set_owed_below(). The send limit and the drain mark count this. */
+size_t tt_conn_buffered(const tt_conn *c);
+void tt_conn_set_owed_below(tt_conn *c, size_t n);
 
 #endif

@@ -28,13 +28,13 @@ static int tt_conn_put_frame(tt_conn *c, tether_opcode op, int fin, unsigned rsv
     else if (len)
         memcpy(p + hlen, data, len);
     tt_outbuf_commit(&c->out, hlen + len);
-    if (tt_outbuf_len(&c->out) > c->cfg->drain_mark) c->above_mark = 1;
+    if (tt_conn_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
     return 0;
 }
 
 /* Whether len more payload bytes fit under the send limit. */
 static int tt_conn_fits(const tt_conn *c, size_t len) {
-    return len <= c->cfg->send_limit && tt_outbuf_len(&c->out) <= c->cfg->send_limit - len;
+    return len <= c->cfg->send_limit && tt_conn_buffered(c) <= c->cfg->send_limit - len;
 }
 
 /* Before building a data frame of len bytes. A compressed one's size is
@@ -137,7 +137,15 @@ int tt_conn_put_close(tt_conn *c, int code, const char *reason, size_t reason_le
 }
 
 int tt_conn_take_drain(tt_conn *c) {
-    if (!c->above_mark || tt_outbuf_len(&c->out) > c->cfg->drain_mark) return 0;
+    if (!c->above_mark || tt_conn_buffered(c) > c->cfg->drain_mark) return 0;
     c->above_mark = 0;
     return 1;
+}
+
+size_t tt_conn_buffered(const tt_conn *c) {
+    return tt_outbuf_len(&c->out) + c->owed_below;
+}
+
+void tt_conn_set_owed_below(tt_conn *c, size_t n) {
+    c->owed_below = n;
 }

@@ -43,6 +43,7 @@ typedef struct side {
     char proto[64];
     char error_text[160]; /* tether_conn_error_text() at CLOSED, "" if NULL */
     int msgs, pings, pongs, drains, frags, frag_fins, events;
+    size_t drain_buffered; /* the most tether_conn_buffered() at a DRAIN */
     int last_op;
     uint8_t *last; /* a copy of the last message */
     size_t last_len;
@@ -202,6 +203,8 @@ static inline void lu_record(world *w, tether_event *ev) {
         break;
     case TETHER_EV_DRAIN:
         s->drains++;
+        if (tether_conn_buffered(s->c) > s->drain_buffered)
+            s->drain_buffered = tether_conn_buffered(s->c);
         break;
     case TETHER_EV_CLOSED: {
         size_t rl = 0;

@@ -641,6 +641,33 @@ static void test_drain(void **state) {
     fx_free(&f);
 }
 
+/* Bytes a lower layer (TLS) still owes the peer count against the send
+ * limit and hold back DRAIN, as queued frames do. */
+static void test_owed_below(void **state) {
+    fx f;
+    fx_setup(&f, ROLE(state));
+    f.cfg.send_limit = 200;
+    f.cfg.drain_mark = 100;
+    fx_start(&f, 0, 0);
+    uint8_t buf[150];
+    memset(buf, 'o', sizeof buf);
+    tt_conn_set_owed_below(&f.c, 120);
+    assert_int_equal(tt_conn_buffered(&f.c), 120);
+    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 90), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 20), 0);
+    assert_true(tt_conn_buffered(&f.c) > 140);
+    /* the frames went down to the lower layer, which still holds them */
+    tt_conn_set_owed_below(&f.c, tt_conn_buffered(&f.c));
+    tt_outbuf_consume(&f.c.out, tt_outbuf_len(&f.c.out));
+    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    tt_conn_set_owed_below(&f.c, 101);
+    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    tt_conn_set_owed_below(&f.c, 100);
+    assert_int_equal(tt_conn_take_drain(&f.c), 1);
+    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    fx_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         ROLE_TEST(test_text_and_binary),
@@ -661,6 +688,7 @@ int main(void) {
         ROLE_TEST(test_sends_after_close),
         ROLE_TEST(test_backpressure),
         ROLE_TEST(test_drain),
+        ROLE_TEST(test_owed_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

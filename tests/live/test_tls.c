@@ -411,8 +411,14 @@ static void test_client_tls12(void **state) {
 }
 
 /* Backpressure over TLS: at most a bounded amount is encrypted ahead of
- * the socket, the rest waits as plaintext and counts against the send
- * limit; DRAIN comes when the peer reads again, and nothing is lost. */
+ * the socket, the rest waits as plaintext; both count against the send
+ * limit, DRAIN comes only once every owed byte but drain_mark's worth has
+ * gone to the socket, and nothing is lost.
+ *
+ * Whether DRAIN comes while the client is paused depends on how much the
+ * kernel's socket buffers absorb (autotuning may take megabytes on
+ * loopback), so the test asserts only what tether promises: DRAIN at or
+ * under the mark, exactly once, and every message delivered. */
 static void test_backpressure(void **state) {
     world w;
     w_init(&w, MODE(state));
@@ -431,18 +437,21 @@ static void test_backpressure(void **state) {
         rc = tether_conn_send(s->c, TETHER_OP_BINARY, chunk, 48 * 1024);
         if (!rc) sent++;
         if (i % 8 == 0) w_pump(&w, 1); /* rounds flush and encrypt */
+        assert_true(tether_conn_buffered(s->c) <= 512 * 1024);
     }
     assert_int_equal(rc, TETHER_E_BACKPRESSURE);
     assert_true(tether_conn_buffered(s->c) > 64 * 1024);
-    assert_true(tether_conn_buffered(s->c) <= 512 * 1024);
     /* What went out: the limit, the bounded ciphertext, kernel buffers.
      * Unbounded encryption would take everything (960 MB) here. */
     if ((size_t)sent * 48 * 1024 > 16u << 20) fail_msg("%d messages accepted", sent);
     w_pump(&w, 100);
-    assert_int_equal(s->drains, 0);
+    assert_true(s->drains <= 1);
+    assert_true(tether_conn_buffered(s->c) <= 512 * 1024);
     assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
     UNTIL(&w, 10000, s->drains == 1);
     UNTIL(&w, 10000, c->msgs == sent);
+    assert_int_equal(s->drains, 1);
+    assert_true(s->drain_buffered <= 64 * 1024);
     assert_int_equal(c->last_len, 48 * 1024);
     assert_memory_equal(c->last, chunk, 48 * 1024);
     free(chunk);

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Flake hunt: repeats every test that uses sockets, threads or timers N
+# times while other processes keep cores busy, as a loaded CI machine
+# would, and prints how many runs of each suite failed and which tests.
+# Not part of the README's test command (it takes long); see README
+# "Flaky tests".
+#
+#   bash scripts/stress_tests.sh N [SUITE...]
+#
+# SUITEs (default: all of them, in this order):
+#   live-gcc, live-asan   tests/live, examples_echo and tools_smoke (ctest)
+#   interop-gcc, interop-asan   the interop suite against that build's tool
+#   python                the Python package's pytest suite
+#   perl                  the Perl distribution's `make test`
+# STRESS_LOAD sets how many busy processes run meanwhile (default 1: one
+# core of this 2-core machine). Logs of failed runs go to build/stress/.
+# Ends with "stress: N passed, M failed" counting runs; exits 1 if any run
+# failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+runs=${1:?usage: stress_tests.sh N [SUITE...]}
+shift
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(live-gcc live-asan interop-gcc interop-asan python perl)
+out=$root/build/stress
+mkdir -p "$out"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+
+bash scripts/deps.sh
+
+# ---- the load --------------------------------------------------------------
+load_pids=()
+stop_load() { [ ${#load_pids[@]} -eq 0 ] || kill "${load_pids[@]}" 2>/dev/null || true; }
+trap stop_load EXIT
+for _ in $(seq 1 "${STRESS_LOAD:-1}"); do
+    sh -c 'while :; do :; done' &
+    load_pids+=($!)
+done
+echo "stress: $runs runs per suite, ${#load_pids[@]} busy process(es) alongside"
+
+# ---- builds, as scripts/test.sh makes them ---------------------------------
+build() {
+    local dir=$1; shift
+    if [ ! -e "$root/build/$dir/build.ninja" ]; then
+        cmake -S "$root" -B "$root/build/$dir" -G Ninja -DTETHER_WERROR=ON "$@" >/dev/null
+    fi
+    cmake --build "$root/build/$dir" >/dev/null
+}
+need_build() {
+    case $1 in
+    gcc) build ci-gcc -DCMAKE_C_COMPILER=gcc ;;
+    asan) build ci-asan -DCMAKE_C_COMPILER=clang -DTETHER_SANITIZE=ON ;;
+    esac
+}
+
+# ---- bookkeeping -------------------------------------------------------------
+total_ok=0
+total_bad=0
+declare -A failures=()
+# record SUITE RUN RC LOG FAILED_TEST...
+record() {
+    local suite=$1 run=$2 rc=$3 log=$4
+    shift 4
+    if [ "$rc" -eq 0 ]; then
+        total_ok=$((total_ok + 1))
+        return
+    fi
+    total_bad=$((total_bad + 1))
+    cp "$log" "$out/$suite-run$run.log"
+    [ $# -gt 0 ] || set -- "(the run itself: exit $rc)"
+    local t
+    for t in "$@"; do
+        failures["$suite: $t"]=$((${failures["$suite: $t"]:-0} + 1))
+    done
+    echo "  run $run: FAILED: $* (log: build/stress/$suite-run$run.log)"
+}
+# Timing of one run, for the note.
+timed() {
+    local start=$SECONDS
+    "$@"
+    echo "  ($((SECONDS - start)) s)"
+}
+
+# ---- suites --------------------------------------------------------------------
+live_regex() {
+    local names
+    names=$(cd tests/live && ls test_*.c | sed 's/\.c$//' | paste -sd'|')
+    echo "^($names|examples_echo|tools_smoke)$"
+}
+
+run_live() {
+    local kind=$1 dir=build/ci-$1 re i rc log
+    need_build "$kind"
+    re=$(live_regex)
+    for i in $(seq 1 "$runs"); do
+        log=$out/current.log
+        set +e
+        (cd "$dir" && ctest -j 2 --output-on-failure -R "$re") >"$log" 2>&1
+        rc=$?
+        set -e
+        mapfile -t bad < <(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p' "$log")
+        record "live-$kind" "$i" "$rc" "$log" "${bad[@]}"
+    done
+}
+
+run_interop() {
+    local kind=$1 i rc log
+    need_build "$kind"
+    for i in $(seq 1 "$runs"); do
+        log=$out/current.log
+        set +e
+        tests/interop/run.sh build/interop "build/ci-$kind/tools/tether" -q >"$log" 2>&1
+        rc=$?
+        set -e
+        mapfile -t bad < <(sed -n 's/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p' "$log")
+        record "interop-$kind" "$i" "$rc" "$log" "${bad[@]}"
+    done
+}
+
+run_python() {
+    local i rc log
+    # The package is built and installed once, the way the test command
+    # does it; the runs then repeat its pytest suite.
+    bash scripts/test_python.sh build/python >"$out/python-setup.log" 2>&1 ||
+        { echo "python: setup failed, see build/stress/python-setup.log"; total_bad=$((total_bad + 1)); return; }
+    for i in $(seq 1 "$runs"); do
+        log=$out/current.log
+        set +e
+        (cd build/python && TETHER_SOURCE_DIR="$root" timeout 600 venv/bin/python -m pytest -q \
+            -p no:cacheprovider "$root/python/tests") >"$log" 2>&1
+        rc=$?
+        set -e
+        [ "$rc" -ne 5 ] || rc=1 # no test collected
+        mapfile -t bad < <(sed -n 's/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p' "$log")
+        record python "$i" "$rc" "$log" "${bad[@]}"
+    done
+}
+
+run_perl() {
+    need_build gcc
+    local log=$out/current.log i rc
+    for i in $(seq 1 "$runs"); do
+        set +e
+        bash scripts/test_perl.sh build/ci-gcc >"$log" 2>&1
+        rc=$?
+        set -e
+        mapfile -t bad < <(sed -n 's/^\(t\/[^ ]*\.t\) *(Wstat.*/\1/p' "$log")
+        record perl "$i" "$rc" "$log" "${bad[@]}"
+    done
+}
+
+for s in "${suites[@]}"; do
+    echo "== $s"
+    case $s in
+    live-gcc) timed run_live gcc ;;
+    live-asan) timed run_live asan ;;
+    interop-gcc) timed run_interop gcc ;;
+    interop-asan) timed run_interop asan ;;
+    python) timed run_python ;;
+    perl) timed run_perl ;;
+    *) echo "unknown suite $s" >&2; exit 2 ;;
+    esac
+done
+
+echo "== failures by test"
+if [ ${#failures[@]} -eq 0 ]; then
+    echo "  none"
+else
+    for k in "${!failures[@]}"; do echo "  $k: ${failures[$k]} of $runs runs"; done | sort
+fi
+echo "stress: $total_ok passed, $total_bad failed"
+[ "$total_bad" -eq 0 ]
