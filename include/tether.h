@@ -97,16 +97,17 @@ enum tether_error {
 
     /* Handshake errors. On the server, tether_error_http_status() gives the
      * status to answer with; on the client they explain a refused upgrade. */
-    TETHER_E_HS_MALFORMED = -200, /* not a valid HTTP/1.1 message (400) */
-    TETHER_E_HS_TOO_BIG = -201,   /* header bytes or count over the limit (431) */
-    TETHER_E_HS_METHOD = -202,    /* request is not GET, or not HTTP/1.1 (405 / 400) */
-    TETHER_E_HS_UPGRADE = -203,   /* Upgrade: websocket / Connection: Upgrade missing (400) */
-    TETHER_E_HS_VERSION = -204,   /* Sec-WebSocket-Version is not 13 (426) */
-    TETHER_E_HS_KEY = -205,       /* Sec-WebSocket-Key missing or not 16 bytes base64 (400) */
-    TETHER_E_HS_STATUS = -206,    /* client: the response status is not 101 */
-    TETHER_E_HS_ACCEPT = -207,    /* client: Sec-WebSocket-Accept does not match */
-    TETHER_E_HS_PROTOCOL = -208,  /* client: server chose a sub-protocol not offered */
-    TETHER_E_HS_EXTENSION = -209  /* extension header malformed, not offered, or bad params */
+    TETHER_E_HS_MALFORMED = -200,   /* not a valid HTTP/1.1 message (400) */
+    TETHER_E_HS_TOO_BIG = -201,     /* header bytes or count over the limit (431) */
+    TETHER_E_HS_METHOD = -202,      /* request is not GET, or not HTTP/1.1 (405 / 400) */
+    TETHER_E_HS_UPGRADE = -203,     /* Upgrade: websocket / Connection: Upgrade missing (400) */
+    TETHER_E_HS_VERSION = -204,     /* Sec-WebSocket-Version is not 13 (426) */
+    TETHER_E_HS_KEY = -205,         /* Sec-WebSocket-Key missing or not 16 bytes base64 (400) */
+    TETHER_E_HS_STATUS = -206,      /* client: the response status is not 101 */
+    TETHER_E_HS_ACCEPT = -207,      /* client: Sec-WebSocket-Accept does not match */
+    TETHER_E_HS_PROTOCOL = -208,    /* client: server chose a sub-protocol not offered */
+    TETHER_E_HS_EXTENSION = -209,   /* extension header malformed, not offered, or bad params */
+    TETHER_E_HS_HTTP_VERSION = -210 /* request line names HTTP/2 or another major (505) */
 };
 
 /* A short English description of an error code ("invalid UTF-8", ...).
@@ -459,8 +460,13 @@ TETHER_API int tether_server_hs_set_max_headers(tether_server_hs *h, size_t max)
 /* Feeds request bytes; *consumed as for the client. Returns 0 for a complete,
  * valid WebSocket upgrade (GET, HTTP/1.1, Host, Upgrade: websocket,
  * Connection containing Upgrade, Sec-WebSocket-Version: 13, a key of 16
- * bytes in base64), TETHER_E_AGAIN for an incomplete head, or
- * TETHER_E_HS_MALFORMED / _TOO_BIG / _METHOD / _UPGRADE / _VERSION / _KEY.
+ * bytes in base64, no body), TETHER_E_AGAIN for an incomplete head, or
+ * TETHER_E_HS_MALFORMED / _TOO_BIG / _METHOD / _UPGRADE / _VERSION / _KEY /
+ * _HTTP_VERSION. Strict, so that no proxy in front can read the request
+ * differently: a Transfer-Encoding or a Content-Length other than 0, a
+ * Host that is not a valid host[:port], and an absolute-form target whose
+ * authority is not Host are all TETHER_E_HS_MALFORMED (400); an HTTP major
+ * version other than 1 is TETHER_E_HS_HTTP_VERSION (505).
  * After an error that left a complete head the request accessors still
  * work, so the application can log it or serve plain HTTP instead. */
 TETHER_API int tether_server_hs_parse(tether_server_hs *h, const uint8_t *buf, size_t len,
@@ -682,7 +688,7 @@ TETHER_API int tether_opts_set_ping_timeout(tether_opts *o, unsigned ms);
 /* Backpressure: sends fail with TETHER_E_BACKPRESSURE once this many bytes
  * wait to be written (default 64 MiB), and a DRAIN event comes when the
  * queue falls to drain_mark bytes or below after having been above it
- * (default 64 KiB). */
+ * (default 64 KiB). Both count what tether_conn_buffered() counts. */
 TETHER_API int tether_opts_set_send_limit(tether_opts *o, size_t max);
 TETHER_API int tether_opts_set_drain_mark(tether_opts *o, size_t mark);
 /* Sub-protocols: a client offers them in this order; a server accepts the
@@ -914,7 +920,9 @@ TETHER_API int tether_conn_close(tether_conn *c, int code, const char *reason);
  * frames already read are still answered. */
 TETHER_API int tether_conn_pause_reading(tether_conn *c, int on);
 
-/* Bytes queued and not yet written to the socket. */
+/* Bytes the connection still owes the peer and has not yet written to the
+ * socket: queued frames, and over TLS also the ciphertext made from them
+ * (at most 256 KiB; the rest waits as plaintext). */
 TETHER_API size_t tether_conn_buffered(const tether_conn *c);
 /* The connection's id within its context, for tether_ctx_post_send() and
  * tether_ctx_post_close(): never 0, and not given to a later connection

@@ -242,7 +242,7 @@ def error_from_code(code: int, text: str | None = None, *, what: str = "",
                              + (f" ({text})" if text else ""))
     if code in _HS_NEGOTIATION:
         return NegotiationError(msg, error=code)
-    if code <= lib.TETHER_E_HS_MALFORMED and code >= lib.TETHER_E_HS_EXTENSION:
+    if code <= lib.TETHER_E_HS_MALFORMED and code >= lib.TETHER_E_HS_HTTP_VERSION:
         return InvalidHandshake(msg, error=code)
     if code in _TOO_BIG:
         return PayloadTooBig(msg, error=code)

@@ -57,6 +57,7 @@ static const struct tt_error_info tt_errors[] = {
     {TETHER_E_HS_ACCEPT, 0, 0, "wrong Sec-WebSocket-Accept"},
     {TETHER_E_HS_PROTOCOL, 0, 0, "server chose a sub-protocol that was not offered"},
     {TETHER_E_HS_EXTENSION, 0, 400, "invalid or unexpected extension negotiation"},
+    {TETHER_E_HS_HTTP_VERSION, 0, 505, "HTTP version not supported"},
 };
 
 static const struct tt_error_info *tt_error_find(int code) {

@@ -81,3 +81,48 @@ int tt_http_list_has_exact(const char *list, const char *s, size_t n) {
         if (en == n && memcmp(e, s, n) == 0) return 1;
     return 0;
 }
+
+/* unreserved / pct-encoded / sub-delims (RFC 3986 reg-name); '%' is checked
+ * for its two hex digits by the caller. */
+static int tt_http_is_regname_char(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+    return c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL;
+}
+
+static int tt_http_is_hex(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The host part: "[" IPv6 / IPvFuture "]" or a reg-name (which covers
+ * IPv4 addresses). Returns its length, or 0 if it is not valid. */
+static size_t tt_http_host_part(const char *s, size_t n) {
+    size_t i = 0;
+    if (n > 0 && s[0] == '[') {
+        for (i = 1; i < n && s[i] != ']'; i++)
+            if (!tt_http_is_hex((unsigned char)s[i]) && !strchr(":.vV", s[i])) return 0;
+        return i < n && i > 1 ? i + 1 : 0;
+    }
+    while (i < n && s[i] != ':') {
+        if (s[i] == '%') {
+            if (i + 2 >= n || !tt_http_is_hex((unsigned char)s[i + 1]) ||
+                !tt_http_is_hex((unsigned char)s[i + 2]))
+                return 0;
+            i += 3;
+        } else if (tt_http_is_regname_char((unsigned char)s[i])) {
+            i++;
+        } else {
+            return 0;
+        }
+    }
+    return i;
+}
+
+int tt_http_host_valid(const char *s, size_t n) {
+    size_t h = tt_http_host_part(s, n);
+    if (h == 0) return 0;
+    if (h == n) return 1;
+    if (s[h] != ':') return 0;
+    for (size_t i = h + 1; i < n; i++) /* port = *DIGIT: may be empty */
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}

@@ -38,4 +38,9 @@ int tt_http_list_has(const char *list, const char *token);
  * sub-protocol names are compared). list may be NULL. */
 int tt_http_list_has_exact(const char *list, const char *s, size_t n);
 
+/* 1 if s[0..n) is a valid Host value (RFC 9110 section 7.2: uri-host
+ * [ ":" port ], the host a reg-name, an IPv4 address or an IP literal in
+ * brackets). Empty is not valid. */
+int tt_http_host_valid(const char *s, size_t n);
+
 #endif

@@ -91,17 +91,44 @@ static int tt_server_key_ok(const char *key) {
     return memcmp(again, key, TETHER_KEY_LEN) == 0;
 }
 
-/* The request line and Host: HTTP/1.1 or higher, GET, a target in origin
- * form or absolute form without a fragment, exactly one non-empty Host
- * (RFC 9112 section 3.2 demands 400 for a missing or repeated Host). */
+/* In absolute form the target's authority is the request's host (RFC 9112
+ * section 3.2.2); one that differs from Host names some other server, and
+ * a proxy in front of us would have routed it by the other one. */
+static int tt_server_authority_ok(const char *t, const char *host) {
+    size_t scheme = tt_server_scheme_len(t);
+    if (!scheme) return 1;
+    const char *a = t + scheme;
+    size_t n = strcspn(a, "/?");
+    if (memchr(a, '@', n)) return 0; /* userinfo is deprecated and refused */
+    return tt_http_host_valid(a, n) && tt_http_eq_nocase(a, n, host);
+}
+
+/* A body would be read as WebSocket frames by us and as a body by any
+ * proxy in front, a request-smuggling vector: refuse any Transfer-Encoding
+ * and any Content-Length but 0 (RFC 9112 section 6.3). */
+static int tt_server_no_body(const tt_http_head *r) {
+    if (tt_http_head_get(r, "Transfer-Encoding")) return 0;
+    const char *cl = tt_http_head_get(r, "Content-Length");
+    return !cl || strcmp(cl, "0") == 0;
+}
+
+/* The request line and Host: HTTP/1.1 or higher minor version (505 for
+ * another major one), GET, a target in origin form or absolute form
+ * without a fragment whose authority is Host, exactly one valid Host (RFC
+ * 9112 section 3.2 demands 400 for a missing, repeated or invalid one),
+ * and no body. */
 static int tt_server_check_http(const tether_server_hs *h) {
     const tt_http_head *r = &h->req;
     const char *t = tt_http_head_target(r);
-    if (r->major < 1 || (r->major == 1 && r->minor < 1)) return TETHER_E_HS_METHOD;
+    if (r->major != 1) return TETHER_E_HS_HTTP_VERSION;
+    if (r->minor < 1) return TETHER_E_HS_METHOD;
     if (strcmp(tt_http_head_method(r), "GET") != 0) return TETHER_E_HS_METHOD;
     if ((t[0] != '/' && !tt_server_scheme_len(t)) || strchr(t, '#')) return TETHER_E_HS_MALFORMED;
     const char *host = tt_http_head_get(r, "Host");
-    if (!host || !*host || tt_http_head_occurrences(r, "Host") != 1) return TETHER_E_HS_MALFORMED;
+    if (!host || tt_http_head_occurrences(r, "Host") != 1) return TETHER_E_HS_MALFORMED;
+    if (!tt_http_host_valid(host, strlen(host))) return TETHER_E_HS_MALFORMED;
+    if (!tt_server_authority_ok(t, host)) return TETHER_E_HS_MALFORMED;
+    if (!tt_server_no_body(r)) return TETHER_E_HS_MALFORMED;
     return 0;
 }
 

@@ -135,6 +135,16 @@ static void test_bytes_after_head(void **state) {
     tether_server_hs_free(h);
 }
 
+/* A GET may say it has no body; that is no smuggling risk. */
+static void test_zero_content_length(void **state) {
+    (void)state;
+    char *s = hs_edit(rfc_request, NULL, "Content-Length: 0");
+    tether_server_hs *h;
+    assert_int_equal(parse_request(s, &h), 0);
+    tether_server_hs_free(h);
+    free(s);
+}
+
 /* Changes the case of every header name (the part before ':'). */
 static void recase_names(char *s, int upper) {
     for (char *line = strstr(s, "\r\n") + 2; *line != '\r'; line = strstr(line, "\r\n") + 2)
@@ -184,24 +194,32 @@ static void test_header_case_and_lists(void **state) {
 static void test_targets(void **state) {
     (void)state;
     static const struct {
-        const char *target, *path, *query;
+        const char *target, *host, *path, *query;
     } cases[] = {
-        {"/chat?x=1&y=2", "/chat", "x=1&y=2"},
-        {"/chat?", "/chat", ""},
-        {"/", "/", NULL},
-        {"/a/b/", "/a/b/", NULL},
-        {"ws://host:80/p/q?z", "/p/q", "z"},
-        {"HTTP://host", "/", NULL},
-        {"https://host?q=1", "/", "q=1"},
+        {"/chat?x=1&y=2", "a", "/chat", "x=1&y=2"},
+        {"/chat?", "a", "/chat", ""},
+        {"/", "a", "/", NULL},
+        {"/a/b/", "a", "/a/b/", NULL},
+        {"ws://host:80/p/q?z", "host:80", "/p/q", "z"},
+        {"HTTP://host", "HOST", "/", NULL},
+        {"https://host?q=1", "host", "/", "q=1"},
+        {"ws://[::1]:9/", "[::1]:9", "/", NULL},
+        /* Host syntax: IP literal, IPv4, reg-name with pct-encoding, empty port */
+        {"/", "[::1]:8080", "/", NULL},
+        {"/", "127.0.0.1:9000", "/", NULL},
+        {"/", "xn--bcher-kva.example", "/", NULL},
+        {"/", "a%20b", "/", NULL},
+        {"/", "a:", "/", NULL},
     };
     char buf[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tether_server_hs *h;
         snprintf(buf, sizeof buf,
-                 "GET %s HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                 cases[i].target);
-        assert_int_equal(parse_request(buf, &h), 0);
+                 cases[i].target, cases[i].host);
+        int rc = parse_request(buf, &h);
+        if (rc != 0) fail_msg("case %zu: rc %d", i, rc);
         assert_string_equal(tether_server_hs_target(h), cases[i].target);
         assert_string_equal(tether_server_hs_path(h), cases[i].path);
         if (cases[i].query)
@@ -225,7 +243,31 @@ static void test_rejections(void **state) {
         {"GET /chat HTTP/1.1", "POST /chat HTTP/1.1", TETHER_E_HS_METHOD, 405},
         {"GET /chat HTTP/1.1", "get /chat HTTP/1.1", TETHER_E_HS_METHOD, 405},
         {"GET /chat HTTP/1.1", "GET /chat HTTP/1.0", TETHER_E_HS_METHOD, 405},
-        {"GET /chat HTTP/1.1", "GET /chat HTTP/0.9", TETHER_E_HS_METHOD, 405},
+        {"GET /chat HTTP/1.1", "GET /chat HTTP/0.9", TETHER_E_HS_HTTP_VERSION, 505},
+        {"GET /chat HTTP/1.1", "GET /chat HTTP/2.0", TETHER_E_HS_HTTP_VERSION, 505},
+        {"GET /chat HTTP/1.1", "GET /chat HTTP/9.9", TETHER_E_HS_HTTP_VERSION, 505},
+        /* request smuggling: a body a proxy and we would delimit differently */
+        {NULL, "Transfer-Encoding: chunked", TETHER_E_HS_MALFORMED, 400},
+        {NULL, "Transfer-Encoding: identity", TETHER_E_HS_MALFORMED, 400},
+        {NULL, "Content-Length: 5", TETHER_E_HS_MALFORMED, 400},
+        {NULL, "Content-Length: 00", TETHER_E_HS_MALFORMED, 400},
+        {NULL, "Content-Length: x", TETHER_E_HS_MALFORMED, 400},
+        /* absolute form naming another host than Host, or with userinfo */
+        {"GET /chat HTTP/1.1", "GET ws://evil.example/chat HTTP/1.1", TETHER_E_HS_MALFORMED, 400},
+        {"GET /chat HTTP/1.1", "GET ws://server.example.com:81/chat HTTP/1.1",
+         TETHER_E_HS_MALFORMED, 400},
+        {"GET /chat HTTP/1.1", "GET ws://u@server.example.com/chat HTTP/1.1", TETHER_E_HS_MALFORMED,
+         400},
+        {"GET /chat HTTP/1.1", "GET http:///chat HTTP/1.1", TETHER_E_HS_MALFORMED, 400},
+        /* invalid Host values */
+        {"Host:", "Host: a b", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: a:b", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: a:80:80", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: [::1", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: []", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: a/b", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: a%2", TETHER_E_HS_MALFORMED, 400},
+        {"Host:", "Host: u@a", TETHER_E_HS_MALFORMED, 400},
         {"GET /chat HTTP/1.1", "GET chat HTTP/1.1", TETHER_E_HS_MALFORMED, 400},
         {"GET /chat HTTP/1.1", "GET * HTTP/1.1", TETHER_E_HS_MALFORMED, 400},
         {"GET /chat HTTP/1.1", "GET /chat#frag HTTP/1.1", TETHER_E_HS_MALFORMED, 400},
@@ -544,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_rfc_sample),
         cmocka_unit_test(test_split_everywhere),
         cmocka_unit_test(test_bytes_after_head),
+        cmocka_unit_test(test_zero_content_length),
         cmocka_unit_test(test_header_case_and_lists),
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_rejections),

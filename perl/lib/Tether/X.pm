@@ -31,7 +31,7 @@ my %BY_CODE;
         ],
         'Tether::X::Handshake' => [
             qw(HS_MALFORMED HS_TOO_BIG HS_METHOD HS_UPGRADE HS_VERSION HS_KEY
-              HS_STATUS HS_ACCEPT HS_PROTOCOL HS_EXTENSION)
+              HS_STATUS HS_ACCEPT HS_PROTOCOL HS_EXTENSION HS_HTTP_VERSION)
         ],
     );
     for my $class (keys %kinds) {
