@@ -666,6 +666,9 @@ TETHER_API void tether_opts_free(tether_opts *o);
 TETHER_API int tether_opts_set_max_message(tether_opts *o, uint64_t max);
 /* Default message limit. */
 #define TETHER_DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+/* Default time a received message may take from its first frame to its
+ * last, in ms (tether_opts_set_message_timeout). */
+#define TETHER_DEFAULT_MESSAGE_TIMEOUT 120000u
 /* Largest frame accepted (1009 past it); by default the message limit. */
 TETHER_API int tether_opts_set_max_frame(tether_opts *o, uint64_t max);
 /* Streaming: deliver each received data frame as a FRAGMENT event as it
@@ -680,6 +683,13 @@ TETHER_API int tether_opts_set_connect_timeout(tether_opts *o, unsigned ms);
 TETHER_API int tether_opts_set_handshake_timeout(tether_opts *o, unsigned ms);
 TETHER_API int tether_opts_set_close_timeout(tether_opts *o, unsigned ms);
 TETHER_API int tether_opts_set_idle_timeout(tether_opts *o, unsigned ms);
+/* Time a received data message may take from the start of its first frame
+ * to the end of its last (default TETHER_DEFAULT_MESSAGE_TIMEOUT, 2
+ * minutes; 0: no limit). Past it the connection fails with 1008 "message
+ * timeout" and CLOSED reports TETHER_E_TIMEOUT: a peer cannot make the
+ * connection hold a partial message, up to max_message, for ever. The time
+ * runs while reading is paused too; raise it for slow, large uploads. */
+TETHER_API int tether_opts_set_message_timeout(tether_opts *o, unsigned ms);
 /* Keepalive: a ping every interval ms of silence (default 0: none); a peer
  * that does not answer within timeout ms (default 20000) is dropped, and
  * CLOSED reports 1011 "keepalive timeout". */

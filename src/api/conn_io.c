@@ -187,6 +187,8 @@ static void tt_conn_on_readable(tether_conn *c) {
     } else {
         tt_conn_process(c, rbuf, (size_t)n);
     }
+    /* A message under way has a deadline of its own, maybe the earliest. */
+    if (c->phase == TT_PH_OPEN && tt_conn_receiving(&c->ws)) tt_conn_arm_timer(c);
 }
 
 void tt_conn_io_cb(tt_io *io, unsigned ready) {

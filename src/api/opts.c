@@ -100,6 +100,7 @@ TT_OPT_SETTER(close_timeout, unsigned, cfg.close_timeout, v > 0) /* 0 would wait
 TT_OPT_SETTER(idle_timeout, unsigned, cfg.idle_timeout, 1)
 TT_OPT_SETTER(ping_interval, unsigned, cfg.ping_interval, 1)
 TT_OPT_SETTER(ping_timeout, unsigned, cfg.ping_timeout, v > 0)
+TT_OPT_SETTER(message_timeout, unsigned, cfg.message_timeout, 1)
 TT_OPT_SETTER(send_limit, size_t, cfg.send_limit, v > 0)
 TT_OPT_SETTER(drain_mark, size_t, cfg.drain_mark, 1)
 TT_OPT_SETTER(max_header_bytes, size_t, max_header_bytes, v >= 256)

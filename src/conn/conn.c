@@ -11,6 +11,7 @@ void tt_conn_cfg_defaults(tt_conn_cfg *cfg) {
     cfg->utf8_check = 1;
     cfg->close_timeout = 5000;
     cfg->ping_timeout = 20000;
+    cfg->message_timeout = TETHER_DEFAULT_MESSAGE_TIMEOUT;
     cfg->send_limit = 64u * 1024u * 1024u;
     cfg->drain_mark = 64u * 1024u;
 }

@@ -23,6 +23,7 @@ typedef struct tt_conn_cfg {
     uint64_t max_message, max_frame;
     int streaming, utf8_check;
     unsigned close_timeout, idle_timeout, ping_interval, ping_timeout;
+    unsigned message_timeout; /* first frame of a message to its last; 0: none */
     size_t send_limit, drain_mark;
 } tt_conn_cfg;
 
@@ -72,9 +73,11 @@ typedef struct tt_conn {
     int fin_sent_up; /* streaming: the last fragment was delivered */
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
     size_t ctl_len;
-    int rx_compressed;   /* the message being received had RSV1 */
-    int rx_inflated_end; /* its last piece has been through the inflater */
-    uint32_t rx_utf8;    /* its inflated text's UTF-8 state */
+    int rx_compressed;    /* the message being received had RSV1 */
+    int rx_inflated_end;  /* its last piece has been through the inflater */
+    uint32_t rx_utf8;     /* its inflated text's UTF-8 state */
+    int rx_in_message;    /* a data message has begun and not ended */
+    uint64_t msg_started; /* when its first frame began to arrive */
 
     /* send side */
     tt_outbuf out;
@@ -149,9 +152,13 @@ int tt_conn_abort(tt_conn *c, int err, tt_conn_ev *ev);
 
 /* Time: the absolute time of the next deadline (0: none), and what to do
  * when it comes: returns 1 with a CLOSE event when the connection dies of
- * it (keepalive 1011, close timeout 1006), else 0 (maybe a ping queued). */
+ * it (keepalive 1011, close timeout 1006, idle 1001, a message not
+ * finished within message_timeout 1008), else 0 (maybe a ping queued). */
 uint64_t tt_conn_deadline(const tt_conn *c);
 int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev);
+
+/* Whether a data message has begun to arrive and not ended. */
+int tt_conn_receiving(const tt_conn *c);
 
 /* Bytes arrived at `now`: the peer is alive. Returns 1 if that answered an
  * outstanding keepalive ping, which moves tt_conn_deadline() earlier. */

@@ -99,6 +99,8 @@ uint64_t tt_conn_deadline(const tt_conn *c) {
         d = tt_min_deadline(d, c->ping_sent + cfg->ping_timeout);
     else if (cfg->ping_interval && c->state == TT_CONN_OPEN)
         d = tt_min_deadline(d, c->last_rx + cfg->ping_interval);
+    if (cfg->message_timeout && c->rx_in_message && c->state == TT_CONN_OPEN)
+        d = tt_min_deadline(d, c->msg_started + cfg->message_timeout);
     return d;
 }
 
@@ -135,6 +137,15 @@ int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev) {
     if (c->state == TT_CONN_CLOSING && now >= c->close_deadline) {
         static const char why[] = "close timeout";
         return tt_conn_end(c, TETHER_CLOSE_ABNORMAL, why, sizeof why - 1, 0, TETHER_E_TIMEOUT, ev);
+    }
+    /* A message that takes too long holds its buffer (up to max_message)
+     * for as long as the peer likes: policy violation. */
+    if (c->cfg->message_timeout && c->rx_in_message && c->state == TT_CONN_OPEN &&
+        now >= c->msg_started + c->cfg->message_timeout) {
+        static const char why[] = "message timeout";
+        tt_conn_put_close(c, TETHER_CLOSE_POLICY_VIOLATION, why, sizeof why - 1);
+        return tt_conn_end(c, TETHER_CLOSE_POLICY_VIOLATION, why, sizeof why - 1, 0,
+                           TETHER_E_TIMEOUT, ev);
     }
     if (c->cfg->idle_timeout && c->state == TT_CONN_OPEN &&
         now >= c->last_rx + c->cfg->idle_timeout) {

@@ -8,10 +8,11 @@
  * is released).
  *
  * A compressed message (RSV1, permessage-deflate) is inflated piece by piece
- * as its payload arrives, never held compressed: its output goes into the
- * message (or straight out as a fragment when streaming), and when all of it
- * came out of the last piece it is handed out from the inflater's buffer
- * without a further copy. Its text is validated after inflation. */
+ * as its payload arrives, never held compressed: the inflater writes
+ * straight into the message buffer, so a message costs one buffer of its
+ * size however it is split (when streaming, each piece goes out as a
+ * fragment from the inflater's buffer, which is trimmed after each). Its
+ * text is validated after inflation. */
 #include "conn/conn_int.h"
 #include "proto/pmd.h"
 
@@ -42,6 +43,8 @@ static void tt_msg_begin(tt_conn *c, int op) {
     c->rx_compressed = tether_parser_message_compressed(c->parser);
     c->rx_inflated_end = 0;
     c->rx_utf8 = TETHER_UTF8_INIT;
+    c->rx_in_message = 1;
+    c->msg_started = c->last_rx; /* the caller noted the arrival time */
 }
 
 /* A compressed frame: its wire size counts against the message's allowance
@@ -102,18 +105,19 @@ static int tt_check_inflated_text(tt_conn *c, const uint8_t *p, size_t n, int fi
  * peer's (1009 over the cap, 1007 corrupt) unless it is our memory. */
 static int tt_inflate_piece(tt_conn *c, const uint8_t *data, size_t len, int fin, tt_conn_ev *ev) {
     const uint8_t *out;
-    size_t n;
-    int rc = tether_pmd_decompress(c->pmd, data, len, fin, &out, &n);
+    size_t n, before = c->msg_len;
+    int rc;
+    if (c->cfg->streaming) {
+        rc = tether_pmd_decompress(c->pmd, data, len, fin, &out, &n);
+    } else {
+        rc = tt_pmd_decompress_append(c->pmd, data, len, fin, &c->msg, &c->msg_cap, &c->msg_len);
+        out = c->msg + before;
+        n = c->msg_len - before;
+    }
     if (rc == 0) rc = tt_check_inflated_text(c, out, n, fin);
     if (rc != 0) return tt_conn_fail(c, rc, NULL, ev);
     c->rx_inflated_end = fin;
     if (c->cfg->streaming) return n || fin ? tt_emit_fragment(c, out, n, fin, 1, ev) : 0;
-    if (fin && c->msg_len == 0) { /* all of it came out now: no copy */
-        c->single = out;
-        c->single_len = n;
-        return 0;
-    }
-    if (tt_msg_append(c, out, n) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
     return 0;
 }
 
@@ -134,6 +138,7 @@ static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_co
 
 static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
     if (!tether_parser_fin(c->parser)) return 0;
+    c->rx_in_message = 0;
     /* A last frame with no payload: the inflater still has to finish. */
     if (c->rx_compressed && !c->rx_inflated_end) {
         int rc = tt_inflate_piece(c, NULL, 0, 1, ev);
@@ -202,15 +207,23 @@ int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_con
     return 0;
 }
 
+int tt_conn_receiving(const tt_conn *c) {
+    return c->rx_in_message;
+}
+
 void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
-    /* Only a delivered message may drop its buffers: other events (a ping
-     * between fragments) come while a message is being assembled. Messages
-     * up to the TT_CONN_*_KEEP sizes keep them for the next one. */
-    int end = type == TT_EV_MESSAGE || (type == TT_EV_FRAGMENT && c->fin_sent_up);
-    if (end && c->pmd)
-        tt_pmd_trim_inflate(c->pmd,
-                            tt_pmd_peers(c->pmd)->no_context_takeover ? 0 : TT_CONN_PMD_KEEP);
-    if (type != TT_EV_MESSAGE || c->msg_cap <= TT_CONN_MSG_KEEP) return;
+    /* Only a delivered message may drop the message buffer: other events (a
+     * ping between fragments) come while a message is being assembled. A
+     * streamed piece is done with once delivered: the inflater's buffer
+     * need not hold a piece's size while the peer takes its time with the
+     * next. Up to the TT_CONN_*_KEEP sizes, buffers are kept for the next,
+     * except without context takeover, where a connection holds no
+     * compression memory between messages. */
+    int no_takeover = c->pmd && tt_pmd_peers(c->pmd)->no_context_takeover;
+    if (type == TT_EV_FRAGMENT && c->pmd)
+        tt_pmd_trim_inflate(c->pmd, c->fin_sent_up && no_takeover ? 0 : TT_CONN_PMD_KEEP);
+    if (type != TT_EV_MESSAGE) return;
+    if (c->msg_cap <= TT_CONN_MSG_KEEP && !(no_takeover && c->rx_compressed)) return;
     free(c->msg);
     c->msg = NULL;
     c->msg_cap = c->msg_len = 0;

@@ -92,4 +92,12 @@ void tt_pmd_restart_count(struct tether_pmd *pmd);
 void tt_pmd_trim_deflate(struct tether_pmd *pmd, size_t keep);
 void tt_pmd_trim_inflate(struct tether_pmd *pmd, size_t keep);
 
+/* tether_pmd_decompress(), but the output is appended to the caller's
+ * growable buffer (*buf of *cap bytes, *buf_len used; realloc'ed as needed,
+ * never past what the cap on the message allows) instead of the codec's
+ * own: a message being reassembled is inflated where it is kept, one copy
+ * and no second buffer of its size. The caller frees *buf. */
+int tt_pmd_decompress_append(tether_pmd *pmd, const void *in, size_t len, int fin, uint8_t **buf,
+                             size_t *cap, size_t *buf_len);
+
 #endif

@@ -219,18 +219,18 @@ static int tt_pmd_inflate_probe(tether_pmd *pmd) {
     return tt_pmd_inflate_result(pmd, zrc);
 }
 
-/* One inflate call into the output buffer, growing it first if full. */
-static int tt_pmd_inflate_step(tether_pmd *pmd, size_t *used) {
+/* One inflate call into dst at off + *used, growing dst first if full. */
+static int tt_pmd_inflate_step(tether_pmd *pmd, tt_pmd_buf *dst, size_t off, size_t *used) {
     z_stream *z = &pmd->inf;
-    size_t room = tt_pmd_inflate_room(pmd, *used), space;
+    size_t room = tt_pmd_inflate_room(pmd, *used), space, pos = off + *used;
     int zrc;
     if (room == 0) return tt_pmd_inflate_probe(pmd);
-    if (*used == pmd->inf_out.cap) {
-        size_t limit = *used + room < *used ? SIZE_MAX : *used + room;
-        if (tt_pmd_buf_reserve(&pmd->inf_out, *used + 1, limit) != 0) return TETHER_E_NOMEM;
+    if (pos == dst->cap) {
+        size_t limit = pos + room < pos ? SIZE_MAX : pos + room;
+        if (tt_pmd_buf_reserve(dst, pos + 1, limit) != 0) return TETHER_E_NOMEM;
     }
-    space = tt_min_size(tt_min_size(pmd->inf_out.cap - *used, room), TT_PMD_CHUNK);
-    z->next_out = pmd->inf_out.data + *used;
+    space = tt_min_size(tt_min_size(dst->cap - pos, room), TT_PMD_CHUNK);
+    z->next_out = dst->data + pos;
     z->avail_out = (uInt)space;
     zrc = inflate(z, Z_SYNC_FLUSH);
     *used += space - z->avail_out;
@@ -239,7 +239,8 @@ static int tt_pmd_inflate_step(tether_pmd *pmd, size_t *used) {
 
 /* Feeds in[0..len) and collects its output, until the input is used up and
  * zlib has no output pending (it left output space unused). */
-static int tt_pmd_inflate_feed(tether_pmd *pmd, const uint8_t *in, size_t len, size_t *used) {
+static int tt_pmd_inflate_feed(tether_pmd *pmd, const uint8_t *in, size_t len, tt_pmd_buf *dst,
+                               size_t off, size_t *used) {
     z_stream *z = &pmd->inf;
     int pending = 0;
     while (len > 0 || pending) {
@@ -247,7 +248,7 @@ static int tt_pmd_inflate_feed(tether_pmd *pmd, const uint8_t *in, size_t len, s
         int rc;
         z->next_in = (Bytef *)(uintptr_t)in;
         z->avail_in = (uInt)chunk;
-        rc = tt_pmd_inflate_step(pmd, used);
+        rc = tt_pmd_inflate_step(pmd, dst, off, used);
         if (rc != 0) return rc;
         in += chunk - z->avail_in;
         len -= chunk - z->avail_in;
@@ -268,35 +269,57 @@ static int tt_pmd_inflate_finish(tether_pmd *pmd) {
  * and the state for the next message. A compliant sender writes an empty
  * message as 0x00; a message with no payload at all is taken as empty too,
  * as other implementations do. */
-static int tt_pmd_inflate_end(tether_pmd *pmd, size_t *used) {
+static int tt_pmd_inflate_end(tether_pmd *pmd, tt_pmd_buf *dst, size_t off, size_t *used) {
     int rc = 0;
-    if (pmd->inf_seen) rc = tt_pmd_inflate_feed(pmd, tt_pmd_tail, sizeof tt_pmd_tail, used);
+    if (pmd->inf_seen)
+        rc = tt_pmd_inflate_feed(pmd, tt_pmd_tail, sizeof tt_pmd_tail, dst, off, used);
     if (rc == 0 && pmd->inf_seen) rc = tt_pmd_inflate_finish(pmd);
     pmd->inf_total = 0;
     pmd->inf_seen = 0;
     return rc;
 }
 
-int tether_pmd_decompress(tether_pmd *pmd, const void *in, size_t len, int fin, const uint8_t **out,
-                          size_t *out_len) {
-    size_t used = 0;
+/* Inflates one piece into dst after its first off bytes; *used is the
+ * output's length. */
+static int tt_pmd_decompress_into(tether_pmd *pmd, const void *in, size_t len, int fin,
+                                  tt_pmd_buf *dst, size_t off, size_t *used) {
     int rc;
-    if (pmd == NULL || out == NULL || out_len == NULL || (in == NULL && len > 0))
-        return TETHER_E_INVAL;
+    *used = 0;
     if (!pmd->enabled || pmd->inf_failed) return TETHER_E_STATE;
     if ((rc = tt_pmd_inflate_start(pmd)) != 0) return rc;
-    rc = tt_pmd_inflate_feed(pmd, in, len, &used);
+    rc = tt_pmd_inflate_feed(pmd, in, len, dst, off, used);
     pmd->inf_seen |= len > 0;
-    if (rc == 0 && fin) rc = tt_pmd_inflate_end(pmd, &used);
+    if (rc == 0 && fin) rc = tt_pmd_inflate_end(pmd, dst, off, used);
     if (rc != 0) {
         pmd->inf_failed = 1;
         return rc;
     }
-    if (!fin) pmd->inf_total += used;
+    if (!fin) pmd->inf_total += *used;
+    return 0;
+}
+
+int tether_pmd_decompress(tether_pmd *pmd, const void *in, size_t len, int fin, const uint8_t **out,
+                          size_t *out_len) {
+    size_t used;
+    if (pmd == NULL || out == NULL || out_len == NULL || (in == NULL && len > 0))
+        return TETHER_E_INVAL;
+    int rc = tt_pmd_decompress_into(pmd, in, len, fin, &pmd->inf_out, 0, &used);
+    if (rc != 0) return rc;
     /* Never NULL, even before the buffer exists (empty output). */
     *out = pmd->inf_out.data != NULL ? pmd->inf_out.data : tt_pmd_tail;
     *out_len = used;
     return 0;
+}
+
+int tt_pmd_decompress_append(tether_pmd *pmd, const void *in, size_t len, int fin, uint8_t **buf,
+                             size_t *cap, size_t *buf_len) {
+    tt_pmd_buf dst = {*buf, *cap};
+    size_t used;
+    int rc = tt_pmd_decompress_into(pmd, in, len, fin, &dst, *buf_len, &used);
+    *buf = dst.data;
+    *cap = dst.cap;
+    *buf_len += used;
+    return rc;
 }
 
 int tether_pmd_reset_inflate(tether_pmd *pmd) {

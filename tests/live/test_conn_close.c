@@ -641,6 +641,56 @@ static void test_keepalive_alive_peer(void **state) {
     fx_free(&f);
 }
 
+/* A message must arrive whole within message_timeout of its first byte,
+ * however busy the peer keeps the connection meanwhile: else 1008. */
+static void test_message_timeout(void **state) {
+    fx f;
+    fx_setup(&f, ROLE(state));
+    f.cfg.message_timeout = 4000;
+    fx_start(&f, 0, 100);
+    tt_conn_ev ev;
+    assert_int_equal(tt_conn_deadline(&f.c), 0); /* no message under way */
+    wire w = {0};
+    w_text(&w, f.role, "whole");
+    rx_at(&f, 500, &w);
+    assert_int_equal(tt_conn_deadline(&f.c), 0);
+    w_free(&w);
+    /* a fragmented message: its time counts from the first fragment */
+    w_frame(&w, f.role, TETHER_OP_TEXT, 0, "par", 3);
+    rx_at(&f, 1000, &w);
+    assert_int_equal(tt_conn_deadline(&f.c), 5000);
+    w_free(&w);
+    w_frame(&w, f.role, TETHER_OP_PING, 1, "p", 1);
+    w_frame(&w, f.role, TETHER_OP_CONTINUATION, 0, "ti", 2);
+    rx_at(&f, 3000, &w);
+    assert_int_equal(tt_conn_deadline(&f.c), 5000);
+    assert_int_equal(tt_conn_on_timer(&f.c, 4999, &ev), 0);
+    assert_int_equal(tt_conn_on_timer(&f.c, 5000, &ev), 1);
+    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(ev.code, TETHER_CLOSE_POLICY_VIOLATION);
+    assert_int_equal(ev.error, TETHER_E_TIMEOUT);
+    assert_int_equal(ev.reason_len, strlen("message timeout"));
+    assert_memory_equal(ev.reason, "message timeout", ev.reason_len);
+    peer_read(&f.pr, &f.c);
+    assert_int_equal(f.pr.f[f.pr.n - 1].op, TETHER_OP_CLOSE);
+    assert_int_equal(f.pr.f[f.pr.n - 1].close_code, 1008);
+    w_free(&w);
+    fx_free(&f);
+
+    /* one frame whose payload trickles in counts the same */
+    fx_setup(&f, ROLE(state));
+    f.cfg.message_timeout = 4000;
+    fx_start(&f, 0, 100);
+    w_frame(&w, f.role, TETHER_OP_BINARY, 1, "0123456789", 10);
+    w.len -= 4;
+    rx_at(&f, 200, &w);
+    assert_int_equal(tt_conn_deadline(&f.c), 4200);
+    assert_int_equal(tt_conn_on_timer(&f.c, 4200, &ev), 1);
+    assert_int_equal(ev.code, TETHER_CLOSE_POLICY_VIOLATION);
+    w_free(&w);
+    fx_free(&f);
+}
+
 static void test_idle_timeout(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
@@ -745,6 +795,7 @@ int main(void) {
         ROLE_TEST(test_keepalive_dead_peer),
         ROLE_TEST(test_keepalive_alive_peer),
         ROLE_TEST(test_idle_timeout),
+        ROLE_TEST(test_message_timeout),
         ROLE_TEST(test_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

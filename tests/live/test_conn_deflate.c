@@ -807,6 +807,50 @@ static void test_bomb(void **state) {
     tether_pmd_free(tx);
 }
 
+/* The first fragment of a compressed message that will never be finished
+ * (15 KiB that inflates to 15 MiB): the connection holds one buffer of the
+ * inflated size, not that and an inflater buffer as big. Streaming, it
+ * holds neither once the piece was delivered. */
+static void test_unfinished_held_once(void **state) {
+    tether_role role = ROLE(state);
+    const size_t big = 15u << 20;
+    uint8_t *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    for (int streaming = 0; streaming <= 1; streaming++) {
+        tether_pmd *tx;
+        tether_pmd *rx = pmd_for(role, 0, 0, &tx);
+        const uint8_t *z;
+        size_t zn;
+        assert_int_equal(tether_pmd_compress(tx, zeros, big, 0, &z, &zn), 0);
+        assert_true(zn < 20u << 10);
+        wire w = {0};
+        w_rawp(&w, role, 0x42, z, zn); /* binary, RSV1, not FIN */
+        fx f;
+        fx_setup(&f, role);
+        f.cfg.streaming = streaming;
+        fx_start(&f, 0, 0);
+        assert_int_equal(tt_conn_set_deflate(&f.c, rx, 0), 0);
+        feed_chunks(&f.c, w.b, w.len, 4096, &f.log);
+        if (streaming) {
+            size_t got = 0;
+            for (int i = 0; i < f.log.n; i++)
+                got += f.log.e[i].len;
+            assert_int_equal(got, big);
+            assert_true(f.c.pmd->inf_out.cap <= 16u << 10);
+            assert_true(f.c.msg_cap <= 64u << 10);
+        } else {
+            assert_int_equal(f.log.n, 0);
+            assert_int_equal(f.c.msg_len, big);
+            assert_true(f.c.msg_cap <= 16u << 20);
+            assert_null(f.c.pmd->inf_out.data);
+        }
+        fx_free(&f);
+        w_free(&w);
+        tether_pmd_free(tx);
+    }
+    free(zeros);
+}
+
 /* Incompressible data exactly at max_message is a little longer compressed
  * than max_message: it is accepted (the limit is on what the application
  * receives), while a plain frame one byte over still fails. */
@@ -1100,8 +1144,8 @@ static void test_send_checks(void **state) {
 /* ---- Zero copy and memory --------------------------------------------------------------- */
 
 /* Plain messages on a deflate connection still come as slices of the input;
- * a compressed one is handed out from the inflater's buffer with no further
- * copy when it is one frame. */
+ * a compressed one is inflated straight into the message buffer and handed
+ * out from there, with no further copy. */
 static void test_zero_copy_kept(void **state) {
     tether_role role = ROLE(state);
     fx f;
@@ -1120,8 +1164,8 @@ static void test_zero_copy_kept(void **state) {
     assert_true(ev.data >= buf && ev.data + ev.len <= buf + w.len);
     assert_int_equal(tt_conn_input(&f.c, buf + used, w.len - used, &used, &ev), 1);
     assert_int_equal(ev.len, 5);
-    assert_ptr_equal(ev.data, f.c.pmd->inf_out.data);
-    assert_int_equal(f.c.msg_len, 0);
+    assert_ptr_equal(ev.data, f.c.msg);
+    assert_null(f.c.pmd->inf_out.data); /* no second buffer */
     /* Copies asked for (poll mode), streaming: inflated data is already
      * the connection's own, and is not copied again. */
     f.cfg.streaming = 1;
@@ -1144,7 +1188,8 @@ static void test_zero_copy_kept(void **state) {
 /* What an idle connection keeps after one message each way: a side with
  * context takeover keeps its zlib stream and small buffers, reused (no
  * allocation per message once warm); a side without keeps neither; no side
- * keeps a big message's buffers. */
+ * keeps a big message's buffers. Messages are inflated into the message
+ * buffer, so the inflater's own buffer stays unused. */
 static void test_memory(void **state) {
     (void)state;
     const size_t big = 1u << 20;
@@ -1164,25 +1209,27 @@ static void test_memory(void **state) {
                 assert_int_equal(p->def_ready, !d.nct[side]);
                 assert_int_equal(p->inf_ready, !d.nct[1 - side]);
                 assert_true(p->def_out.cap <= 1024);
-                assert_true(p->inf_out.cap <= 1024);
+                assert_true(d.conn[side].msg_cap <= 1024);
                 assert_int_equal(p->def_out.data == NULL, d.nct[side]);
-                assert_int_equal(p->inf_out.data == NULL, d.nct[1 - side]);
+                assert_null(p->inf_out.data);
+                assert_int_equal(d.conn[side].msg == NULL, d.nct[1 - side]);
             }
             /* Warm: the same traffic reuses the same buffers. */
-            const uint8_t *def = d.pmd[SV]->def_out.data, *inf = d.pmd[CL]->inf_out.data;
+            const uint8_t *def = d.pmd[SV]->def_out.data, *inf = d.conn[CL].msg;
             for (int i = 0; i < 20; i++) {
                 assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_TEXT, "hi hi hi", 8), 0);
                 dp_flush(&d, SV, 0);
             }
             assert_ptr_equal(def, d.pmd[SV]->def_out.data);
-            assert_ptr_equal(inf, d.pmd[CL]->inf_out.data);
-            /* 16 KiB still stays (with takeover), 16 KiB + 1 does not. */
+            assert_ptr_equal(inf, d.conn[CL].msg);
+            /* 16 KiB still stays (with takeover), 16 KiB + 1 does not; the
+             * message buffer stays up to 64 KiB, as for plain messages. */
             for (size_t n = 16000; n <= 17000; n += 1000) {
                 assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, msg, n), 0);
                 dp_flush(&d, SV, 0);
                 int kept = n < 16384 && !snct;
                 assert_int_equal(d.pmd[SV]->def_out.data != NULL, kept);
-                assert_int_equal(d.pmd[CL]->inf_out.data != NULL, kept);
+                assert_int_equal(d.conn[CL].msg != NULL, !snct);
             }
             /* A big message's buffers do not stay. */
             assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, msg, big), 0);
@@ -1340,6 +1387,7 @@ int main(void) {
         ROLE_TEST(test_streaming_limits),
         cmocka_unit_test(test_cap_exact),
         ROLE_TEST(test_bomb),
+        ROLE_TEST(test_unfinished_held_once),
         ROLE_TEST(test_wire_slack),
         ROLE_TEST(test_corrupt),
         ROLE_TEST(test_bad_utf8),
