@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -475,4 +476,11 @@ int cli_take_shared_option(const char *cmd, const char *usage, struct cli_conn_o
 int cli_check_shared_options(const char *cmd, const struct cli_conn_opts *o) {
     if (o->key && !o->cert) return cli_usage_error(cmd, "--key needs --cert");
     return -1;
+}
+
+void cli_raise_fd_limit(uint64_t want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : (rlim_t)want;
+    setrlimit(RLIMIT_NOFILE, &rl);
 }

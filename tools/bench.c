@@ -483,16 +483,6 @@ static int report(const struct bench *b) {
 
 /* ---- Setup -------------------------------------------------------------- */
 
-/* Each connection is a file descriptor: raise the soft limit as far as
- * needed (and allowed) rather than fail at the 1025th connection. */
-static void raise_fd_limit(uint64_t connections) {
-    struct rlimit rl;
-    rlim_t want = (rlim_t)connections + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
-    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-    setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* Options so that `depth` of the largest messages always fit, and the TLS
  * and compression settings asked for. NULL: out of memory. */
 static tether_opts *make_opts(const struct bench_args *a, size_t max_len) {
@@ -626,7 +616,7 @@ static int run_bench(const struct bench_args *a) {
     b->a = a;
     b->depth = (unsigned)a->depth;
     b->opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
-    raise_fd_limit(a->connections);
+    cli_raise_fd_limit(a->connections + 64);
     int arc = alloc_bench(b);
     if (arc != 0) {
         if (arc == -1) fprintf(stderr, "tether bench: out of memory\n");

@@ -135,6 +135,11 @@ int cli_take_shared_option(const char *cmd, const char *usage, struct cli_conn_o
  * -1 when they are fine, else an exit code (message printed). */
 int cli_check_shared_options(const char *cmd, const struct cli_conn_opts *o);
 
+/* Each connection is a file descriptor: raises the soft RLIMIT_NOFILE to
+ * `want`, or to the hard limit if that is lower, rather than fail at the
+ * 1025th connection. Never lowers it. */
+void cli_raise_fd_limit(uint64_t want);
+
 /* Prints "tether <cmd>: <message>" and a pointer to --help on stderr;
  * returns CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -24,6 +24,11 @@ static const char usage[] =
     "                       client offers is chosen)\n"
     "  --broadcast          send every message to every connected client instead\n"
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G suffixes)\n"
+    "  --idle-timeout SEC   close (1001) a connection silent this long (default 120; 0: never)\n"
+    "  --ping-interval SEC  ping a connection silent this long (default 20; 0: never)\n"
+    "  --ping-timeout SEC   drop (1011) one that does not answer in time (default 20)\n"
+    "  --message-timeout SEC  fail (1008) a message not received whole in time\n"
+    "                       (default 120; 0: no limit)\n"
     "  -v, --verbose        log connections on stderr (with TLS version and extensions)\n"
     "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
     "                       with -v), notice, info, debug\n"
@@ -52,6 +57,9 @@ static const char usage[] =
 struct serve_args {
     const char *host, *path;
     int port, broadcast, verbose;
+    /* in ms; what a server facing the Internet should have (uWebSockets
+     * closes after 120 s idle; websockets pings every 20 s, 20 s to answer) */
+    unsigned idle_ms, ping_ms, ping_timeout_ms, message_ms;
     struct cli_conn_opts conn;
 };
 
@@ -279,9 +287,24 @@ static void print_listening(const char *host, int port) {
     fflush(stdout);
 }
 
+/* The time limits of every connection. */
+static int set_time_limits(tether_opts *o, const struct serve_args *a) {
+    int rc = tether_opts_set_idle_timeout(o, a->idle_ms);
+    if (rc == 0) rc = tether_opts_set_ping_interval(o, a->ping_ms);
+    if (rc == 0) rc = tether_opts_set_ping_timeout(o, a->ping_timeout_ms);
+    if (rc == 0) rc = tether_opts_set_message_timeout(o, a->message_ms);
+    return rc;
+}
+
 static int start(struct server *s, const struct serve_args *a) {
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     if (!opts) return -1;
+    if (set_time_limits(opts, a) != 0) {
+        tether_opts_free(opts);
+        return -1;
+    }
+    /* Every connection is a descriptor: take all the system allows. */
+    cli_raise_fd_limit(UINT64_MAX);
     s->ctx = tether_ctx_new();
     int rc = s->ctx ? tether_ctx_set_callback(s->ctx, on_event, s) : TETHER_E_NOMEM;
     if (rc == 0) rc = tether_listen(s->ctx, a->host, a->port, opts, &s->listener);
@@ -317,7 +340,15 @@ static int run_server(const struct serve_args *a) {
 
 /* ---- Command line ------------------------------------------------------ */
 
-enum { OPT_SNI = CLI_OPT_LOCAL, OPT_VERIFY_CLIENT, OPT_REQUIRE_CLIENT_CERT };
+enum {
+    OPT_SNI = CLI_OPT_LOCAL,
+    OPT_VERIFY_CLIENT,
+    OPT_REQUIRE_CLIENT_CERT,
+    OPT_IDLE_TIMEOUT,
+    OPT_PING_INTERVAL,
+    OPT_PING_TIMEOUT,
+    OPT_MESSAGE_TIMEOUT
+};
 
 static const struct option long_opts[] = {
     {"host", required_argument, NULL, 'H'},
@@ -327,14 +358,35 @@ static const struct option long_opts[] = {
     {"sni", required_argument, NULL, OPT_SNI},
     {"verify-client", no_argument, NULL, OPT_VERIFY_CLIENT},
     {"require-client-cert", no_argument, NULL, OPT_REQUIRE_CLIENT_CERT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+    {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
+    {"message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
+
+/* A duration option in seconds into *ms; min_s is the least allowed. */
+static int take_seconds(const char *name, const char *arg, double min_s, unsigned *ms) {
+    double sec;
+    if (cli_parse_seconds(name, arg, min_s, 86400.0 * 7, &sec) != 0) return CLI_EXIT_USAGE;
+    *ms = (unsigned)(sec * 1000.0 + 0.5);
+    if (min_s > 0 && *ms == 0) *ms = 1;
+    return 0;
+}
 
 /* Handles one option; returns 0, or an exit code. */
 static int take_option(struct serve_args *a, int opt, const char *arg) {
     uint64_t v;
     switch (opt) {
+    case OPT_IDLE_TIMEOUT:
+        return take_seconds("--idle-timeout", arg, 0, &a->idle_ms);
+    case OPT_PING_INTERVAL:
+        return take_seconds("--ping-interval", arg, 0, &a->ping_ms);
+    case OPT_PING_TIMEOUT:
+        return take_seconds("--ping-timeout", arg, 0.001, &a->ping_timeout_ms);
+    case OPT_MESSAGE_TIMEOUT:
+        return take_seconds("--message-timeout", arg, 0, &a->message_ms);
     case 'H':
         a->host = arg;
         return 0;
@@ -381,7 +433,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
 }
 
 int cli_serve(int argc, char **argv) {
-    struct serve_args a = {.host = "127.0.0.1", .conn = CLI_CONN_OPTS_INIT};
+    struct serve_args a = {.host = "127.0.0.1",
+                           .conn = CLI_CONN_OPTS_INIT,
+                           .idle_ms = 120000,
+                           .ping_ms = 20000,
+                           .ping_timeout_ms = 20000,
+                           .message_ms = 120000};
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_server(&a);
     cli_conn_opts_free(&a.conn);
