@@ -77,6 +77,7 @@ enum tether_error {
     TETHER_E_TLS_VERIFY = -15,   /* the peer's certificate was refused (text says why) */
     TETHER_E_TLS_CONFIG = -16,   /* a certificate, key or CA could not be loaded */
     TETHER_E_UNSUPPORTED = -17,  /* this build lacks the feature (see tether_features()) */
+    TETHER_E_NOFILE = -18,       /* out of file descriptors (EMFILE, ENFILE) */
 
     /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
      * close code a compliant endpoint sends (tether_error_close_code()). */
@@ -889,7 +890,10 @@ TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opt
  * port (0: any free port; see tether_listener_port()). opts (may be NULL)
  * apply to every accepted connection; with a TLS certificate set, the
  * listener speaks only TLS. Errors: TETHER_E_INVAL, TETHER_E_NOMEM,
- * TETHER_E_IO (bind/listen failed), TETHER_E_TLS_CONFIG. */
+ * TETHER_E_IO (bind/listen failed), TETHER_E_NOFILE, TETHER_E_TLS_CONFIG.
+ * When accepting fails later (out of descriptors or memory), the listener
+ * logs it once (WARN) and pauses for 100 ms or until a connection closes,
+ * whichever is first; waiting clients stay in the kernel's backlog. */
 TETHER_API int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
                              tether_listener **out);
 /* The port the listener is bound to (the one chosen when port 0 was asked). */

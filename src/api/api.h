@@ -111,6 +111,10 @@ struct tether_listener {
     tt_tls_ctx *tls; /* NULL: cleartext */
     int port;
     tether_listener *next;
+    /* Accepting paused after accept() failed (out of descriptors, of
+     * memory): resumed by the timer, or as soon as a connection closes. */
+    tt_timer backoff;
+    int paused, warned;
 };
 
 struct tether_event {
@@ -143,11 +147,16 @@ struct tether_ctx {
     atomic_int stop;
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
+    int paused_listeners; /* how many wait for a descriptor to come free */
     uint64_t now;
     uint8_t *tls_scratch;        /* ciphertext staging, made on first TLS use */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
     tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };
+
+/* server.c: listeners paused by a failed accept() try again now (a
+ * connection has given back its descriptor). */
+void tt_listeners_resume(tether_ctx *ctx);
 
 /* ctx.c */
 void tt_ctx_mark_dirty(tether_conn *c);

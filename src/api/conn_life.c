@@ -35,6 +35,7 @@ static void tt_conn_close_fd(tether_conn *c) {
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
+    if (c->ctx->paused_listeners) tt_listeners_resume(c->ctx);
 }
 
 /* Frees everything; the caller has taken c out of the context's table. */

@@ -14,6 +14,13 @@
 #include <unistd.h>
 
 static void tt_listener_on_io(tt_io *io, unsigned ready);
+static void tt_listener_on_backoff(tt_timer *t);
+
+/* After a failed accept() (the process or the system out of descriptors,
+ * the kernel out of memory) the listener stays readable: retrying at once
+ * would spin at 100% CPU while new clients wait in the backlog. Accepting
+ * pauses this long, or until a connection closes, whichever comes first. */
+#define TT_ACCEPT_BACKOFF_MS 100
 
 /* A listener with a certificate speaks TLS: its OpenSSL context is made
  * once, here, and shared by its connections. */
@@ -45,6 +52,7 @@ int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts
     l->ctx = ctx;
     l->io.fd = fd;
     l->io.cb = tt_listener_on_io;
+    tt_timer_init(&l->backoff, tt_listener_on_backoff);
     int rc = tt_loop_add(ctx->loop, &l->io, TT_IO_READ);
     if (rc) {
         close(fd);
@@ -69,6 +77,8 @@ void tether_listener_close(tether_listener *l) {
     while (*pp && *pp != l)
         pp = &(*pp)->next;
     if (*pp) *pp = l->next;
+    if (l->paused) l->ctx->paused_listeners--;
+    tt_timer_stop(l->ctx->loop, &l->backoff);
     tt_loop_del(l->ctx->loop, &l->io);
     close(l->io.fd);
     tt_tls_ctx_unref(l->tls);
@@ -106,6 +116,34 @@ static void tt_server_accept_one(tether_listener *l, int fd, const char *peer) {
     tt_conn_arm_timer(c);
 }
 
+static void tt_listener_pause(tether_listener *l, int err) {
+    if (!l->warned)
+        tt_log(TETHER_LOG_WARN, "listener on port %d: accept failed (%s); pausing for %d ms",
+               l->port, tether_strerror(err), TT_ACCEPT_BACKOFF_MS);
+    l->warned = 1; /* once per episode: a spinning log is a busy loop too */
+    if (!l->paused) l->ctx->paused_listeners++;
+    l->paused = 1;
+    tt_loop_mod(l->ctx->loop, &l->io, 0);
+    tt_timer_start(l->ctx->loop, &l->backoff, TT_ACCEPT_BACKOFF_MS);
+}
+
+static void tt_listener_resume(tether_listener *l) {
+    if (!l->paused) return;
+    l->paused = 0;
+    l->ctx->paused_listeners--;
+    tt_timer_stop(l->ctx->loop, &l->backoff);
+    tt_loop_mod(l->ctx->loop, &l->io, TT_IO_READ);
+}
+
+void tt_listeners_resume(tether_ctx *ctx) {
+    for (tether_listener *l = ctx->listeners; l; l = l->next)
+        tt_listener_resume(l);
+}
+
+static void tt_listener_on_backoff(tt_timer *t) {
+    tt_listener_resume((tether_listener *)((char *)t - offsetof(tether_listener, backoff)));
+}
+
 /* Accepts what is pending, a bounded batch per round so one busy listener
  * cannot starve established connections. */
 static void tt_listener_on_io(tt_io *io, unsigned ready) {
@@ -115,7 +153,12 @@ static void tt_listener_on_io(tt_io *io, unsigned ready) {
     for (int i = 0; i < 64; i++) {
         char peer[64];
         int fd = tt_sock_accept(l->io.fd, peer, sizeof peer);
-        if (fd < 0) break;
+        if (fd == TETHER_E_AGAIN) break;
+        if (fd < 0) {
+            tt_listener_pause(l, fd);
+            break;
+        }
+        l->warned = 0;
         tt_server_accept_one(l, fd, peer);
     }
 }

@@ -21,6 +21,9 @@ static int tt_errno_to_code(int err) {
     case ENOMEM:
     case ENOBUFS:
         return TETHER_E_NOMEM;
+    case EMFILE:
+    case ENFILE:
+        return TETHER_E_NOFILE;
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:

@@ -5,6 +5,7 @@
  * silent, break the protocol). */
 #include "live_util.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -526,6 +527,75 @@ static int raw_eof_now(int fd) {
     uint8_t b[512];
     ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static int accept_warnings;
+static void count_accept_warnings(int level, const char *line, void *user) {
+    (void)user;
+    if (level == TETHER_LOG_WARN && strstr(line, "accept failed")) accept_warnings++;
+}
+
+/* Out of descriptors, a listener backs off instead of spinning on
+ * accept(): while clients wait it uses a small share of the CPU, says so
+ * once in the log, and serves them once descriptors come free. Timing: CPU
+ * over 2 s of waiting must stay under a quarter of that (the busy loop
+ * this replaces took a whole core), and the clients get 10 s to open. */
+static void test_accept_out_of_fds(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    enum { N = 8 };
+    int cl[N];
+    for (int i = 0; i < N; i++)
+        assert_true((cl[i] = raw_connect(w.port)) >= 0); /* into the backlog */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free; /* no descriptor left */
+    accept_warnings = 0;
+    tether_set_log_level(TETHER_LOG_WARN);
+    tether_set_log_callback(count_accept_warnings, NULL);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    uint64_t t0 = lu_now_ms();
+    w_pump(&w, 2000);
+    getrusage(RUSAGE_SELF, &r1);
+    uint64_t wall = lu_now_ms() - t0;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    uint64_t cpu = (uint64_t)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                              r0.ru_stime.tv_sec) *
+                       1000 +
+                   (uint64_t)((r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                               r0.ru_stime.tv_usec) /
+                              1000);
+    if (cpu * 4 > wall)
+        fail_msg("%llu ms of CPU in %llu ms", (unsigned long long)cpu, (unsigned long long)wall);
+    assert_int_equal(accept_warnings, 1);
+    assert_null(w_server(&w, 0));
+    /* Descriptors are back: every waiting client is served. */
+    static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    for (int i = 0; i < N; i++)
+        assert_int_equal(raw_write(cl[i], req, sizeof req - 1), 0);
+    int opened = 0;
+    uint64_t end = lu_now_ms() + 10000;
+    while (opened < N && lu_now_ms() < end) {
+        w_step(&w, 20);
+        opened = 0;
+        for (int i = 0; i < N; i++)
+            opened += w_server(&w, i) && w_server(&w, i)->open;
+    }
+    assert_int_equal(opened, N);
+    tether_set_log_callback(NULL, NULL);
+    tether_set_log_level(TETHER_LOG_NONE);
+    for (int i = 0; i < N; i++)
+        close(cl[i]);
+    w_free(&w);
 }
 
 static void test_server_handshake_timeout(void **state) {
@@ -1436,6 +1506,7 @@ int main(void) {
         cmocka_unit_test(test_reuseport),
         BOTH(test_connect_timeout),
         BOTH(test_names),
+        BOTH(test_accept_out_of_fds),
         BOTH(test_server_handshake_timeout),
         BOTH(test_client_handshake_timeout),
         BOTH(test_idle_timeout),
