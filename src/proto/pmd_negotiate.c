@@ -233,21 +233,25 @@ static int tt_pmd_visit_response(void *ctx, const char *name, const tt_ext_param
 /* Checks an accepted response against what we offered and sets what is in
  * force. A server must answer a window limit we asked for with the same or
  * a smaller one (RFC 7692 7.1.2.1), and may shrink ours but never to 8,
- * which our compressor cannot use. */
+ * which our compressor cannot use. A server that names a bigger window
+ * for us than we offered (some answer client_max_window_bits=15 to 12)
+ * breaks a "should not" of 7.1.2.2, but compressing with our own smaller
+ * window is always safe for its inflater: we accept and keep ours. */
 static int tt_pmd_client_settle(tether_pmd *pmd, const tt_pmd_params *r) {
     const tt_pmd_side *ws = &pmd->want_server, *wc = &pmd->want_client;
     if (ws->no_context_takeover && !r->snct) return TETHER_E_HS_EXTENSION;
     if (ws->max_window_bits < TT_PMD_MAX_BITS &&
         (r->smwb == TT_BITS_ABSENT || r->smwb > ws->max_window_bits))
         return TETHER_E_HS_EXTENSION;
-    if (r->cmwb != TT_BITS_ABSENT &&
-        (r->cmwb < TT_PMD_MIN_DEFLATE_BITS || r->cmwb > wc->max_window_bits))
+    if (r->cmwb != TT_BITS_ABSENT && r->cmwb < TT_PMD_MIN_DEFLATE_BITS)
         return TETHER_E_HS_EXTENSION;
     pmd->server.no_context_takeover = r->snct;
     pmd->server.max_window_bits = r->smwb != TT_BITS_ABSENT ? r->smwb : TT_PMD_MAX_BITS;
     /* We keep to what we offered even if the server did not echo it. */
     pmd->client.no_context_takeover = r->cnct || wc->no_context_takeover;
-    pmd->client.max_window_bits = r->cmwb != TT_BITS_ABSENT ? r->cmwb : wc->max_window_bits;
+    pmd->client.max_window_bits = r->cmwb != TT_BITS_ABSENT && r->cmwb < wc->max_window_bits
+                                      ? r->cmwb
+                                      : wc->max_window_bits;
     return 0;
 }
 

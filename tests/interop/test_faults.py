@@ -208,3 +208,30 @@ def test_bad_time_option_refused(tether_cmd):
                        capture_output=True, text=True, timeout=WAIT)
     assert r.returncode == 2, r
     assert "--idle-timeout" in r.stderr
+
+
+# ---- failing after a valid message (Autobahn case 3.4) -------------------------
+
+
+@pytest.mark.parametrize("split", ["one write", "octet by octet"])
+def test_echo_flushed_before_protocol_error(split, tether_server):
+    """A text message, then a frame with RSV3 set: the echo of the first
+    must still arrive, then a close frame with 1002, in that order."""
+    srv = tether_server()
+    s, rest = opened(srv.port)
+    with s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = (frame(1, b"Hello, world!") + bytes([0x81 | 0x30]) + frame(1, b"x")[1:]
+                + frame(9, b""))
+        if split == "one write":
+            s.sendall(data)
+        else:
+            for b in data:
+                try:
+                    s.sendall(bytes([b]))
+                except OSError:
+                    break  # the server may close before the last octets
+                time.sleep(0.002)  # octet-wise chops, as Autobahn sends them
+        frames = read_frames(s, rest, time.monotonic() + WAIT)
+    assert frames[0] == (1, b"Hello, world!"), frames
+    assert close_code(frames)[0] == 1002
