@@ -803,6 +803,23 @@ TETHER_API tether_ctx *tether_ctx_new(void);
  * frees the context. Not from inside a callback. */
 TETHER_API void tether_ctx_free(tether_ctx *ctx);
 
+/* Default cap on the bytes all of a context's connections may have queued
+ * together (tether_ctx_set_send_budget). */
+#define TETHER_DEFAULT_SEND_BUDGET ((size_t)1 << 30)
+
+/* A cap on the bytes all connections of ctx may owe their peers together
+ * (what tether_conn_buffered() counts, summed), on top of each
+ * connection's send limit: default TETHER_DEFAULT_SEND_BUDGET (1 GiB), 0
+ * for none. A data send that would pass it fails with
+ * TETHER_E_BACKPRESSURE, as one over the connection's own limit does;
+ * pings, pongs and close frames always go. The policy is the caller's:
+ * `tether serve` closes the receiver with 1013 "try again later". So a
+ * broadcast to stalled clients cannot take all the memory there is. Loop
+ * thread only. Errors: TETHER_E_INVAL. */
+TETHER_API int tether_ctx_set_send_budget(tether_ctx *ctx, size_t bytes);
+/* Bytes all connections of ctx owe their peers now (0 for NULL). */
+TETHER_API size_t tether_ctx_buffered(const tether_ctx *ctx);
+
 typedef void (*tether_event_cb)(tether_ctx *ctx, tether_event *ev, void *user);
 /* Callback mode: every event goes to cb. NULL returns to poll mode. */
 TETHER_API int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user);

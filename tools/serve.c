@@ -29,6 +29,9 @@ static const char usage[] =
     "  --ping-timeout SEC   drop (1011) one that does not answer in time (default 20)\n"
     "  --message-timeout SEC  fail (1008) a message not received whole in time\n"
     "                       (default 120; 0: no limit)\n"
+    "  --send-budget BYTES  what all clients together may have queued (default 1G;\n"
+    "                       0: no cap); a client a message cannot be queued for, over\n"
+    "                       this or its own 64M limit, is closed (1013)\n"
     "  -v, --verbose        log connections on stderr (with TLS version and extensions)\n"
     "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
     "                       with -v), notice, info, debug\n"
@@ -60,6 +63,7 @@ struct serve_args {
     /* in ms; what a server facing the Internet should have (uWebSockets
      * closes after 120 s idle; websockets pings every 20 s, 20 s to answer) */
     unsigned idle_ms, ping_ms, ping_timeout_ms, message_ms;
+    uint64_t send_budget;
     struct cli_conn_opts conn;
 };
 
@@ -182,9 +186,10 @@ static void on_open(struct server *s, tether_conn *c) {
     if (s->shutting_down) tether_conn_close(c, TETHER_CLOSE_GOING_AWAY, "server shutting down");
 }
 
-/* Sends, or closes a client whose send queue is full: in callback mode we
- * cannot stop reading its messages, so one that never reads would make us
- * queue without bound. */
+/* Sends, or closes a client the message cannot be queued for (its own
+ * queue or the server's budget is full): in callback mode we cannot stop
+ * reading its messages, so one that never reads would make us queue
+ * without bound. */
 static void send_or_shed(tether_conn *c, int opcode, const uint8_t *data, size_t len) {
     int rc = tether_conn_send(c, (tether_opcode)opcode, data, len);
     if (rc == TETHER_E_BACKPRESSURE) {
@@ -307,6 +312,7 @@ static int start(struct server *s, const struct serve_args *a) {
     cli_raise_fd_limit(UINT64_MAX);
     s->ctx = tether_ctx_new();
     int rc = s->ctx ? tether_ctx_set_callback(s->ctx, on_event, s) : TETHER_E_NOMEM;
+    if (rc == 0) rc = tether_ctx_set_send_budget(s->ctx, (size_t)a->send_budget);
     if (rc == 0) rc = tether_listen(s->ctx, a->host, a->port, opts, &s->listener);
     tether_opts_free(opts);
     if (rc < 0) {
@@ -347,7 +353,8 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_PING_INTERVAL,
     OPT_PING_TIMEOUT,
-    OPT_MESSAGE_TIMEOUT
+    OPT_MESSAGE_TIMEOUT,
+    OPT_SEND_BUDGET
 };
 
 static const struct option long_opts[] = {
@@ -362,6 +369,7 @@ static const struct option long_opts[] = {
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
     {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT},
+    {"send-budget", required_argument, NULL, OPT_SEND_BUDGET},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
@@ -387,6 +395,10 @@ static int take_option(struct serve_args *a, int opt, const char *arg) {
         return take_seconds("--ping-timeout", arg, 0.001, &a->ping_timeout_ms);
     case OPT_MESSAGE_TIMEOUT:
         return take_seconds("--message-timeout", arg, 0, &a->message_ms);
+    case OPT_SEND_BUDGET:
+        return cli_parse_bytes("--send-budget", arg, 0, SIZE_MAX, &a->send_budget) == 0
+                   ? 0
+                   : CLI_EXIT_USAGE;
     case 'H':
         a->host = arg;
         return 0;
@@ -438,7 +450,8 @@ int cli_serve(int argc, char **argv) {
                            .idle_ms = 120000,
                            .ping_ms = 20000,
                            .ping_timeout_ms = 20000,
-                           .message_ms = 120000};
+                           .message_ms = 120000,
+                           .send_budget = TETHER_DEFAULT_SEND_BUDGET};
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_server(&a);
     cli_conn_opts_free(&a.conn);

@@ -100,6 +100,7 @@ struct tether_conn {
     int error;
     char error_text[160];
     uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
+    size_t accounted;  /* what this connection adds to ctx->queued */
     int dirty, runnable, in_grave;
     tether_conn *next_dirty, *next_runnable, *next_grave;
 };
@@ -148,6 +149,8 @@ struct tether_ctx {
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
     int paused_listeners; /* how many wait for a descriptor to come free */
+    size_t queued;        /* bytes every connection still owes its peer */
+    size_t send_budget;   /* cap on queued for data sends (0: none) */
     uint64_t now;
     uint8_t *tls_scratch;        /* ciphertext staging, made on first TLS use */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
@@ -197,6 +200,8 @@ void tt_conn_timer_cb(tt_timer *t);
 /* Writes out what is queued; enables write interest if it would block. */
 void tt_conn_flush(tether_conn *c);
 int tt_conn_wants_write(const tether_conn *c);
+/* Brings ctx->queued up to date with what c owes its peer now. */
+void tt_conn_account(tether_conn *c);
 
 /* conn_tls.c: TLS between the socket and the WebSocket. tt_conn_read()
  * leaves plaintext at ctx->rbuf and returns its length, 0 at the end of

@@ -10,8 +10,19 @@ static int tt_conn_sendable(const tether_conn *c) {
     return c->phase == TT_PH_OPEN ? 0 : TETHER_E_STATE;
 }
 
+/* The context's budget for queued bytes, across its connections: a data
+ * send that would pass it is refused like one over the connection's own
+ * limit. Control frames are small and always go. */
+static int tt_conn_within_budget(const tether_conn *c, size_t len) {
+    const tether_ctx *ctx = c->ctx;
+    if (!ctx->send_budget) return 0;
+    return len <= ctx->send_budget && ctx->queued <= ctx->send_budget - len ? 0
+                                                                            : TETHER_E_BACKPRESSURE;
+}
+
 int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len) {
     int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_within_budget(c, len);
     if (!rc) rc = tt_conn_send(&c->ws, opcode, data, len);
     if (!rc) tt_conn_after_send(c);
     return rc;
@@ -20,6 +31,7 @@ int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, siz
 int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *data, size_t len,
                               int fin) {
     int rc = tt_conn_sendable(c);
+    if (!rc) rc = tt_conn_within_budget(c, len);
     if (!rc) rc = tt_conn_send_fragment(&c->ws, opcode, data, len, fin);
     if (!rc) tt_conn_after_send(c);
     return rc;

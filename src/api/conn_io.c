@@ -45,6 +45,12 @@ static void tt_conn_write_failed(tether_conn *c) {
     tt_conn_shut(c);
 }
 
+void tt_conn_account(tether_conn *c) {
+    size_t now = c->phase == TT_PH_DEAD ? 0 : tether_conn_buffered(c);
+    c->ctx->queued = c->ctx->queued - c->accounted + now;
+    c->accounted = now;
+}
+
 int tt_conn_wants_write(const tether_conn *c) {
     return c->tls ? tt_conn_tls_wants_write(c) : tt_outbuf_len(&c->ws.out) > 0;
 }
@@ -76,6 +82,7 @@ void tt_conn_flush(tether_conn *c) {
     /* Ciphertext still held is owed to the peer as much as queued frames:
      * the send limit and DRAIN count both. */
     tt_conn_set_owed_below(&c->ws, tt_conn_tls_owed(c));
+    tt_conn_account(c);
     if (c->phase == TT_PH_OPEN && tt_conn_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
     if (c->phase == TT_PH_LINGER && tt_outbuf_len(&c->ws.out) == 0 && !tt_conn_wants_write(c))
         tt_conn_finish_linger(c);
@@ -154,6 +161,7 @@ void tt_conn_after_send(tether_conn *c) {
         tt_ctx_mark_dirty(c);
     else
         tt_conn_flush(c);
+    tt_conn_account(c);
     if (c->phase == TT_PH_OPEN || c->phase == TT_PH_LINGER) tt_conn_arm_timer(c);
 }
 

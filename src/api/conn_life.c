@@ -40,6 +40,7 @@ static void tt_conn_close_fd(tether_conn *c) {
 
 /* Frees everything; the caller has taken c out of the context's table. */
 void tt_conn_free(tether_conn *c) {
+    c->ctx->queued -= c->accounted;
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
     if (c->resolve) tt_resolve_cancel(c->resolve);

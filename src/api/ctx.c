@@ -12,6 +12,7 @@ tether_ctx *tether_ctx_new(void) {
     tether_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     ctx->loop = tt_loop_new();
+    ctx->send_budget = TETHER_DEFAULT_SEND_BUDGET;
     ctx->rbuf = malloc(TT_RBUF_SIZE);
     if (!ctx->loop || !ctx->rbuf) {
         tt_loop_free(ctx->loop);
@@ -44,6 +45,16 @@ void tether_ctx_free(tether_ctx *ctx) {
     tt_tls_ctx_unref(ctx->tls_client);
     tt_tls_opts_free(&ctx->tls_client_opts);
     free(ctx);
+}
+
+int tether_ctx_set_send_budget(tether_ctx *ctx, size_t bytes) {
+    if (!ctx) return TETHER_E_INVAL;
+    ctx->send_budget = bytes;
+    return 0;
+}
+
+size_t tether_ctx_buffered(const tether_ctx *ctx) {
+    return ctx ? ctx->queued : 0;
 }
 
 int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user) {

@@ -249,9 +249,8 @@ static int tt_pmd_client_settle(tether_pmd *pmd, const tt_pmd_params *r) {
     pmd->server.max_window_bits = r->smwb != TT_BITS_ABSENT ? r->smwb : TT_PMD_MAX_BITS;
     /* We keep to what we offered even if the server did not echo it. */
     pmd->client.no_context_takeover = r->cnct || wc->no_context_takeover;
-    pmd->client.max_window_bits = r->cmwb != TT_BITS_ABSENT && r->cmwb < wc->max_window_bits
-                                      ? r->cmwb
-                                      : wc->max_window_bits;
+    pmd->client.max_window_bits =
+        r->cmwb != TT_BITS_ABSENT && r->cmwb < wc->max_window_bits ? r->cmwb : wc->max_window_bits;
     return 0;
 }
 

@@ -235,3 +235,46 @@ def test_echo_flushed_before_protocol_error(split, tether_server):
         frames = read_frames(s, rest, time.monotonic() + WAIT)
     assert frames[0] == (1, b"Hello, world!"), frames
     assert close_code(frames)[0] == 1002
+
+
+# ---- broadcast to stalled clients ----------------------------------------------
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_broadcast_to_stalled_clients_is_bounded(tether_server):
+    """10 clients that never read and 40 broadcasts of 1 MiB: without a
+    server-wide cap each stalled client would queue 40 MiB (400 MiB in
+    all). With --send-budget 4M the server's memory stays near the budget
+    plus what the kernel holds, and the stalled clients are closed with
+    1013 once their messages cannot be queued."""
+    srv = tether_server("--broadcast", "--send-budget", "4M")
+    base = rss_kib(srv.p.pid)
+    stalled = [opened(srv.port)[0] for _ in range(10)]
+    sender, rest = opened(srv.port)
+    payload = os.urandom(1 << 20)
+    with sender:
+        sender.setblocking(True)
+        for _ in range(40):
+            sender.sendall(frame(2, payload))
+            # read our own copies so the sender is never the stalled one
+            sender.settimeout(0.05)
+            try:
+                while sender.recv(1 << 20):
+                    pass
+            except (socket.timeout, BlockingIOError):
+                pass
+        grown = rss_kib(srv.p.pid) - base
+    assert grown < 100 * 1024, f"server grew by {grown} KiB"
+    codes = []
+    for s in stalled:
+        with s:
+            frames = read_frames(s, b"", time.monotonic() + WAIT)
+            codes.append(close_code(frames)[0])
+    assert codes.count(1013) >= 1, codes

@@ -529,6 +529,51 @@ static int raw_eof_now(int fd) {
     return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+/* The context-wide send budget: once the connections together owe their
+ * peers that much, data sends to any of them fail, and succeed again once
+ * the backlog is written. Whatever the kernel's buffers absorb first, the
+ * queue then grows until the budget stops it. */
+static void test_send_budget(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    assert_int_equal(tether_ctx_buffered(w.ctx), 0);
+    assert_int_equal(tether_ctx_set_send_budget(NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tether_ctx_set_send_budget(w.ctx, 1u << 20), 0);
+    w_listen(&w, "127.0.0.1", NULL);
+    side *a = w_connect(&w, "/", NULL), *b = w_connect(&w, "/", NULL);
+    UNTIL(&w, 5000, a->open && b->open && w_server(&w, 1) && w_server(&w, 1)->open);
+    /* which client each server side talks to does not matter */
+    side *sa = w_server(&w, 0), *sb = w_server(&w, 1);
+    assert_int_equal(tether_conn_pause_reading(a->c, 1), 0);
+    assert_int_equal(tether_conn_pause_reading(b->c, 1), 0);
+    uint8_t *chunk = lu_pattern(64 * 1024, 3);
+    int rc = 0, sent = 0;
+    for (int i = 0; i < 4000 && rc == 0; i++) { /* the kernel takes megabytes at most */
+        rc = tether_conn_send(sa->c, TETHER_OP_BINARY, chunk, 64 * 1024);
+        sent += rc == 0;
+        if (i % 8 == 0) w_pump(&w, 1);
+    }
+    assert_int_equal(rc, TETHER_E_BACKPRESSURE);
+    size_t queued = tether_ctx_buffered(w.ctx);
+    assert_true(queued <= 1u << 20);
+    assert_true(queued > (1u << 20) - 2 * (64 * 1024 + 14));
+    assert_true(tether_conn_buffered(sa->c) <= queued);
+    /* the budget is shared: the other connection is refused too, but a
+     * ping (a control frame) still goes */
+    assert_int_equal(tether_conn_send(sb->c, TETHER_OP_BINARY, chunk, 64 * 1024),
+                     TETHER_E_BACKPRESSURE);
+    assert_int_equal(tether_conn_ping(sb->c, "p", 1), 0);
+    /* the backlog goes out: room again, and nothing was lost */
+    assert_int_equal(tether_conn_pause_reading(a->c, 0), 0);
+    assert_int_equal(tether_conn_pause_reading(b->c, 0), 0);
+    UNTIL(&w, 10000, a->msgs + b->msgs == sent);
+    UNTIL(&w, 10000, tether_ctx_buffered(w.ctx) == 0);
+    assert_int_equal(tether_conn_send(sb->c, TETHER_OP_BINARY, chunk, 64 * 1024), 0);
+    UNTIL(&w, 10000, a->msgs + b->msgs == sent + 1);
+    free(chunk);
+    w_free(&w);
+}
+
 static int accept_warnings;
 static void count_accept_warnings(int level, const char *line, void *user) {
     (void)user;
@@ -1507,6 +1552,7 @@ int main(void) {
         BOTH(test_connect_timeout),
         BOTH(test_names),
         BOTH(test_accept_out_of_fds),
+        BOTH(test_send_budget),
         BOTH(test_server_handshake_timeout),
         BOTH(test_client_handshake_timeout),
         BOTH(test_idle_timeout),
