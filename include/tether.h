@@ -805,7 +805,7 @@ TETHER_API void tether_ctx_free(tether_ctx *ctx);
 
 /* Default cap on the bytes all of a context's connections may have queued
  * together (tether_ctx_set_send_budget). */
-#define TETHER_DEFAULT_SEND_BUDGET ((size_t)1 << 30)
+#define TETHER_DEFAULT_SEND_BUDGET (1024u * 1024u * 1024u)
 
 /* A cap on the bytes all connections of ctx may owe their peers together
  * (what tether_conn_buffered() counts, summed), on top of each
