@@ -89,65 +89,52 @@ live_regex() {
     echo "^($names|examples_echo|tools_smoke)$"
 }
 
-run_live() {
-    local kind=$1 dir=build/ci-$1 re i rc log
-    need_build "$kind"
-    re=$(live_regex)
+# repeat SUITE SED_EXPR CMD...: runs CMD (output to a log) N times; SED_EXPR
+# picks the names of failed tests out of a failed run's log.
+repeat() {
+    local suite=$1 pick=$2 i rc log=$out/current.log
+    shift 2
     for i in $(seq 1 "$runs"); do
-        log=$out/current.log
         set +e
-        (cd "$dir" && ctest -j 2 --output-on-failure -R "$re") >"$log" 2>&1
+        "$@" >"$log" 2>&1
         rc=$?
         set -e
-        mapfile -t bad < <(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p' "$log")
-        record "live-$kind" "$i" "$rc" "$log" "${bad[@]}"
+        [ "$rc" -ne 5 ] || rc=1 # pytest: no test collected
+        mapfile -t bad < <(sed -n "$pick" "$log")
+        record "$suite" "$i" "$rc" "$log" "${bad[@]}"
     done
+}
+pytest_failed='s/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p'
+
+live_ctest() { (cd "build/ci-$1" && ctest -j 2 --output-on-failure -R "$(live_regex)"); }
+
+run_live() {
+    need_build "$1"
+    repeat "live-$1" 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p' live_ctest "$1"
 }
 
 run_interop() {
-    local kind=$1 i rc log
-    need_build "$kind"
-    for i in $(seq 1 "$runs"); do
-        log=$out/current.log
-        set +e
-        tests/interop/run.sh build/interop "build/ci-$kind/tools/tether" -q >"$log" 2>&1
-        rc=$?
-        set -e
-        mapfile -t bad < <(sed -n 's/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p' "$log")
-        record "interop-$kind" "$i" "$rc" "$log" "${bad[@]}"
-    done
+    need_build "$1"
+    repeat "interop-$1" "$pytest_failed" \
+        tests/interop/run.sh build/interop "build/ci-$1/tools/tether" -q
+}
+
+python_pytest() {
+    (cd build/python && TETHER_SOURCE_DIR="$root" timeout 600 venv/bin/python -m pytest -q \
+        -p no:cacheprovider "$root/python/tests")
 }
 
 run_python() {
-    local i rc log
     # The package is built and installed once, the way the test command
     # does it; the runs then repeat its pytest suite.
     bash scripts/test_python.sh build/python >"$out/python-setup.log" 2>&1 ||
         { echo "python: setup failed, see build/stress/python-setup.log"; total_bad=$((total_bad + 1)); return; }
-    for i in $(seq 1 "$runs"); do
-        log=$out/current.log
-        set +e
-        (cd build/python && TETHER_SOURCE_DIR="$root" timeout 600 venv/bin/python -m pytest -q \
-            -p no:cacheprovider "$root/python/tests") >"$log" 2>&1
-        rc=$?
-        set -e
-        [ "$rc" -ne 5 ] || rc=1 # no test collected
-        mapfile -t bad < <(sed -n 's/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p' "$log")
-        record python "$i" "$rc" "$log" "${bad[@]}"
-    done
+    repeat python "$pytest_failed" python_pytest
 }
 
 run_perl() {
     need_build gcc
-    local log=$out/current.log i rc
-    for i in $(seq 1 "$runs"); do
-        set +e
-        bash scripts/test_perl.sh build/ci-gcc >"$log" 2>&1
-        rc=$?
-        set -e
-        mapfile -t bad < <(sed -n 's/^\(t\/[^ ]*\.t\) *(Wstat.*/\1/p' "$log")
-        record perl "$i" "$rc" "$log" "${bad[@]}"
-    done
+    repeat perl 's/^\(t\/[^ ]*\.t\) *(Wstat.*/\1/p' bash scripts/test_perl.sh build/ci-gcc
 }
 
 for s in "${suites[@]}"; do
