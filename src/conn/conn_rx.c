@@ -111,8 +111,8 @@ static int tt_inflate_piece(tt_conn *c, const uint8_t *data, size_t len, int fin
         rc = tether_pmd_decompress(c->pmd, data, len, fin, &out, &n);
     } else {
         rc = tt_pmd_decompress_append(c->pmd, data, len, fin, &c->msg, &c->msg_cap, &c->msg_len);
-        out = c->msg + before;
         n = c->msg_len - before;
+        out = n ? c->msg + before : (const uint8_t *)""; /* msg may be NULL if empty */
     }
     if (rc == 0) rc = tt_check_inflated_text(c, out, n, fin);
     if (rc != 0) return tt_conn_fail(c, rc, NULL, ev);
