@@ -249,11 +249,12 @@ def rss_kib(pid):
 
 
 def test_broadcast_to_stalled_clients_is_bounded(tether_server):
-    """10 clients that never read and 40 broadcasts of 1 MiB: without a
-    server-wide cap each stalled client would queue 40 MiB (400 MiB in
-    all). With --send-budget 4M the server's memory stays near the budget
-    plus what the kernel holds, and the stalled clients are closed with
-    1013 once their messages cannot be queued."""
+    """10 clients that never read and 60 broadcasts of 1 MiB: without a
+    server-wide cap each stalled client would queue 60 MiB (578 MB of RSS
+    measured for all). With --send-budget 4M the stalled clients are
+    closed with 1013 once their messages cannot be queued, and the server
+    grows by a few MB (7 MB here, 147 MB seen once on a loaded machine,
+    allocator retention included): the bound, 250 MB, is far from both."""
     srv = tether_server("--broadcast", "--send-budget", "4M")
     base = rss_kib(srv.p.pid)
     stalled = [opened(srv.port)[0] for _ in range(10)]
@@ -261,7 +262,7 @@ def test_broadcast_to_stalled_clients_is_bounded(tether_server):
     payload = os.urandom(1 << 20)
     with sender:
         sender.setblocking(True)
-        for _ in range(40):
+        for _ in range(60):
             sender.sendall(frame(2, payload))
             # read our own copies so the sender is never the stalled one
             sender.settimeout(0.05)
@@ -271,7 +272,7 @@ def test_broadcast_to_stalled_clients_is_bounded(tether_server):
             except (socket.timeout, BlockingIOError):
                 pass
         grown = rss_kib(srv.p.pid) - base
-    assert grown < 100 * 1024, f"server grew by {grown} KiB"
+    assert grown < 250 * 1024, f"server grew by {grown} KiB"
     codes = []
     for s in stalled:
         with s:
