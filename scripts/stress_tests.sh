@@ -101,12 +101,18 @@ repeat() {
         set -e
         [ "$rc" -ne 5 ] || rc=1 # pytest: no test collected
         mapfile -t bad < <(sed -n "$pick" "$log")
+        # a run that ran nothing is a failure of the run itself
+        grep -qE ' passed|tests passed|Result: PASS' "$log" || { [ "$rc" -ne 0 ] || rc=1; }
         record "$suite" "$i" "$rc" "$log" "${bad[@]}"
     done
 }
 pytest_failed='s/^\(FAILED\|ERROR\) \([^ ]*\).*/\2/p'
 
-live_ctest() { (cd "build/ci-$1" && ctest -j 2 --output-on-failure -R "$(live_regex)"); }
+live_ctest() {
+    local re
+    re=$(live_regex) # from the source tree, before the cd
+    (cd "build/ci-$1" && ctest -j 2 --output-on-failure -R "$re")
+}
 
 run_live() {
     need_build "$1"
