@@ -212,7 +212,9 @@ int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t);
 void tt_conn_tls_failed(tether_conn *c, int err);
 int tt_conn_flush_tls(tether_conn *c);
 int tt_conn_tls_wants_write(const tether_conn *c);
-/* Ciphertext made and not yet taken by the socket (0 without TLS). */
+/* Ciphertext made and not yet taken by the socket (0 without TLS); the
+ * WebSocket layer is told after each flush and read (tt_conn_set_owed_below),
+ * so tt_conn_buffered(&c->ws) counts it. */
 size_t tt_conn_tls_owed(const tether_conn *c);
 void tt_conn_tls_goodbye(tether_conn *c);
 

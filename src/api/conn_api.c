@@ -74,7 +74,7 @@ int tether_conn_pause_reading(tether_conn *c, int on) {
 }
 
 size_t tether_conn_buffered(const tether_conn *c) {
-    return c ? tt_outbuf_len(&c->ws.out) + tt_conn_tls_owed(c) : 0;
+    return c ? tt_conn_buffered(&c->ws) : 0;
 }
 
 uint64_t tether_conn_id(const tether_conn *c) {

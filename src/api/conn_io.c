@@ -46,7 +46,7 @@ static void tt_conn_write_failed(tether_conn *c) {
 }
 
 void tt_conn_account(tether_conn *c) {
-    size_t now = c->phase == TT_PH_DEAD ? 0 : tether_conn_buffered(c);
+    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_conn_buffered(&c->ws);
     c->ctx->queued = c->ctx->queued - c->accounted + now;
     c->accounted = now;
 }
@@ -157,11 +157,12 @@ void tt_conn_resume(tether_conn *c) {
  * (a send from the user's own code) it goes out now. */
 void tt_conn_after_send(tether_conn *c) {
     if (c->phase == TT_PH_DEAD) return;
-    if (c->ctx->in_service)
+    if (c->ctx->in_service) {
         tt_ctx_mark_dirty(c);
-    else
+        tt_conn_account(c); /* the flush at the round's end accounts again */
+    } else {
         tt_conn_flush(c);
-    tt_conn_account(c);
+    }
     if (c->phase == TT_PH_OPEN || c->phase == TT_PH_LINGER) tt_conn_arm_timer(c);
 }
 
@@ -195,8 +196,6 @@ static void tt_conn_on_readable(tether_conn *c) {
     } else {
         tt_conn_process(c, rbuf, (size_t)n);
     }
-    /* A message under way has a deadline of its own, maybe the earliest. */
-    if (c->phase == TT_PH_OPEN && tt_conn_receiving(&c->ws)) tt_conn_arm_timer(c);
 }
 
 void tt_conn_io_cb(tt_io *io, unsigned ready) {

@@ -81,6 +81,7 @@ void tt_conn_shut(tether_conn *c) {
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
     c->phase = TT_PH_DEAD;
+    tt_conn_account(c); /* a dead connection owes nothing: give back its budget */
     tt_conn_maybe_free(c);
 }
 

@@ -137,7 +137,10 @@ static ssize_t tt_conn_read_tls(tether_conn *c) {
 ssize_t tt_conn_read(tether_conn *c) {
     if (!c->tls) return tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
     ssize_t n = tt_conn_read_tls(c);
-    if (tt_tls_out_pending(c->tls)) tt_ctx_mark_dirty(c); /* alerts, tickets, key updates */
+    if (tt_tls_out_pending(c->tls)) { /* alerts, tickets, key updates */
+        tt_conn_set_owed_below(&c->ws, tt_conn_tls_owed(c));
+        tt_ctx_mark_dirty(c);
+    }
     return n;
 }
 

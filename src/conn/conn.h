@@ -157,9 +157,6 @@ int tt_conn_abort(tt_conn *c, int err, tt_conn_ev *ev);
 uint64_t tt_conn_deadline(const tt_conn *c);
 int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev);
 
-/* Whether a data message has begun to arrive and not ended. */
-int tt_conn_receiving(const tt_conn *c);
-
 /* Bytes arrived at `now`: the peer is alive. Returns 1 if that answered an
  * outstanding keepalive ping, which moves tt_conn_deadline() earlier. */
 int tt_conn_note_rx(tt_conn *c, uint64_t now);

@@ -207,10 +207,6 @@ int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_con
     return 0;
 }
 
-int tt_conn_receiving(const tt_conn *c) {
-    return c->rx_in_message;
-}
-
 void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
     /* Only a delivered message may drop the message buffer: other events (a
      * ping between fragments) come while a message is being assembled. A
