@@ -14,6 +14,7 @@ import base64
 import os
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -204,7 +205,6 @@ def test_unfinished_message_fails_1008(tether_server):
 
 
 def test_bad_time_option_refused(tether_cmd):
-    import subprocess
     r = subprocess.run(tether_cmd + ["serve", "--idle-timeout", "-1"],
                        capture_output=True, text=True, timeout=WAIT)
     assert r.returncode == 2, r
