@@ -94,6 +94,8 @@ struct tether_conn {
     int silent;      /* no event was ever given out: die without CLOSED */
     int closed_out;  /* the CLOSED event was emitted */
     int user_done;   /* ... and released */
+    int fin_sent;    /* lingering: our side of the stream is shut (FIN sent) */
+    int bye_said;    /* TLS: close_notify (or the failure's alert) was written */
     int decided;     /* REQUEST: 1 accept, -1 reject */
     int reject_status;
     char *reject_body, *chosen_protocol;

@@ -17,18 +17,30 @@ int tt_conn_set_interest(tether_conn *c, unsigned events) {
  * while output waits for the socket. */
 static void tt_conn_update_interest(tether_conn *c) {
     unsigned ev = 0;
+    /* A lingering connection reads whatever the pausing: it only discards
+     * input, waiting for the peer's FIN. */
     int reading =
-        c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused;
+        c->phase == TT_PH_LINGER ||
+        (c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused);
     if (reading) ev |= TT_IO_READ;
     if (tt_conn_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
     tt_conn_set_interest(c, ev);
 }
 
+/* Everything queued has gone to the socket. A client that closed cleanly
+ * waits for the server's FIN, as RFC 6455 7.1.1 asks (the read side sees
+ * it, or the linger deadline comes). A server, and anyone after a failure,
+ * closes first, and lingers: it sends its FIN and reads (discarding) until
+ * the peer's FIN or the deadline. Closing a socket with unread input makes
+ * the kernel answer with a reset, which can destroy the close frame and
+ * the replies still in flight to the peer: a peer that was still sending
+ * (the frames after the one that failed the connection) would lose them. */
 static void tt_conn_finish_linger(tether_conn *c) {
-    /* A server closes at once, and so does anyone after a failure; a
-     * client that closed cleanly waits for the server's FIN (the read side
-     * sees it) or the linger deadline. */
-    if (c->role == TETHER_ROLE_SERVER || c->error) tt_conn_shut(c);
+    if (c->fin_sent || (c->role == TETHER_ROLE_CLIENT && !c->error)) return;
+    tt_conn_tls_goodbye(c);
+    if (tt_conn_wants_write(c)) return; /* the close_notify goes first */
+    c->fin_sent = 1;
+    if (tt_sock_shutdown_write(c->io.fd) != 0) tt_conn_shut(c);
 }
 
 /* A write failed: the peer is gone and nothing more can be sent. */

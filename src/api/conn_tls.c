@@ -214,8 +214,9 @@ int tt_conn_tls_wants_write(const tether_conn *c) {
  * socket takes it now: a close_notify, or the alert that explains a failed
  * handshake ("certificate required", "unknown ca") to the peer. */
 void tt_conn_tls_goodbye(tether_conn *c) {
-    if (!c->tls || c->io.fd < 0) return;
+    if (!c->tls || c->io.fd < 0 || c->bye_said) return;
     if (tt_outbuf_len(&c->tls_out) > 0) return; /* the stream is cut mid-record anyway */
+    c->bye_said = 1;
     if (tt_tls_established(c->tls)) tt_tls_shutdown(c->tls);
     tt_conn_write_cipher(c);
 }

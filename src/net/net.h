@@ -55,6 +55,9 @@ int tt_sock_connect_result(int fd);
  * iovcnt <= 0 or > IOV_MAX, or TETHER_E_IO on any other failure. */
 ssize_t tt_sock_read(int fd, void *buf, size_t len);
 ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt);
+/* Ends our direction of the stream (a FIN after what was written) while
+ * reading goes on. 0, or TETHER_E_IO. */
+int tt_sock_shutdown_write(int fd);
 
 /* ---- Name resolution, off the loop thread */
 

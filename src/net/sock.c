@@ -203,3 +203,7 @@ ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt) {
         return code == TETHER_E_AGAIN ? code : TETHER_E_IO;
     }
 }
+
+int tt_sock_shutdown_write(int fd) {
+    return shutdown(fd, SHUT_WR) == 0 ? 0 : TETHER_E_IO;
+}

@@ -78,25 +78,33 @@ def has_close(frames):
     return any(op == 8 for op, _ in frames)
 
 
+def take_frame(buf):
+    """((op, payload), rest) for the first whole server frame, or (None, buf)."""
+    if len(buf) < 2:
+        return None, buf
+    n, off = buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None, buf
+        n, off = struct.unpack("!H", buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None, buf
+        n, off = struct.unpack("!Q", buf[2:10])[0], 10
+    if len(buf) < off + n:
+        return None, buf
+    return (buf[0] & 0x0F, bytes(buf[off:off + n])), buf[off + n:]
+
+
 def read_frames(sock, buf, deadline, stop=has_close):
     """Server frames (op, payload) until stop(frames), EOF or the deadline."""
     out = []
     while time.monotonic() < deadline:
-        while len(buf) >= 2:
-            n = buf[1] & 0x7F
-            off = 2
-            if n == 126:
-                if len(buf) < 4:
-                    break
-                n, off = struct.unpack("!H", buf[2:4])[0], 4
-            elif n == 127:
-                if len(buf) < 10:
-                    break
-                n, off = struct.unpack("!Q", buf[2:10])[0], 10
-            if len(buf) < off + n:
+        while True:
+            f, buf = take_frame(buf)
+            if f is None:
                 break
-            out.append((buf[0] & 0x0F, bytes(buf[off:off + n])))
-            buf = buf[off + n:]
+            out.append(f)
             if stop(out):
                 return out
         sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -235,6 +243,37 @@ def test_echo_flushed_before_protocol_error(split, tether_server):
                 time.sleep(0.002)  # octet-wise chops, as Autobahn sends them
         frames = read_frames(s, rest, time.monotonic() + WAIT)
     assert frames[0] == (1, b"Hello, world!"), frames
+    assert close_code(frames)[0] == 1002
+
+
+def test_failure_ends_in_fin_not_reset(tether_server):
+    """The peer goes on sending after the frame that fails the connection.
+    The server lingers (its FIN after the close frame, then it discards
+    input until the peer's FIN): the peer reads the echo, the 1002 close
+    and an orderly end. Closing with unread input instead makes the kernel
+    answer with a reset, which can destroy what is still in flight."""
+    srv = tether_server()
+    s, buf = opened(srv.port)
+    with s:
+        s.sendall(frame(1, b"Hello") + bytes([0x81 | 0x30]) + frame(1, b"x")[1:])
+        junk = frame(2, b"j" * 1000)
+        for _ in range(200):  # 200 KB the server must read and drop
+            s.sendall(junk)
+        s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = s.recv(65536)  # a reset raises ConnectionResetError here
+            if not chunk:
+                break
+            buf += chunk
+        else:
+            pytest.fail("no end of stream from the server")
+    frames = []
+    while (f := take_frame(buf))[0] is not None:
+        frames.append(f[0])
+        buf = f[1]
+    assert frames[0] == (1, b"Hello"), frames
     assert close_code(frames)[0] == 1002
 
 
