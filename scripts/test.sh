@@ -16,6 +16,8 @@ bash scripts/deps.sh
 
 echo "== clang-format check"
 git ls-files -co --exclude-standard '*.c' '*.h' | xargs clang-format --dry-run --Werror
+echo "== layer check"
+bash scripts/layers.sh
 
 passed=0
 configure_and_test() {

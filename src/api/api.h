@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "tether.h"
-#include "conn/conn.h"
+#include "ws/ws.h"
 #include "loop/loop.h"
 #include "net/net.h"
 #include "net/tls.h"
@@ -26,7 +26,7 @@ typedef struct tt_deflate_opts {
 /* Options: immutable once copied into a listener or connection, shared by
  * reference among a listener's connections. */
 struct tether_opts {
-    tt_conn_cfg cfg;
+    tt_ws_cfg cfg;
     unsigned connect_timeout, handshake_timeout;
     char **protocols;
     size_t nprotocols;
@@ -71,7 +71,7 @@ struct tether_conn {
     tether_opts *opts;
     tt_io io;
     tt_timer timer;
-    tt_conn ws; /* the WebSocket state machine; its output queue carries the handshake too */
+    tt_ws ws; /* the WebSocket state machine; its output queue carries the handshake too */
 
     tether_client_hs *chs;
     tether_server_hs *shs;
@@ -180,7 +180,7 @@ void tt_emit_simple(tether_conn *c, int type);
 /* Queues an event for the next round, even in callback mode: for events
  * caused by a call the user is making right now. */
 void tt_emit_later(tether_event *ev);
-void tt_emit_ws(tether_conn *c, const tt_conn_ev *wev);
+void tt_emit_ws(tether_conn *c, const tt_ws_ev *wev);
 void tt_events_free_all(tether_ctx *ctx);
 
 /* conn_life.c */
@@ -215,8 +215,8 @@ void tt_conn_tls_failed(tether_conn *c, int err);
 int tt_conn_flush_tls(tether_conn *c);
 int tt_conn_tls_wants_write(const tether_conn *c);
 /* Ciphertext made and not yet taken by the socket (0 without TLS); the
- * WebSocket layer is told after each flush and read (tt_conn_set_owed_below),
- * so tt_conn_buffered(&c->ws) counts it. */
+ * WebSocket layer is told after each flush and read (tt_ws_set_owed_below),
+ * so tt_ws_buffered(&c->ws) counts it. */
 size_t tt_conn_tls_owed(const tether_conn *c);
 void tt_conn_tls_goodbye(tether_conn *c);
 

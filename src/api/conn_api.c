@@ -23,7 +23,7 @@ static int tt_conn_within_budget(const tether_conn *c, size_t len) {
 int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len) {
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_within_budget(c, len);
-    if (!rc) rc = tt_conn_send(&c->ws, opcode, data, len);
+    if (!rc) rc = tt_ws_send(&c->ws, opcode, data, len);
     if (!rc) tt_conn_after_send(c);
     return rc;
 }
@@ -32,14 +32,14 @@ int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *
                               int fin) {
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_within_budget(c, len);
-    if (!rc) rc = tt_conn_send_fragment(&c->ws, opcode, data, len, fin);
+    if (!rc) rc = tt_ws_send_fragment(&c->ws, opcode, data, len, fin);
     if (!rc) tt_conn_after_send(c);
     return rc;
 }
 
 int tether_conn_ping(tether_conn *c, const void *data, size_t len) {
     int rc = tt_conn_sendable(c);
-    if (!rc) rc = tt_conn_ping(&c->ws, data, len);
+    if (!rc) rc = tt_ws_ping(&c->ws, data, len);
     if (!rc) tt_conn_after_send(c);
     return rc;
 }
@@ -57,7 +57,7 @@ static int tt_conn_cancel(tether_conn *c) {
 int tether_conn_close(tether_conn *c, int code, const char *reason) {
     if (c && c->role == TETHER_ROLE_CLIENT && c->phase < TT_PH_OPEN) return tt_conn_cancel(c);
     int rc = tt_conn_sendable(c);
-    if (!rc) rc = tt_conn_close(&c->ws, code, reason, tt_now_ms());
+    if (!rc) rc = tt_ws_close(&c->ws, code, reason, tt_now_ms());
     if (!rc) tt_conn_after_send(c); /* also arms the close timeout */
     return rc;
 }
@@ -74,7 +74,7 @@ int tether_conn_pause_reading(tether_conn *c, int on) {
 }
 
 size_t tether_conn_buffered(const tether_conn *c) {
-    return c ? tt_conn_buffered(&c->ws) : 0;
+    return c ? tt_ws_buffered(&c->ws) : 0;
 }
 
 uint64_t tether_conn_id(const tether_conn *c) {

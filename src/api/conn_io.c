@@ -50,15 +50,15 @@ static void tt_conn_write_failed(tether_conn *c) {
         tt_conn_fail_early(c, TETHER_E_IO, NULL);
         return;
     }
-    tt_conn_ev ev;
-    int report = c->phase == TT_PH_OPEN && tt_conn_abort(&c->ws, TETHER_E_IO, &ev);
+    tt_ws_ev ev;
+    int report = c->phase == TT_PH_OPEN && tt_ws_abort(&c->ws, TETHER_E_IO, &ev);
     c->phase = TT_PH_LINGER;
     if (report) tt_emit_ws(c, &ev);
     tt_conn_shut(c);
 }
 
 void tt_conn_account(tether_conn *c) {
-    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_conn_buffered(&c->ws);
+    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_buffered(&c->ws);
     c->ctx->queued = c->ctx->queued - c->accounted + now;
     c->accounted = now;
 }
@@ -93,9 +93,9 @@ void tt_conn_flush(tether_conn *c) {
     }
     /* Ciphertext still held is owed to the peer as much as queued frames:
      * the send limit and DRAIN count both. */
-    tt_conn_set_owed_below(&c->ws, tt_conn_tls_owed(c));
+    tt_ws_set_owed_below(&c->ws, tt_conn_tls_owed(c));
     tt_conn_account(c);
-    if (c->phase == TT_PH_OPEN && tt_conn_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
+    if (c->phase == TT_PH_OPEN && tt_ws_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
     if (c->phase == TT_PH_LINGER && tt_outbuf_len(&c->ws.out) == 0 && !tt_conn_wants_write(c))
         tt_conn_finish_linger(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
@@ -135,11 +135,11 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
     c->ws.copy_data = c->ctx->cb == NULL;
     while (c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) {
         size_t used = 0;
-        tt_conn_ev ev;
-        int r = tt_conn_input(&c->ws, buf + off, len - off, &used, &ev);
+        tt_ws_ev ev;
+        int r = tt_ws_input(&c->ws, buf + off, len - off, &used, &ev);
         off += used;
         if (r == 0) break;
-        if (ev.type == TT_EV_CLOSE) tt_conn_linger(c);
+        if (ev.type == TT_WS_EV_CLOSE) tt_conn_linger(c);
         tt_emit_ws(c, &ev);
     }
     if (c->phase == TT_PH_OPEN)
@@ -188,9 +188,9 @@ static void tt_conn_on_readable(tether_conn *c) {
         return;
     }
     if (n <= 0) {
-        tt_conn_ev ev;
+        tt_ws_ev ev;
         if (c->phase == TT_PH_OPEN &&
-            tt_conn_abort(&c->ws, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, &ev)) {
+            tt_ws_abort(&c->ws, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, &ev)) {
             c->phase = TT_PH_LINGER;
             tt_emit_ws(c, &ev);
         }
@@ -201,7 +201,7 @@ static void tt_conn_on_readable(tether_conn *c) {
     /* Activity does not re-arm the timer, except when it answers a
      * keepalive ping: the timer waits for the ping's timeout, and the next
      * ping is due ping_interval after now, usually sooner. */
-    if (tt_conn_note_rx(&c->ws, c->ctx->now)) tt_conn_arm_timer(c);
+    if (tt_ws_note_rx(&c->ws, c->ctx->now)) tt_conn_arm_timer(c);
     if (c->pending_len) { /* earlier bytes first */
         tt_conn_keep_input(c, rbuf, (size_t)n);
         tt_conn_process(c, c->pending, c->pending_len);
@@ -242,8 +242,8 @@ void tt_conn_timer_cb(tt_timer *t) {
         return;
     }
     if (c->phase == TT_PH_OPEN) {
-        tt_conn_ev ev;
-        if (tt_conn_on_timer(&c->ws, now, &ev)) {
+        tt_ws_ev ev;
+        if (tt_ws_on_timer(&c->ws, now, &ev)) {
             tt_conn_linger(c);
             tt_emit_ws(c, &ev);
         }

@@ -20,9 +20,9 @@ tether_conn *tt_conn_new(tether_ctx *ctx, tether_role role, tether_opts *opts) {
     c->io.fd = -1;
     c->io.cb = tt_conn_io_cb;
     tt_timer_init(&c->timer, tt_conn_timer_cb);
-    if (tt_conn_init(&c->ws, role, &opts->cfg, ctx->cb == NULL, ctx->now) != 0 ||
+    if (tt_ws_init(&c->ws, role, &opts->cfg, ctx->cb == NULL, ctx->now) != 0 ||
         tt_ctx_add_conn(ctx, c) != 0) {
-        tt_conn_cleanup(&c->ws);
+        tt_ws_cleanup(&c->ws);
         free(c);
         return NULL;
     }
@@ -48,7 +48,7 @@ void tt_conn_free(tether_conn *c) {
     tt_url_free(&c->url);
     tether_client_hs_free(c->chs);
     tether_server_hs_free(c->shs);
-    tt_conn_cleanup(&c->ws);
+    tt_ws_cleanup(&c->ws);
     tt_tls_free(c->tls);
     tt_outbuf_free(&c->tls_out);
     free(c->extensions);
@@ -127,7 +127,7 @@ void tt_conn_linger(tether_conn *c) {
 void tt_conn_arm_timer(tether_conn *c) {
     uint64_t d = c->deadline;
     if (c->phase == TT_PH_OPEN) {
-        uint64_t w = tt_conn_deadline(&c->ws);
+        uint64_t w = tt_ws_deadline(&c->ws);
         if (w && (!d || w < d)) d = w;
     }
     if (!d) {

@@ -76,8 +76,8 @@ void tt_conn_tls_failed(tether_conn *c, int err) {
     tt_log(TETHER_LOG_WARN, "conn %llu: %s", (unsigned long long)c->id,
            text ? text : tether_strerror(err));
     if (c->phase >= TT_PH_OPEN) {
-        tt_conn_ev ev;
-        int report = c->phase == TT_PH_OPEN && tt_conn_abort(&c->ws, err, &ev);
+        tt_ws_ev ev;
+        int report = c->phase == TT_PH_OPEN && tt_ws_abort(&c->ws, err, &ev);
         c->phase = TT_PH_LINGER;
         if (report && text) {
             ev.reason = text;
@@ -138,7 +138,7 @@ ssize_t tt_conn_read(tether_conn *c) {
     if (!c->tls) return tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
     ssize_t n = tt_conn_read_tls(c);
     if (tt_tls_out_pending(c->tls)) { /* alerts, tickets, key updates */
-        tt_conn_set_owed_below(&c->ws, tt_conn_tls_owed(c));
+        tt_ws_set_owed_below(&c->ws, tt_conn_tls_owed(c));
         tt_ctx_mark_dirty(c);
     }
     return n;

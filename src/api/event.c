@@ -71,7 +71,7 @@ void tt_emit_simple(tether_conn *c, int type) {
     tt_emit(tt_event_new(c->ctx, type, c));
 }
 
-static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_conn_ev *w) {
+static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev *w) {
     ev->code = w->code;
     ev->clean = w->clean;
     ev->error = w->error;
@@ -87,25 +87,25 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_conn_e
 }
 
 static const int tt_type_map[] = {
-    [TT_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
-    [TT_EV_PING] = TETHER_EV_PING,       [TT_EV_PONG] = TETHER_EV_PONG,
-    [TT_EV_CLOSE] = TETHER_EV_CLOSED,
+    [TT_WS_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_WS_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
+    [TT_WS_EV_PING] = TETHER_EV_PING,       [TT_WS_EV_PONG] = TETHER_EV_PONG,
+    [TT_WS_EV_CLOSE] = TETHER_EV_CLOSED,
 };
 
 /* Turns a WebSocket event into a public one. Data events pause the
  * connection while held in poll mode (their data lives in the connection);
  * control payloads are copied into the event. */
-void tt_emit_ws(tether_conn *c, const tt_conn_ev *w) {
+void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
     tether_event *ev = tt_event_new(c->ctx, tt_type_map[w->type], c);
     if (!ev) return;
     ev->opcode = w->opcode;
     ev->fin = w->fin;
     ev->data = w->data;
     ev->len = w->len;
-    if (w->type == TT_EV_PING || w->type == TT_EV_PONG) {
+    if (w->type == TT_WS_EV_PING || w->type == TT_WS_EV_PONG) {
         memcpy(ev->ctl, w->data, w->len);
         ev->data = ev->ctl;
-    } else if (w->type == TT_EV_CLOSE) {
+    } else if (w->type == TT_WS_EV_CLOSE) {
         tt_event_set_close(ev, c, w);
         ev->data = NULL;
         ev->len = 0;
@@ -124,7 +124,8 @@ static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
         break;
     case TETHER_EV_MESSAGE:
     case TETHER_EV_FRAGMENT:
-        tt_conn_event_done(&c->ws, ev->type == TETHER_EV_MESSAGE ? TT_EV_MESSAGE : TT_EV_FRAGMENT);
+        tt_ws_event_done(&c->ws,
+                         ev->type == TETHER_EV_MESSAGE ? TT_WS_EV_MESSAGE : TT_WS_EV_FRAGMENT);
         if (c->paused) {
             c->paused = 0;
             tt_conn_wake(c);

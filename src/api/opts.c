@@ -6,7 +6,7 @@
 #include <string.h>
 
 static void tt_opts_defaults(tether_opts *o) {
-    tt_conn_cfg_defaults(&o->cfg);
+    tt_ws_cfg_defaults(&o->cfg);
     o->connect_timeout = 10000;
     o->handshake_timeout = 10000;
     o->max_header_bytes = TETHER_DEFAULT_MAX_HEADER_BYTES;

@@ -1,6 +1,6 @@
 /* The loop's core: the epoll instance, io registration, and one poll round
  * (wait, dispatch io readiness, run posted work, fire due timers). */
-#include "loop/loop_internal.h"
+#include "loop/loop_int.h"
 
 #include <errno.h>
 #include <limits.h>

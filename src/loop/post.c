@@ -1,6 +1,6 @@
 /* Wake-ups and work posted from other threads. One eventfd, watched by the
  * loop's epoll, carries both; a mutex-protected FIFO holds the jobs. */
-#include "loop/loop_internal.h"
+#include "loop/loop_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

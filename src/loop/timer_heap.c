@@ -1,7 +1,7 @@
 /* Timers: one binary min-heap of tt_timer pointers per loop, ordered by
  * (deadline, arming sequence). Each timer keeps its heap position, so
  * stopping or re-arming is O(log n) with no search. */
-#include "loop/loop_internal.h"
+#include "loop/loop_int.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Server opening handshake: reading and validating the client's request
  * (RFC 6455 section 4.2.1). */
-#include "proto/server_hs.h"
+#include "proto/server_hs_int.h"
 
 #include "proto/http_token.h"
 

@@ -1,6 +1,6 @@
 /* Server opening handshake: what the application may ask about the request.
  * Everything is NULL / 0 until a complete head was received. */
-#include "proto/server_hs.h"
+#include "proto/server_hs_int.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Server opening handshake: the answer, 101 Switching Protocols (RFC 6455
  * section 4.2.2) or an HTTP error. A handshake gets one answer: once built it
  * is final, so the pointer handed out stays valid until the object is freed. */
-#include "proto/server_hs.h"
+#include "proto/server_hs_int.h"
 
 #include "proto/ext_header.h"
 #include "proto/hs_common.h"

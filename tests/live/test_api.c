@@ -578,7 +578,7 @@ static void test_send_budget(void **state) {
 /* A message a client starts and never finishes: the server's message
  * timeout (300 ms here; the wait allows 10 s) fails it with 1008, seen by
  * both sides. Nothing else is going on, so only the message's own
- * deadline can wake the server (a busy peer is test_conn_close's case). */
+ * deadline can wake the server (a busy peer is test_ws_close's case). */
 static void test_message_timeout(void **state) {
     world w;
     w_init(&w, MODE(state));

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "tether.h"
-#include "loop/loop_internal.h"
+#include "loop/loop_int.h"
 
 #define MAX_FIRED 16
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "tether.h"
-#include "proto/pmd.h"
+#include "proto/deflate_int.h"
 
 /* A negotiated client/server pair. */
 struct pair {

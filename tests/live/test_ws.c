@@ -1,10 +1,10 @@
-/* The connection state machine (src/conn), receiving and sending, for both
+/* The WebSocket engine (src/ws), receiving and sending, for both
  * roles: whole messages (text, binary, empty, fragmented with a ping in the
  * middle, many in one buffer), the same input split anywhere, zero copy vs
  * copies, streaming delivery, and sends: UTF-8, streamed sends, masking,
  * state errors, backpressure and the drain report. Closing, protocol errors
- * and timers are in test_conn_close.c. */
-#include "conn_harness.h"
+ * and timers are in test_ws_close.c. */
+#include "ws_harness.h"
 
 /* ---- Whole messages ---------------------------------------------------- */
 
@@ -26,16 +26,16 @@ static void test_text_and_binary(void **state) {
         fx_restart(&f, 0, 0);
         feed_chunks(&f.c, w.b, w.len, chunk, &f.log);
         assert_int_equal(f.log.n, 3);
-        assert_int_equal(f.log.e[0].type, TT_EV_MESSAGE);
+        assert_int_equal(f.log.e[0].type, TT_WS_EV_MESSAGE);
         assert_int_equal(f.log.e[0].opcode, TETHER_OP_TEXT);
         assert_int_equal(f.log.e[0].fin, 1);
         assert_ev_data(&f.log.e[0], utf, strlen(utf));
-        assert_int_equal(f.log.e[1].type, TT_EV_MESSAGE);
+        assert_int_equal(f.log.e[1].type, TT_WS_EV_MESSAGE);
         assert_int_equal(f.log.e[1].opcode, TETHER_OP_BINARY);
         assert_ev_data(&f.log.e[1], bin, 200);
         assert_int_equal(f.log.e[2].opcode, TETHER_OP_BINARY);
         assert_ev_data(&f.log.e[2], bin, big);
-        assert_int_equal(f.c.state, TT_CONN_OPEN);
+        assert_int_equal(f.c.state, TT_WS_OPEN);
         assert_int_equal(tt_outbuf_len(&f.c.out), 0); /* nothing to answer */
         /* a delivered big message does not keep its buffer */
         assert_null(f.c.msg);
@@ -64,11 +64,11 @@ static void test_empty_messages(void **state) {
             assert_int_equal(f.log.n, 4);
             int ops[3] = {TETHER_OP_TEXT, TETHER_OP_BINARY, TETHER_OP_TEXT};
             for (int i = 0; i < 3; i++) {
-                assert_int_equal(f.log.e[i].type, TT_EV_MESSAGE);
+                assert_int_equal(f.log.e[i].type, TT_WS_EV_MESSAGE);
                 assert_int_equal(f.log.e[i].opcode, ops[i]);
                 assert_int_equal(f.log.e[i].len, 0);
             }
-            assert_int_equal(f.log.e[3].type, TT_EV_PING);
+            assert_int_equal(f.log.e[3].type, TT_WS_EV_PING);
             assert_int_equal(f.log.e[3].len, 0);
             peer_read(&f.pr, &f.c);
             assert_int_equal(f.pr.n, 1);
@@ -91,14 +91,14 @@ static void build_fragmented(wire *w, tether_role role) {
 
 static void check_fragmented(fx *f) {
     assert_int_equal(f->log.n, 4);
-    assert_int_equal(f->log.e[0].type, TT_EV_PING);
+    assert_int_equal(f->log.e[0].type, TT_WS_EV_PING);
     assert_ev_data(&f->log.e[0], "p1", 2);
-    assert_int_equal(f->log.e[1].type, TT_EV_PONG);
+    assert_int_equal(f->log.e[1].type, TT_WS_EV_PONG);
     assert_ev_data(&f->log.e[1], "unsolicited", 11);
-    assert_int_equal(f->log.e[2].type, TT_EV_MESSAGE);
+    assert_int_equal(f->log.e[2].type, TT_WS_EV_MESSAGE);
     assert_int_equal(f->log.e[2].opcode, TETHER_OP_TEXT);
     assert_ev_data(&f->log.e[2], "Hello, world", 12);
-    assert_int_equal(f->log.e[3].type, TT_EV_MESSAGE);
+    assert_int_equal(f->log.e[3].type, TT_WS_EV_MESSAGE);
     assert_ev_data(&f->log.e[3], "next", 4);
     /* the ping was answered with its payload, the pong not at all */
     peer_read(&f->pr, &f->c);
@@ -168,11 +168,11 @@ static void test_many_messages_one_buffer(void **state) {
             size_t n = (size_t)(i * 37) % sizeof payload;
             const ev_rec *e = &f.log.e[i];
             if (i % 7 == 3) {
-                assert_int_equal(e->type, TT_EV_PING);
+                assert_int_equal(e->type, TT_WS_EV_PING);
                 assert_ev_data(e, payload, n % 126);
                 pings++;
             } else {
-                assert_int_equal(e->type, TT_EV_MESSAGE);
+                assert_int_equal(e->type, TT_WS_EV_MESSAGE);
                 assert_int_equal(e->opcode, i % 5 == 1 ? TETHER_OP_BINARY : TETHER_OP_TEXT);
                 assert_ev_data(e, payload, n);
             }
@@ -246,9 +246,9 @@ static void test_event_done_frees_big_buffers(void **state) {
     w_frame(&w, f.role, TETHER_OP_CONTINUATION, 1, p + big / 2, big - big / 2);
     w_frame(&w, f.role, TETHER_OP_BINARY, 0, "a", 1);
     w_frame(&w, f.role, TETHER_OP_CONTINUATION, 1, "b", 1);
-    feed_wire(&f.c, &w, &f.log); /* feed_buf calls tt_conn_event_done after each */
+    feed_wire(&f.c, &w, &f.log); /* feed_buf calls tt_ws_event_done after each */
     assert_int_equal(f.log.n, 3);
-    assert_int_equal(f.log.e[0].type, TT_EV_PING);
+    assert_int_equal(f.log.e[0].type, TT_WS_EV_PING);
     assert_ev_data(&f.log.e[1], p, big);
     assert_ev_data(&f.log.e[2], "ab", 2);
     assert_non_null(f.c.msg);
@@ -280,23 +280,23 @@ static void test_streaming(void **state) {
 
     feed_wire(&f.c, &w, &f.log);
     assert_int_equal(f.log.n, 6);
-    assert_int_equal(f.log.e[0].type, TT_EV_FRAGMENT);
+    assert_int_equal(f.log.e[0].type, TT_WS_EV_FRAGMENT);
     assert_int_equal(f.log.e[0].opcode, TETHER_OP_TEXT);
     assert_int_equal(f.log.e[0].fin, 0);
     assert_ev_data(&f.log.e[0], "ab", 2);
     assert_true(f.log.e[0].in_input);
-    assert_int_equal(f.log.e[1].type, TT_EV_PING);
-    assert_int_equal(f.log.e[2].type, TT_EV_FRAGMENT);
+    assert_int_equal(f.log.e[1].type, TT_WS_EV_PING);
+    assert_int_equal(f.log.e[2].type, TT_WS_EV_FRAGMENT);
     assert_int_equal(f.log.e[2].opcode, TETHER_OP_TEXT); /* the message's, not 0 */
     assert_int_equal(f.log.e[2].fin, 0);
     assert_ev_data(&f.log.e[2], "cd", 2);
-    assert_int_equal(f.log.e[3].type, TT_EV_FRAGMENT);
+    assert_int_equal(f.log.e[3].type, TT_WS_EV_FRAGMENT);
     assert_int_equal(f.log.e[3].fin, 1);
     assert_int_equal(f.log.e[3].len, 0);
     assert_int_equal(f.log.e[4].opcode, TETHER_OP_BINARY);
     assert_int_equal(f.log.e[4].fin, 1);
     assert_ev_data(&f.log.e[4], big, sizeof big); /* over max_message: fine */
-    assert_int_equal(f.log.e[5].type, TT_EV_FRAGMENT);
+    assert_int_equal(f.log.e[5].type, TT_WS_EV_FRAGMENT);
     assert_int_equal(f.log.e[5].opcode, TETHER_OP_TEXT);
     assert_int_equal(f.log.e[5].fin, 1);
     assert_int_equal(f.log.e[5].len, 0);
@@ -310,11 +310,11 @@ static void test_streaming(void **state) {
     feed_chunks(&f.c, w.b, w.len, 1, &f.log);
     uint8_t got[64];
     int i = 0;
-    assert_int_equal(f.log.e[0].type, TT_EV_FRAGMENT);
+    assert_int_equal(f.log.e[0].type, TT_WS_EV_FRAGMENT);
     assert_int_equal(f.log.e[0].fin, 0);
     assert_int_equal(f.log.e[1].fin, 0);
     assert_ev_data(&f.log.e[1], "b", 1);
-    assert_int_equal(f.log.e[2].type, TT_EV_PING);
+    assert_int_equal(f.log.e[2].type, TT_WS_EV_PING);
     assert_int_equal(gather_fragments(&f.log, 3, 6, got, sizeof got), 2);
     assert_memory_equal(got, "cd", 2);
     i = 6;
@@ -374,7 +374,7 @@ static void test_streaming_empty_pieces(void **state) {
         fx_restart(&f, (int)chunk, 0);
         feed_chunks(&f.c, w.b, w.len, chunk, &f.log);
         assert_int_equal(f.log.n, 2);
-        assert_int_equal(f.log.e[0].type, TT_EV_FRAGMENT);
+        assert_int_equal(f.log.e[0].type, TT_WS_EV_FRAGMENT);
         assert_int_equal(f.log.e[0].opcode, TETHER_OP_BINARY);
         assert_int_equal(f.log.e[0].fin, 1);
         assert_ev_data(&f.log.e[0], "x", 1);
@@ -415,11 +415,11 @@ static void test_send_whole(void **state) {
     int client = f.role == TETHER_ROLE_CLIENT;
     uint8_t big[300];
     memset(big, 0, sizeof big); /* zeros show the mask on the wire */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "h\xC3\xA9", 3), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, big, sizeof big), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, NULL, 0), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, "\xFF", 1), 0);
-    assert_int_equal(tt_conn_ping(&f.c, "pi", 2), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "h\xC3\xA9", 3), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, big, sizeof big), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, NULL, 0), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, "\xFF", 1), 0);
+    assert_int_equal(tt_ws_ping(&f.c, "pi", 2), 0);
     /* on the wire, a client's payload is masked */
     size_t hlen = tether_frame_header_size(3, client);
     int differs = memcmp(f.c.out.buf + f.c.out.head + hlen, "h\xC3\xA9", 3) != 0;
@@ -443,7 +443,7 @@ static void test_client_keys_differ(void **state) {
     fx_start(&f, 0, 0);
     enum { N = 16 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, "same", 4), 0);
+        assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, "same", 4), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, N);
     int distinct = 0;
@@ -465,20 +465,20 @@ static void test_send_invalid(void **state) {
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 0);
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD + 1] = {0};
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "a\xFF", 2), TETHER_E_UTF8);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "\xE2\x82", 2), TETHER_E_UTF8);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "\xED\xA0\x80", 3), TETHER_E_UTF8);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_PING, "x", 1), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_CONTINUATION, "x", 1), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, NULL, 1), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_send(NULL, TETHER_OP_BINARY, "x", 1), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_CLOSE, "x", 1, 1), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_ping(&f.c, ctl, sizeof ctl), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_ping(&f.c, NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "a\xFF", 2), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "\xE2\x82", 2), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "\xED\xA0\x80", 3), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_PING, "x", 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_CONTINUATION, "x", 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_send(NULL, TETHER_OP_BINARY, "x", 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_CLOSE, "x", 1, 1), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_ping(&f.c, ctl, sizeof ctl), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_ping(&f.c, NULL, 1), TETHER_E_INVAL);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0); /* nothing queued by any */
-    assert_int_equal(tt_conn_ping(&f.c, ctl, sizeof ctl - 1), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, "a\xFF", 2), 0); /* binary: any bytes */
-    assert_int_equal(f.c.state, TT_CONN_OPEN);
+    assert_int_equal(tt_ws_ping(&f.c, ctl, sizeof ctl - 1), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, "a\xFF", 2), 0); /* binary: any bytes */
+    assert_int_equal(f.c.state, TT_WS_OPEN);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 2);
     fx_free(&f);
@@ -489,31 +489,31 @@ static void test_send_fragments(void **state) {
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 0);
     /* "hé€" with é and € split across pieces */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "h\xC3", 2, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "h\xC3", 2, 0), 0);
     /* while the message is open: no whole send, no other opcode... */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, "x", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, "x", 1, 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, "x", 1, 1), TETHER_E_STATE);
     /* ...but control frames may go between the pieces */
-    assert_int_equal(tt_conn_ping(&f.c, "c", 1), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\xA9\xE2", 2, 0), 0);
+    assert_int_equal(tt_ws_ping(&f.c, "c", 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\xA9\xE2", 2, 0), 0);
     /* a bad piece is refused and changes nothing */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\x41", 1, 0), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\x41", 1, 0), TETHER_E_UTF8);
     /* a last piece that leaves a character cut is refused */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\x82", 1, 1), TETHER_E_UTF8);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\x82", 1, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\xAC", 1, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\x82", 1, 1), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\x82", 1, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\xAC", 1, 1), 0);
     /* the message is over: whole sends work again */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "ok", 2), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "ok", 2), 0);
     /* a streamed binary message, empty final piece; a new stream's UTF-8
      * state starts afresh */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, "\xFF\xFE", 2, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "a", 1, 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, NULL, 0, 1), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\xC3", 1, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "\xA9", 1, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, "\xFF\xFE", 2, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "a", 1, 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, NULL, 0, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\xC3", 1, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "\xA9", 1, 1), 0);
     /* a one-piece stream is a plain frame */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "z", 1, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "z", 1, 1), 0);
 
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 11);
@@ -537,25 +537,25 @@ static void test_sends_after_close(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, "a", 1, 0), 0);
-    assert_int_equal(tt_conn_close(&f.c, 1000, "bye", 10), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSING);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, "a", 1, 0), 0);
+    assert_int_equal(tt_ws_close(&f.c, 1000, "bye", 10), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSING);
     size_t queued = tt_outbuf_len(&f.c.out);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, "b", 1, 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_ping(&f.c, "p", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 10), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, "b", 1, 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_ping(&f.c, "p", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 10), TETHER_E_STATE);
     assert_int_equal(tt_outbuf_len(&f.c.out), queued);
 
     /* and once it is over */
     wire w = {0};
     w_close(&w, f.role, 1000, "");
     feed_wire(&f.c, &w, &f.log);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_TEXT, "x", 1, 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_ping(&f.c, "p", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 10), TETHER_E_STATE);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_TEXT, "x", 1, 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_ping(&f.c, "p", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 10), TETHER_E_STATE);
     assert_int_equal(tt_outbuf_len(&f.c.out), queued);
     w_free(&w);
     fx_free(&f);
@@ -570,29 +570,29 @@ static void test_backpressure(void **state) {
     fx_start(&f, 0, 0);
     uint8_t buf[200];
     memset(buf, 'b', sizeof buf);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 101), TETHER_E_BACKPRESSURE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, buf, 101, 1),
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 101), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, buf, 101, 1),
                      TETHER_E_BACKPRESSURE);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 60), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 60), 0);
     size_t queued = tt_outbuf_len(&f.c.out);
     assert_true(queued >= 60);
     /* past the limit: refused, nothing queued, nothing changed */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 50), TETHER_E_BACKPRESSURE);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, buf, 50), TETHER_E_BACKPRESSURE);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, buf, 50, 0),
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 50), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, buf, 50), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, buf, 50, 0),
                      TETHER_E_BACKPRESSURE);
     assert_int_equal(tt_outbuf_len(&f.c.out), queued);
     assert_int_equal(f.c.tx_frag_opcode, 0);
     /* written out: room again */
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 50), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, buf, 10, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, buf, 60, 1),
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 50), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, buf, 10, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, buf, 60, 1),
                      TETHER_E_BACKPRESSURE);
     assert_int_equal(f.c.tx_frag_opcode, TETHER_OP_BINARY); /* the stream is still open */
-    assert_int_equal(tt_conn_send_fragment(&f.c, TETHER_OP_BINARY, buf, 10, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(&f.c, TETHER_OP_BINARY, buf, 10, 1), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 4);
     assert_out_frame(&f.pr.f[1], TETHER_OP_BINARY, 1, buf, 50);
@@ -609,23 +609,23 @@ static void test_drain(void **state) {
     uint8_t buf[150];
     memset(buf, 'd', sizeof buf);
     /* never above the mark: no drain */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 50), 0);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 50), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
     tt_outbuf_consume(&f.c.out, tt_outbuf_len(&f.c.out));
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
 
     /* above it, then written down to it */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 150), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 150), 0);
     size_t n = tt_outbuf_len(&f.c.out);
     assert_true(n > 100);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
     tt_outbuf_consume(&f.c.out, n - 101); /* 101 left: still above */
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
     tt_outbuf_consume(&f.c.out, 1); /* exactly the mark */
-    assert_int_equal(tt_conn_take_drain(&f.c), 1);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0); /* once */
+    assert_int_equal(tt_ws_take_drain(&f.c), 1);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0); /* once */
     tt_outbuf_consume(&f.c.out, tt_outbuf_len(&f.c.out));
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
 
     /* pongs count too */
     wire w = {0};
@@ -635,8 +635,8 @@ static void test_drain(void **state) {
     assert_int_equal(f.log.n, 4);
     assert_true(tt_outbuf_len(&f.c.out) > 100);
     tt_outbuf_consume(&f.c.out, tt_outbuf_len(&f.c.out));
-    assert_int_equal(tt_conn_take_drain(&f.c), 1);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 1);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
     w_free(&w);
     fx_free(&f);
 }
@@ -651,20 +651,20 @@ static void test_owed_below(void **state) {
     fx_start(&f, 0, 0);
     uint8_t buf[150];
     memset(buf, 'o', sizeof buf);
-    tt_conn_set_owed_below(&f.c, 120);
-    assert_int_equal(tt_conn_buffered(&f.c), 120);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 90), TETHER_E_BACKPRESSURE);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_BINARY, buf, 20), 0);
-    assert_true(tt_conn_buffered(&f.c) > 140);
+    tt_ws_set_owed_below(&f.c, 120);
+    assert_int_equal(tt_ws_buffered(&f.c), 120);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 90), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, buf, 20), 0);
+    assert_true(tt_ws_buffered(&f.c) > 140);
     /* the frames went down to the lower layer, which still holds them */
-    tt_conn_set_owed_below(&f.c, tt_conn_buffered(&f.c));
+    tt_ws_set_owed_below(&f.c, tt_ws_buffered(&f.c));
     tt_outbuf_consume(&f.c.out, tt_outbuf_len(&f.c.out));
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
-    tt_conn_set_owed_below(&f.c, 101);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
-    tt_conn_set_owed_below(&f.c, 100);
-    assert_int_equal(tt_conn_take_drain(&f.c), 1);
-    assert_int_equal(tt_conn_take_drain(&f.c), 0);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
+    tt_ws_set_owed_below(&f.c, 101);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
+    tt_ws_set_owed_below(&f.c, 100);
+    assert_int_equal(tt_ws_take_drain(&f.c), 1);
+    assert_int_equal(tt_ws_take_drain(&f.c), 0);
     fx_free(&f);
 }
 

@@ -1,11 +1,11 @@
-/* Shared by test_conn.c, test_conn_close.c and test_conn_deflate.c: a harness around the
- * sans-I/O connection state machine (src/conn). The peer's bytes are built
+/* Shared by test_ws.c, test_ws_close.c and test_ws_deflate.c: a harness around the
+ * sans-I/O WebSocket engine (src/ws). The peer's bytes are built
  * with the public frame writer for the opposite role and fed to
- * tt_conn_input() whole, in chunks or split at a point; what the connection
+ * tt_ws_input() whole, in chunks or split at a point; what the connection
  * queued in c->out is read back with a public parser of the opposite role.
  * Every helper is static inline so that a test file may use only some. */
-#ifndef TT_CONN_HARNESS_H
-#define TT_CONN_HARNESS_H
+#ifndef TT_WS_HARNESS_H
+#define TT_WS_HARNESS_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "tether.h"
-#include "conn/conn.h"
+#include "ws/ws.h"
 
 /* Tests run once per role: the prestate is a pointer to one of these. */
 static const tether_role harness_roles[2] = {TETHER_ROLE_CLIENT, TETHER_ROLE_SERVER};
@@ -143,11 +143,11 @@ static inline void w_close(wire *w, tether_role conn, int code, const char *reas
 /* ---- Events --------------------------------------------------------------- */
 
 typedef struct ev_rec {
-    tt_conn_ev_type type;
+    tt_ws_ev_type type;
     int opcode, fin;
     uint8_t *data;
     size_t len;
-    int in_input; /* data pointed into the buffer passed to tt_conn_input */
+    int in_input; /* data pointed into the buffer passed to tt_ws_input */
     size_t at;    /* input bytes consumed when the event came */
     int code, clean, error;
     char reason[TETHER_MAX_CONTROL_PAYLOAD + 1];
@@ -170,7 +170,7 @@ static inline void log_clear(evlog *l) {
     log_free(l);
 }
 
-static inline void log_add(evlog *l, const tt_conn_ev *ev, const uint8_t *in, size_t in_len,
+static inline void log_add(evlog *l, const tt_ws_ev *ev, const uint8_t *in, size_t in_len,
                            size_t at) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
@@ -183,7 +183,7 @@ static inline void log_add(evlog *l, const tt_conn_ev *ev, const uint8_t *in, si
     r->opcode = ev->opcode;
     r->fin = ev->fin;
     r->at = at;
-    if (ev->type != TT_EV_CLOSE) {
+    if (ev->type != TT_WS_EV_CLOSE) {
         assert_non_null(ev->data); /* never NULL, even when empty */
         r->len = ev->len;
         r->data = xmalloc(ev->len);
@@ -203,14 +203,14 @@ static inline void log_add(evlog *l, const tt_conn_ev *ev, const uint8_t *in, si
 /* Feeds buf[0..len) (modified in place) until the connection has nothing
  * more to say, recording every event. The api layer's loop: call again
  * after each event with the rest, even when no byte is left. */
-static inline void feed_buf(tt_conn *c, uint8_t *buf, size_t len, const uint8_t *whole,
+static inline void feed_buf(tt_ws *c, uint8_t *buf, size_t len, const uint8_t *whole,
                             size_t whole_len, size_t base, evlog *l) {
     size_t off = 0;
     for (int guard = 0;; guard++) {
         assert_true(guard < 1000000);
         size_t used = (size_t)-1;
-        tt_conn_ev ev;
-        int r = tt_conn_input(c, buf + off, len - off, &used, &ev);
+        tt_ws_ev ev;
+        int r = tt_ws_input(c, buf + off, len - off, &used, &ev);
         assert_true(r == 0 || r == 1);
         assert_true(used <= len - off);
         off += used;
@@ -219,12 +219,12 @@ static inline void feed_buf(tt_conn *c, uint8_t *buf, size_t len, const uint8_t 
             return;
         }
         log_add(l, &ev, whole, whole_len, base + off);
-        tt_conn_event_done(c, ev.type);
+        tt_ws_event_done(c, ev.type);
     }
 }
 
 /* Feeds a copy of src in pieces of `chunk` bytes (0: all at once). */
-static inline void feed_chunks(tt_conn *c, const uint8_t *src, size_t len, size_t chunk, evlog *l) {
+static inline void feed_chunks(tt_ws *c, const uint8_t *src, size_t len, size_t chunk, evlog *l) {
     uint8_t *buf = xmalloc(len);
     if (len) memcpy(buf, src, len);
     if (!chunk) chunk = len ? len : 1;
@@ -237,12 +237,12 @@ static inline void feed_chunks(tt_conn *c, const uint8_t *src, size_t len, size_
     free(buf);
 }
 
-static inline void feed_wire(tt_conn *c, const wire *w, evlog *l) {
+static inline void feed_wire(tt_ws *c, const wire *w, evlog *l) {
     feed_chunks(c, w->b, w->len, 0, l);
 }
 
 /* Feeds a copy of src as two pieces, split at k. */
-static inline void feed_split(tt_conn *c, const uint8_t *src, size_t len, size_t k, evlog *l) {
+static inline void feed_split(tt_ws *c, const uint8_t *src, size_t len, size_t k, evlog *l) {
     uint8_t *buf = xmalloc(len);
     if (len) memcpy(buf, src, len);
     feed_buf(c, buf, k, buf, len, 0, l);
@@ -256,7 +256,7 @@ static inline void assert_ev_data(const ev_rec *e, const void *p, size_t n) {
 }
 
 static inline void assert_close_ev(const ev_rec *e, int code, int clean, int error) {
-    assert_int_equal(e->type, TT_EV_CLOSE);
+    assert_int_equal(e->type, TT_WS_EV_CLOSE);
     assert_int_equal(e->code, code);
     assert_int_equal(e->clean, clean);
     assert_int_equal(e->error, error);
@@ -287,7 +287,7 @@ static inline size_t gather_fragments(const evlog *l, int from, int to, uint8_t 
     size_t n = 0;
     for (int i = from; i < to; i++) {
         const ev_rec *e = &l->e[i];
-        assert_int_equal(e->type, TT_EV_FRAGMENT);
+        assert_int_equal(e->type, TT_WS_EV_FRAGMENT);
         assert_int_equal(e->opcode, l->e[from].opcode);
         assert_int_equal(e->fin, i == to - 1);
         assert_true(n + e->len <= cap);
@@ -338,7 +338,7 @@ static inline void peer_free(peer *pr) {
 
 /* Parses and consumes everything in c->out. The connection queues whole
  * frames only, so the parser ends at a frame boundary. */
-static inline void peer_read(peer *pr, tt_conn *c) {
+static inline void peer_read(peer *pr, tt_ws *c) {
     size_t n = tt_outbuf_len(&c->out);
     if (!n) return;
     uint8_t *tmp = xmalloc(n);
@@ -406,8 +406,8 @@ static inline void assert_out_frame(const out_frame *f, int op, int fin, const v
 /* ---- One connection with its peer ------------------------------------------- */
 
 typedef struct fx {
-    tt_conn_cfg cfg;
-    tt_conn c;
+    tt_ws_cfg cfg;
+    tt_ws c;
     peer pr;
     evlog log;
     tether_role role;
@@ -416,19 +416,19 @@ typedef struct fx {
 /* Defaults in f->cfg; change them, then fx_start(). */
 static inline void fx_setup(fx *f, tether_role role) {
     memset(f, 0, sizeof *f);
-    tt_conn_cfg_defaults(&f->cfg);
+    tt_ws_cfg_defaults(&f->cfg);
     f->role = role;
 }
 
 static inline void fx_start(fx *f, int copy_data, uint64_t now) {
-    assert_int_equal(tt_conn_init(&f->c, f->role, &f->cfg, copy_data, now), 0);
-    assert_int_equal(f->c.state, TT_CONN_OPEN);
+    assert_int_equal(tt_ws_init(&f->c, f->role, &f->cfg, copy_data, now), 0);
+    assert_int_equal(f->c.state, TT_WS_OPEN);
     assert_true(f->c.role == f->role);
     peer_init(&f->pr, f->role);
 }
 
 static inline void fx_free(fx *f) {
-    tt_conn_cleanup(&f->c);
+    tt_ws_cleanup(&f->c);
     peer_free(&f->pr);
     log_free(&f->log);
 }

@@ -1,6 +1,6 @@
 /* The output queue: grows geometrically, compacts instead of growing when
  * the written front leaves room, and lets go of big buffers when empty. */
-#include "conn/outbuf.h"
+#include "ws/outbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

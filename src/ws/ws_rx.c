@@ -13,13 +13,13 @@
  * size however it is split (when streaming, each piece goes out as a
  * fragment from the inflater's buffer, which is trimmed after each). Its
  * text is validated after inflation. */
-#include "conn/conn_int.h"
-#include "proto/pmd.h"
+#include "ws/ws_int.h"
+#include "proto/deflate.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int tt_msg_append(tt_conn *c, const uint8_t *data, size_t len) {
+static int tt_msg_append(tt_ws *c, const uint8_t *data, size_t len) {
     if (len > c->msg_cap - c->msg_len) {
         size_t cap = c->msg_cap ? c->msg_cap : 1024;
         while (cap - c->msg_len < len)
@@ -34,7 +34,7 @@ static int tt_msg_append(tt_conn *c, const uint8_t *data, size_t len) {
     return 0;
 }
 
-static void tt_msg_begin(tt_conn *c, int op) {
+static void tt_msg_begin(tt_ws *c, int op) {
     c->msg_opcode = op;
     c->msg_total = 0;
     c->msg_len = 0;
@@ -50,25 +50,25 @@ static void tt_msg_begin(tt_conn *c, int op) {
 /* A compressed frame: its wire size counts against the message's allowance
  * for compressed data; the real limit is on the inflated size, checked as
  * the inflater produces it (per frame when streaming). */
-static int tt_on_deflated_start(tt_conn *c, uint64_t flen, tt_conn_ev *ev) {
-    if (!c->cfg->streaming && flen > tt_conn_wire_cap(c->cfg->max_message) - c->msg_total)
-        return tt_conn_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
+static int tt_on_deflated_start(tt_ws *c, uint64_t flen, tt_ws_ev *ev) {
+    if (!c->cfg->streaming && flen > tt_ws_wire_cap(c->cfg->max_message) - c->msg_total)
+        return tt_ws_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
     c->msg_total += flen;
     if (c->cfg->streaming) tt_pmd_restart_count(c->pmd);
     return 0;
 }
 
-static int tt_on_data_start(tt_conn *c, int op, tt_conn_ev *ev) {
+static int tt_on_data_start(tt_ws *c, int op, tt_ws_ev *ev) {
     if (op != TETHER_OP_CONTINUATION) tt_msg_begin(c, op);
     uint64_t flen = tether_parser_frame_length(c->parser);
     if (c->rx_compressed) return tt_on_deflated_start(c, flen, ev);
     /* With deflate on, the parser lets frames past max_message for the sake
-     * of compressed ones (tt_conn_set_deflate): hold plain ones to it. */
+     * of compressed ones (tt_ws_set_deflate): hold plain ones to it. */
     if (c->pmd && !c->cfg->max_frame && flen > c->cfg->max_message)
-        return tt_conn_fail(c, TETHER_E_FRAME_TOO_BIG, NULL, ev);
+        return tt_ws_fail(c, TETHER_E_FRAME_TOO_BIG, NULL, ev);
     /* Refuse an oversized message as soon as a header announces it. */
     if (!c->cfg->streaming && flen > c->cfg->max_message - c->msg_total)
-        return tt_conn_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
+        return tt_ws_fail(c, TETHER_E_MESSAGE_TOO_BIG, NULL, ev);
     c->msg_total += flen;
     return 0;
 }
@@ -76,15 +76,15 @@ static int tt_on_data_start(tt_conn *c, int op, tt_conn_ev *ev) {
 /* A streaming piece of the message. Slices of the input are copied when the
  * caller asked for copies; inflated data (owned) lives in the connection
  * already. */
-static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin, int owned,
-                            tt_conn_ev *ev) {
+static int tt_emit_fragment(tt_ws *c, const uint8_t *data, size_t len, int fin, int owned,
+                            tt_ws_ev *ev) {
     if (c->copy_data && !owned) {
         c->msg_len = 0;
-        if (tt_msg_append(c, data, len) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+        if (tt_msg_append(c, data, len) != 0) return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
         data = c->msg;
     }
     memset(ev, 0, sizeof *ev);
-    ev->type = TT_EV_FRAGMENT;
+    ev->type = TT_WS_EV_FRAGMENT;
     ev->opcode = c->msg_opcode;
     ev->fin = fin;
     ev->data = data ? data : (const uint8_t *)"";
@@ -94,7 +94,7 @@ static int tt_emit_fragment(tt_conn *c, const uint8_t *data, size_t len, int fin
 }
 
 /* Inflated text is validated here, the parser having skipped it. */
-static int tt_check_inflated_text(tt_conn *c, const uint8_t *p, size_t n, int fin) {
+static int tt_check_inflated_text(tt_ws *c, const uint8_t *p, size_t n, int fin) {
     if (c->msg_opcode != TETHER_OP_TEXT || !c->cfg->utf8_check) return 0;
     if (tether_utf8_feed(&c->rx_utf8, p, n) != 0) return TETHER_E_UTF8;
     return fin ? tether_utf8_finish(c->rx_utf8) : 0;
@@ -103,7 +103,7 @@ static int tt_check_inflated_text(tt_conn *c, const uint8_t *p, size_t n, int fi
 /* Inflates the next piece of a compressed message (fin: the last, which
  * may be empty) and passes the output on. An error of the inflater is the
  * peer's (1009 over the cap, 1007 corrupt) unless it is our memory. */
-static int tt_inflate_piece(tt_conn *c, const uint8_t *data, size_t len, int fin, tt_conn_ev *ev) {
+static int tt_inflate_piece(tt_ws *c, const uint8_t *data, size_t len, int fin, tt_ws_ev *ev) {
     const uint8_t *out;
     size_t n, before = c->msg_len;
     int rc;
@@ -115,13 +115,13 @@ static int tt_inflate_piece(tt_conn *c, const uint8_t *data, size_t len, int fin
         out = n ? c->msg + before : (const uint8_t *)""; /* msg may be NULL if empty */
     }
     if (rc == 0) rc = tt_check_inflated_text(c, out, n, fin);
-    if (rc != 0) return tt_conn_fail(c, rc, NULL, ev);
+    if (rc != 0) return tt_ws_fail(c, rc, NULL, ev);
     c->rx_inflated_end = fin;
     if (c->cfg->streaming) return n || fin ? tt_emit_fragment(c, out, n, fin, 1, ev) : 0;
     return 0;
 }
 
-static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_conn_ev *ev) {
+static int tt_on_data_payload(tt_ws *c, const uint8_t *data, size_t len, tt_ws_ev *ev) {
     int last = tether_parser_fin(c->parser) && tether_parser_remaining(c->parser) == 0;
     if (c->rx_compressed) return tt_inflate_piece(c, data, len, last, ev);
     if (c->cfg->streaming) return tt_emit_fragment(c, data, len, last, 0, ev);
@@ -132,11 +132,11 @@ static int tt_on_data_payload(tt_conn *c, const uint8_t *data, size_t len, tt_co
         c->single_len = len;
         return 0;
     }
-    if (tt_msg_append(c, data, len) != 0) return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+    if (tt_msg_append(c, data, len) != 0) return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
     return 0;
 }
 
-static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
+static int tt_on_data_end(tt_ws *c, tt_ws_ev *ev) {
     if (!tether_parser_fin(c->parser)) return 0;
     c->rx_in_message = 0;
     /* A last frame with no payload: the inflater still has to finish. */
@@ -146,7 +146,7 @@ static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
     }
     if (c->cfg->streaming) return c->fin_sent_up ? 0 : tt_emit_fragment(c, NULL, 0, 1, 0, ev);
     memset(ev, 0, sizeof *ev);
-    ev->type = TT_EV_MESSAGE;
+    ev->type = TT_WS_EV_MESSAGE;
     ev->opcode = c->msg_opcode;
     ev->fin = 1;
     ev->data = c->single ? c->single : c->msg ? c->msg : (const uint8_t *)"";
@@ -155,19 +155,19 @@ static int tt_on_data_end(tt_conn *c, tt_conn_ev *ev) {
     return 1;
 }
 
-static int tt_on_control_end(tt_conn *c, tt_conn_ev *ev) {
+static int tt_on_control_end(tt_ws *c, tt_ws_ev *ev) {
     int op = tether_parser_opcode(c->parser);
-    if (op == TETHER_OP_CLOSE) return tt_conn_on_close_frame(c, ev);
-    if (op == TETHER_OP_PING && tt_conn_pong(c, c->ctl, c->ctl_len) == TETHER_E_NOMEM)
-        return tt_conn_fail(c, TETHER_E_NOMEM, NULL, ev);
+    if (op == TETHER_OP_CLOSE) return tt_ws_on_close_frame(c, ev);
+    if (op == TETHER_OP_PING && tt_ws_pong(c, c->ctl, c->ctl_len) == TETHER_E_NOMEM)
+        return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
     memset(ev, 0, sizeof *ev);
-    ev->type = op == TETHER_OP_PING ? TT_EV_PING : TT_EV_PONG;
+    ev->type = op == TETHER_OP_PING ? TT_WS_EV_PING : TT_WS_EV_PONG;
     ev->data = c->ctl;
     ev->len = c->ctl_len;
     return 1;
 }
 
-static int tt_on_parse(tt_conn *c, int pe, const uint8_t *data, size_t len, tt_conn_ev *ev) {
+static int tt_on_parse(tt_ws *c, int pe, const uint8_t *data, size_t len, tt_ws_ev *ev) {
     int op = tether_parser_opcode(c->parser);
     int control = op >= TETHER_OP_CLOSE;
     switch (pe) {
@@ -187,9 +187,9 @@ static int tt_on_parse(tt_conn *c, int pe, const uint8_t *data, size_t len, tt_c
     }
 }
 
-int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_conn_ev *ev) {
+int tt_ws_input(tt_ws *c, uint8_t *buf, size_t len, size_t *consumed, tt_ws_ev *ev) {
     *consumed = 0;
-    if (c->state == TT_CONN_CLOSED) { /* after the end, bytes mean nothing */
+    if (c->state == TT_WS_CLOSED) { /* after the end, bytes mean nothing */
         *consumed = len;
         return 0;
     }
@@ -199,7 +199,7 @@ int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_con
         int pe =
             tether_parser_next(c->parser, buf + *consumed, len - *consumed, &used, &data, &dlen);
         *consumed += used;
-        if (pe < 0) return tt_conn_fail(c, pe, tether_parser_error_text(c->parser), ev);
+        if (pe < 0) return tt_ws_fail(c, pe, tether_parser_error_text(c->parser), ev);
         if (pe == TETHER_PARSE_NEED_MORE) break;
         int rc = tt_on_parse(c, pe, data, dlen, ev);
         if (rc != 0) return rc;
@@ -207,7 +207,7 @@ int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_con
     return 0;
 }
 
-void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
+void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type) {
     /* Only a delivered message may drop the message buffer: other events (a
      * ping between fragments) come while a message is being assembled. A
      * streamed piece is done with once delivered: the inflater's buffer
@@ -215,11 +215,11 @@ void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type) {
      * next. Up to the TT_CONN_*_KEEP sizes, buffers are kept for the next,
      * except without context takeover, where a connection holds no
      * compression memory between messages. */
-    int no_takeover = c->pmd && tt_pmd_peers(c->pmd)->no_context_takeover;
-    if (type == TT_EV_FRAGMENT && c->pmd)
-        tt_pmd_trim_inflate(c->pmd, c->fin_sent_up && no_takeover ? 0 : TT_CONN_PMD_KEEP);
-    if (type != TT_EV_MESSAGE) return;
-    if (c->msg_cap <= TT_CONN_MSG_KEEP && !(no_takeover && c->rx_compressed)) return;
+    int no_takeover = c->pmd && tt_pmd_no_takeover(c->pmd, 0);
+    if (type == TT_WS_EV_FRAGMENT && c->pmd)
+        tt_pmd_trim_inflate(c->pmd, c->fin_sent_up && no_takeover ? 0 : TT_WS_PMD_KEEP);
+    if (type != TT_WS_EV_MESSAGE) return;
+    if (c->msg_cap <= TT_WS_MSG_KEEP && !(no_takeover && c->rx_compressed)) return;
     free(c->msg);
     c->msg = NULL;
     c->msg_cap = c->msg_len = 0;

@@ -1,9 +1,9 @@
-/* The connection state machine (src/conn), how it ends, for both roles:
+/* The WebSocket engine (src/ws), how it ends, for both roles:
  * every protocol error fails the connection with its own error and close
  * code and a close frame that says why; the closing handshake from either
  * side; the close timeout; an aborted stream; keepalive pings, the dead
  * peer and idle timeouts, and the deadlines the caller's timer follows. */
-#include "conn_harness.h"
+#include "ws_harness.h"
 
 /* ---- Protocol errors ------------------------------------------------------- */
 
@@ -183,14 +183,14 @@ static void run_perr(tether_role role, const perr_case *pc, size_t chunk, size_t
     assert_true(f.log.n >= 2);
     const ev_rec *first = &f.log.e[0];
     if (pc->streaming) {
-        assert_int_equal(first->type, TT_EV_FRAGMENT);
+        assert_int_equal(first->type, TT_WS_EV_FRAGMENT);
     } else {
-        assert_int_equal(first->type, TT_EV_MESSAGE);
+        assert_int_equal(first->type, TT_WS_EV_MESSAGE);
         assert_ev_data(first, "before", 6);
     }
     const ev_rec *e = &f.log.e[f.log.n - 1];
     for (int i = 1; i < f.log.n - 1; i++)
-        assert_int_not_equal(f.log.e[i].type, TT_EV_CLOSE);
+        assert_int_not_equal(f.log.e[i].type, TT_WS_EV_CLOSE);
     if (e->error != pc->error) print_error("case %s: error %d\n", pc->name, e->error);
     assert_close_ev(e, pc->code, 0, pc->error);
     assert_true(e->reason_len > 0);
@@ -199,7 +199,7 @@ static void run_perr(tether_role role, const perr_case *pc, size_t chunk, size_t
      * fails before its payload, or the frames after it would be taken for
      * that payload and no CLOSE would come at all */
     assert_true(e->at >= bad_at && e->at <= bad_end);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
     assert_int_equal(f.c.close_code, pc->code);
 
     /* our close frame: the code and why; it is the last frame we sent */
@@ -231,12 +231,12 @@ static void run_perr(tether_role role, const perr_case *pc, size_t chunk, size_t
     feed_wire(&f.c, &w, &f.log);
     assert_int_equal(f.log.n, 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 0), TETHER_E_STATE);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 1000000, &ev), 0);
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 0), TETHER_E_STATE);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1000000, &ev), 0);
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
     w_free(&w);
     fx_free(&f);
 }
@@ -271,7 +271,7 @@ static void test_protocol_error_while_closing(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 0);
-    assert_int_equal(tt_conn_close(&f.c, 1000, "bye", 0), 0);
+    assert_int_equal(tt_ws_close(&f.c, 1000, "bye", 0), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
     wire w = {0};
@@ -279,10 +279,10 @@ static void test_protocol_error_while_closing(void **state) {
     b_text_utf8(&w, f.role);
     feed_wire(&f.c, &w, &f.log);
     assert_int_equal(f.log.n, 2);
-    assert_int_equal(f.log.e[0].type, TT_EV_MESSAGE);
+    assert_int_equal(f.log.e[0].type, TT_WS_EV_MESSAGE);
     assert_close_ev(&f.log.e[1], 1007, 0, TETHER_E_UTF8);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
     w_free(&w);
     fx_free(&f);
 }
@@ -310,14 +310,14 @@ static void test_peer_close(void **state) {
             assert_close_ev(e, cases[i].code, 1, 0);
             assert_int_equal(e->reason_len, strlen(cases[i].reason));
             assert_memory_equal(e->reason, cases[i].reason, e->reason_len);
-            assert_int_equal(f.c.state, TT_CONN_CLOSED);
+            assert_int_equal(f.c.state, TT_WS_CLOSED);
             /* we echo the code */
             peer_read(&f.pr, &f.c);
             assert_int_equal(f.pr.n, 1);
             assert_int_equal(f.pr.f[0].op, TETHER_OP_CLOSE);
             assert_int_equal(f.pr.f[0].close_code, cases[i].code);
             assert_int_equal(f.pr.f[0].masked, f.role == TETHER_ROLE_CLIENT);
-            assert_int_equal(tt_conn_deadline(&f.c), 0);
+            assert_int_equal(tt_ws_deadline(&f.c), 0);
             w_free(&w);
             fx_free(&f);
         }
@@ -371,9 +371,9 @@ static void test_local_close(void **state) {
     fx_setup(&f, ROLE(state));
     f.cfg.close_timeout = 3000;
     fx_start(&f, 0, 100);
-    assert_int_equal(tt_conn_close(&f.c, 1000, "done", 500), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSING);
-    assert_int_equal(tt_conn_deadline(&f.c), 3500);
+    assert_int_equal(tt_ws_close(&f.c, 1000, "done", 500), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSING);
+    assert_int_equal(tt_ws_deadline(&f.c), 3500);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
     assert_int_equal(f.pr.f[0].op, TETHER_OP_CLOSE);
@@ -392,12 +392,12 @@ static void test_local_close(void **state) {
     feed_chunks(&f.c, w.b, w.len, 1, &f.log);
     assert_int_equal(f.log.n, 3);
     assert_ev_data(&f.log.e[0], "in flight", 9);
-    assert_int_equal(f.log.e[1].type, TT_EV_PING);
-    assert_int_equal(f.log.e[2].type, TT_EV_MESSAGE);
+    assert_int_equal(f.log.e[1].type, TT_WS_EV_PING);
+    assert_int_equal(f.log.e[2].type, TT_WS_EV_MESSAGE);
     assert_int_equal(f.log.e[2].opcode, TETHER_OP_BINARY);
     assert_ev_data(&f.log.e[2], "frag", 4);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSING);
+    assert_int_equal(f.c.state, TT_WS_CLOSING);
 
     /* the peer's reply ends it cleanly; no second close frame */
     log_clear(&f.log);
@@ -409,10 +409,10 @@ static void test_local_close(void **state) {
     assert_int_equal(f.log.e[0].reason_len, 3);
     assert_memory_equal(f.log.e[0].reason, "ack", 3);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_on_timer(&f.c, 10000, &ev), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_on_timer(&f.c, 10000, &ev), 0);
     w_free(&w);
     fx_free(&f);
 }
@@ -424,27 +424,27 @@ static void test_local_close_arguments(void **state) {
     char longr[TETHER_MAX_CLOSE_REASON + 2];
     memset(longr, 'r', sizeof longr - 1);
     longr[sizeof longr - 1] = 0;
-    assert_int_equal(tt_conn_close(NULL, 1000, NULL, 0), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_close(&f.c, 1005, NULL, 0), TETHER_E_CLOSE_CODE);
-    assert_int_equal(tt_conn_close(&f.c, 1006, NULL, 0), TETHER_E_CLOSE_CODE);
-    assert_int_equal(tt_conn_close(&f.c, 999, NULL, 0), TETHER_E_CLOSE_CODE);
-    assert_int_equal(tt_conn_close(&f.c, 1000, longr, 0), TETHER_E_CLOSE_PAYLOAD);
-    assert_int_equal(tt_conn_close(&f.c, 0, "why", 0), TETHER_E_CLOSE_PAYLOAD);
-    assert_int_equal(tt_conn_close(&f.c, 1000, "\xFF", 0), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_close(NULL, 1000, NULL, 0), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_close(&f.c, 1005, NULL, 0), TETHER_E_CLOSE_CODE);
+    assert_int_equal(tt_ws_close(&f.c, 1006, NULL, 0), TETHER_E_CLOSE_CODE);
+    assert_int_equal(tt_ws_close(&f.c, 999, NULL, 0), TETHER_E_CLOSE_CODE);
+    assert_int_equal(tt_ws_close(&f.c, 1000, longr, 0), TETHER_E_CLOSE_PAYLOAD);
+    assert_int_equal(tt_ws_close(&f.c, 0, "why", 0), TETHER_E_CLOSE_PAYLOAD);
+    assert_int_equal(tt_ws_close(&f.c, 1000, "\xFF", 0), TETHER_E_UTF8);
     /* none of them changed anything */
-    assert_int_equal(f.c.state, TT_CONN_OPEN);
+    assert_int_equal(f.c.state, TT_WS_OPEN);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "still open", 10), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "still open", 10), 0);
     /* the longest reason fits; code 0 sends an empty close */
     longr[TETHER_MAX_CLOSE_REASON] = 0;
-    assert_int_equal(tt_conn_close(&f.c, 4999, longr, 0), 0);
+    assert_int_equal(tt_ws_close(&f.c, 4999, longr, 0), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 2);
     assert_int_equal(f.pr.f[1].close_code, 4999);
     assert_int_equal(f.pr.f[1].reason_len, TETHER_MAX_CLOSE_REASON);
 
     fx_restart(&f, 0, 0);
-    assert_int_equal(tt_conn_close(&f.c, 0, NULL, 0), 0);
+    assert_int_equal(tt_ws_close(&f.c, 0, NULL, 0), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
     assert_out_frame(&f.pr.f[0], TETHER_OP_CLOSE, 1, NULL, 0);
@@ -456,24 +456,24 @@ static void test_close_timeout(void **state) {
     fx_setup(&f, ROLE(state));
     f.cfg.close_timeout = 300;
     fx_start(&f, 0, 1000);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_close(&f.c, 1001, NULL, 1000), 0);
-    assert_int_equal(tt_conn_deadline(&f.c), 1300);
-    assert_int_equal(tt_conn_on_timer(&f.c, 1299, &ev), 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSING);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_close(&f.c, 1001, NULL, 1000), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 1300);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1299, &ev), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSING);
     /* bytes from the peer do not extend it */
     f.c.last_rx = 1200;
-    assert_int_equal(tt_conn_deadline(&f.c), 1300);
-    assert_int_equal(tt_conn_on_timer(&f.c, 1300, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(tt_ws_deadline(&f.c), 1300);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1300, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_CLOSE);
     assert_int_equal(ev.code, TETHER_CLOSE_ABNORMAL);
     assert_int_equal(ev.clean, 0);
     assert_int_equal(ev.error, TETHER_E_TIMEOUT);
     assert_true(ev.reason_len > 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 5000, &ev), 0);
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 5000, &ev), 0);
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1); /* only the close we started with */
 
@@ -487,7 +487,7 @@ static void test_close_timeout(void **state) {
 }
 
 static void test_abort(void **state) {
-    tt_conn_ev ev;
+    tt_ws_ev ev;
     fx f;
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 0);
@@ -496,21 +496,21 @@ static void test_abort(void **state) {
     w_frame(&w, f.role, TETHER_OP_TEXT, 0, "part", 4);
     feed_wire(&f.c, &w, &f.log);
     assert_int_equal(f.log.n, 0);
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_CLOSED, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_CLOSED, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_CLOSE);
     assert_int_equal(ev.code, TETHER_CLOSE_ABNORMAL);
     assert_int_equal(ev.clean, 0);
     assert_int_equal(ev.error, TETHER_E_CLOSED);
     assert_true(ev.reason_len > 0);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
-    assert_int_equal(tt_outbuf_len(&f.c.out), 0);               /* nobody to tell */
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_IO, &ev), 0); /* once */
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
+    assert_int_equal(tt_outbuf_len(&f.c.out), 0);             /* nobody to tell */
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_IO, &ev), 0); /* once */
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
 
     /* while closing, with an I/O error */
     fx_restart(&f, 0, 0);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 0), 0);
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_IO, &ev), 1);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 0), 0);
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_IO, &ev), 1);
     assert_int_equal(ev.code, TETHER_CLOSE_ABNORMAL);
     assert_int_equal(ev.error, TETHER_E_IO);
     assert_int_equal(ev.clean, 0);
@@ -520,7 +520,7 @@ static void test_abort(void **state) {
     w_free(&w);
     w_close(&w, f.role, 1000, "");
     feed_wire(&f.c, &w, &f.log);
-    assert_int_equal(tt_conn_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
+    assert_int_equal(tt_ws_abort(&f.c, TETHER_E_CLOSED, &ev), 0);
     w_free(&w);
     fx_free(&f);
 }
@@ -531,11 +531,11 @@ static void test_no_timers(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
     fx_start(&f, 0, 1000);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 1000000000, &ev), 0);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1000000000, &ev), 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(f.c.state, TT_CONN_OPEN);
+    assert_int_equal(f.c.state, TT_WS_OPEN);
     fx_free(&f);
 }
 
@@ -545,36 +545,36 @@ static void test_keepalive_dead_peer(void **state) {
     f.cfg.ping_interval = 1000;
     f.cfg.ping_timeout = 500;
     fx_start(&f, 0, 10000);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_deadline(&f.c), 11000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 10999, &ev), 0);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_deadline(&f.c), 11000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 10999, &ev), 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
     /* silence: a ping */
-    assert_int_equal(tt_conn_on_timer(&f.c, 11000, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 11000, &ev), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
     assert_int_equal(f.pr.f[0].op, TETHER_OP_PING);
     assert_int_equal(f.pr.f[0].masked, f.role == TETHER_ROLE_CLIENT);
-    assert_int_equal(tt_conn_deadline(&f.c), 11500);
+    assert_int_equal(tt_ws_deadline(&f.c), 11500);
     /* not another before the answer is due */
-    assert_int_equal(tt_conn_on_timer(&f.c, 11499, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 11499, &ev), 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
     /* no answer: dead */
-    assert_int_equal(tt_conn_on_timer(&f.c, 11500, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(tt_ws_on_timer(&f.c, 11500, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_CLOSE);
     assert_int_equal(ev.code, TETHER_CLOSE_INTERNAL_ERROR);
     assert_int_equal(ev.clean, 0);
     assert_int_equal(ev.error, TETHER_E_TIMEOUT);
     assert_int_equal(ev.reason_len, strlen("keepalive timeout"));
     assert_memory_equal(ev.reason, "keepalive timeout", ev.reason_len);
-    assert_int_equal(f.c.state, TT_CONN_CLOSED);
+    assert_int_equal(f.c.state, TT_WS_CLOSED);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 2);
     assert_int_equal(f.pr.f[1].op, TETHER_OP_CLOSE);
     assert_int_equal(f.pr.f[1].close_code, 1011);
     assert_int_equal(f.pr.f[1].reason_len, strlen("keepalive timeout"));
     assert_memory_equal(f.pr.f[1].reason, "keepalive timeout", f.pr.f[1].reason_len);
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
     fx_free(&f);
 }
 
@@ -590,9 +590,9 @@ static void test_keepalive_alive_peer(void **state) {
     f.cfg.ping_interval = 1000;
     f.cfg.ping_timeout = 500;
     fx_start(&f, 0, 0);
-    tt_conn_ev ev;
+    tt_ws_ev ev;
     wire pong = {0}, half = {0}, data = {0};
-    assert_int_equal(tt_conn_on_timer(&f.c, 1000, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1000, &ev), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 1);
     assert_int_equal(f.pr.f[0].op, TETHER_OP_PING);
@@ -600,26 +600,26 @@ static void test_keepalive_alive_peer(void **state) {
     w_frame(&pong, f.role, TETHER_OP_PONG, 1, f.pr.f[0].data, f.pr.f[0].len);
     rx_at(&f, 1200, &pong);
     assert_int_equal(f.log.n, 1);
-    assert_int_equal(f.log.e[0].type, TT_EV_PONG);
-    assert_int_equal(tt_conn_on_timer(&f.c, 1500, &ev), 0);
-    assert_int_equal(f.c.state, TT_CONN_OPEN);
-    assert_int_equal(tt_conn_deadline(&f.c), 2200); /* silence counts from the pong */
-    assert_int_equal(tt_conn_on_timer(&f.c, 2199, &ev), 0);
+    assert_int_equal(f.log.e[0].type, TT_WS_EV_PONG);
+    assert_int_equal(tt_ws_on_timer(&f.c, 1500, &ev), 0);
+    assert_int_equal(f.c.state, TT_WS_OPEN);
+    assert_int_equal(tt_ws_deadline(&f.c), 2200); /* silence counts from the pong */
+    assert_int_equal(tt_ws_on_timer(&f.c, 2199, &ev), 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 2200, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 2200, &ev), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 2);
     assert_int_equal(f.pr.f[1].op, TETHER_OP_PING);
-    assert_int_equal(tt_conn_deadline(&f.c), 2700);
+    assert_int_equal(tt_ws_deadline(&f.c), 2700);
 
     /* any byte proves the peer alive: here the first byte of a frame */
     w_frame(&half, f.role, TETHER_OP_TEXT, 1, "hi", 2);
     size_t n = half.len;
     half.len = 1;
     rx_at(&f, 2600, &half);
-    assert_int_equal(tt_conn_on_timer(&f.c, 2700, &ev), 0);
-    assert_int_equal(f.c.state, TT_CONN_OPEN);
-    assert_int_equal(tt_conn_deadline(&f.c), 3600);
+    assert_int_equal(tt_ws_on_timer(&f.c, 2700, &ev), 0);
+    assert_int_equal(f.c.state, TT_WS_OPEN);
+    assert_int_equal(tt_ws_deadline(&f.c), 3600);
     /* ...and data keeps the pings away */
     memmove(half.b, half.b + 1, n - 1);
     half.len = n - 1;
@@ -628,10 +628,10 @@ static void test_keepalive_alive_peer(void **state) {
     assert_ev_data(&f.log.e[1], "hi", 2);
     w_text(&data, f.role, "more");
     rx_at(&f, 4400, &data);
-    assert_int_equal(tt_conn_on_timer(&f.c, 4500, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 4500, &ev), 0);
     assert_int_equal(tt_outbuf_len(&f.c.out), 0);
-    assert_int_equal(tt_conn_deadline(&f.c), 5400);
-    assert_int_equal(tt_conn_on_timer(&f.c, 5400, &ev), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 5400);
+    assert_int_equal(tt_ws_on_timer(&f.c, 5400, &ev), 0);
     peer_read(&f.pr, &f.c);
     assert_int_equal(f.pr.n, 3);
     assert_int_equal(f.pr.f[2].op, TETHER_OP_PING);
@@ -648,25 +648,25 @@ static void test_message_timeout(void **state) {
     fx_setup(&f, ROLE(state));
     f.cfg.message_timeout = 4000;
     fx_start(&f, 0, 100);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_deadline(&f.c), 0); /* no message under way */
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_deadline(&f.c), 0); /* no message under way */
     wire w = {0};
     w_text(&w, f.role, "whole");
     rx_at(&f, 500, &w);
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
     w_free(&w);
     /* a fragmented message: its time counts from the first fragment */
     w_frame(&w, f.role, TETHER_OP_TEXT, 0, "par", 3);
     rx_at(&f, 1000, &w);
-    assert_int_equal(tt_conn_deadline(&f.c), 5000);
+    assert_int_equal(tt_ws_deadline(&f.c), 5000);
     w_free(&w);
     w_frame(&w, f.role, TETHER_OP_PING, 1, "p", 1);
     w_frame(&w, f.role, TETHER_OP_CONTINUATION, 0, "ti", 2);
     rx_at(&f, 3000, &w);
-    assert_int_equal(tt_conn_deadline(&f.c), 5000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 4999, &ev), 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 5000, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(tt_ws_deadline(&f.c), 5000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 4999, &ev), 0);
+    assert_int_equal(tt_ws_on_timer(&f.c, 5000, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_CLOSE);
     assert_int_equal(ev.code, TETHER_CLOSE_POLICY_VIOLATION);
     assert_int_equal(ev.error, TETHER_E_TIMEOUT);
     assert_int_equal(ev.reason_len, strlen("message timeout"));
@@ -684,8 +684,8 @@ static void test_message_timeout(void **state) {
     w_frame(&w, f.role, TETHER_OP_BINARY, 1, "0123456789", 10);
     w.len -= 4;
     rx_at(&f, 200, &w);
-    assert_int_equal(tt_conn_deadline(&f.c), 4200);
-    assert_int_equal(tt_conn_on_timer(&f.c, 4200, &ev), 1);
+    assert_int_equal(tt_ws_deadline(&f.c), 4200);
+    assert_int_equal(tt_ws_on_timer(&f.c, 4200, &ev), 1);
     assert_int_equal(ev.code, TETHER_CLOSE_POLICY_VIOLATION);
     w_free(&w);
     fx_free(&f);
@@ -696,19 +696,19 @@ static void test_idle_timeout(void **state) {
     fx_setup(&f, ROLE(state));
     f.cfg.idle_timeout = 3000;
     fx_start(&f, 0, 100);
-    tt_conn_ev ev;
+    tt_ws_ev ev;
     wire w = {0};
     w_text(&w, f.role, "tick");
-    assert_int_equal(tt_conn_deadline(&f.c), 3100);
-    assert_int_equal(tt_conn_on_timer(&f.c, 3099, &ev), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 3100);
+    assert_int_equal(tt_ws_on_timer(&f.c, 3099, &ev), 0);
     rx_at(&f, 2000, &w);
-    assert_int_equal(tt_conn_deadline(&f.c), 5000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 3100, &ev), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 5000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 3100, &ev), 0);
     /* our own sends do not count */
-    assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, "out", 3), 0);
-    assert_int_equal(tt_conn_deadline(&f.c), 5000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 5000, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_CLOSE);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, "out", 3), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 5000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 5000, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_CLOSE);
     assert_int_equal(ev.code, TETHER_CLOSE_GOING_AWAY);
     assert_int_equal(ev.clean, 0);
     assert_int_equal(ev.error, TETHER_E_TIMEOUT);
@@ -719,13 +719,13 @@ static void test_idle_timeout(void **state) {
     assert_int_equal(f.pr.f[1].op, TETHER_OP_CLOSE);
     assert_int_equal(f.pr.f[1].close_code, 1001);
     assert_memory_equal(f.pr.f[1].reason, "idle timeout", f.pr.f[1].reason_len);
-    assert_int_equal(tt_conn_deadline(&f.c), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 0);
     w_free(&w);
     fx_free(&f);
 }
 
 /* The deadline is the earliest of what is armed, and never one that
- * tt_conn_on_timer() leaves in the past: a caller's timer re-armed to a
+ * tt_ws_on_timer() leaves in the past: a caller's timer re-armed to a
  * past deadline would fire again at once, forever. */
 static void test_deadlines(void **state) {
     fx f;
@@ -735,35 +735,35 @@ static void test_deadlines(void **state) {
     f.cfg.ping_timeout = 4000;
     f.cfg.close_timeout = 10000;
     fx_start(&f, 0, 0);
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_deadline(&f.c), 2000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 2000, &ev), 0); /* ping */
-    assert_int_equal(tt_conn_deadline(&f.c), 5000);         /* idle before the pong is due */
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_deadline(&f.c), 2000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 2000, &ev), 0); /* ping */
+    assert_int_equal(tt_ws_deadline(&f.c), 5000);         /* idle before the pong is due */
     f.c.last_rx = 3000;
-    assert_int_equal(tt_conn_deadline(&f.c), 6000);         /* pong due, then idle */
-    assert_int_equal(tt_conn_on_timer(&f.c, 6000, &ev), 0); /* answered: no death */
-    assert_int_equal(tt_conn_deadline(&f.c), 8000);         /* the idle timeout */
-    assert_int_equal(tt_conn_on_timer(&f.c, 8000, &ev), 1);
+    assert_int_equal(tt_ws_deadline(&f.c), 6000);         /* pong due, then idle */
+    assert_int_equal(tt_ws_on_timer(&f.c, 6000, &ev), 0); /* answered: no death */
+    assert_int_equal(tt_ws_deadline(&f.c), 8000);         /* the idle timeout */
+    assert_int_equal(tt_ws_on_timer(&f.c, 8000, &ev), 1);
     assert_int_equal(ev.code, TETHER_CLOSE_GOING_AWAY);
 
     /* closing with keepalive on: the ping interval passes during the
      * closing handshake; the connection sends no ping then, so the deadline
      * must move past it rather than stay where it was */
     fx_restart(&f, 0, 0);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 500), 0);
-    assert_int_equal(tt_conn_deadline(&f.c) <= 10500, 1);
-    for (uint64_t now = 500, rounds = 0; f.c.state != TT_CONN_CLOSED; rounds++) {
-        uint64_t d = tt_conn_deadline(&f.c);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 500), 0);
+    assert_int_equal(tt_ws_deadline(&f.c) <= 10500, 1);
+    for (uint64_t now = 500, rounds = 0; f.c.state != TT_WS_CLOSED; rounds++) {
+        uint64_t d = tt_ws_deadline(&f.c);
         assert_true(d > 0);
         assert_true(d >= now);
         assert_true(rounds < 10); /* no timer that fires without progress */
         now = d;
-        int r = tt_conn_on_timer(&f.c, now, &ev);
+        int r = tt_ws_on_timer(&f.c, now, &ev);
         if (r) {
             assert_int_equal(ev.code, TETHER_CLOSE_ABNORMAL);
             assert_int_equal(now, 10500);
         } else {
-            assert_true(tt_conn_deadline(&f.c) > now);
+            assert_true(tt_ws_deadline(&f.c) > now);
         }
     }
     peer_read(&f.pr, &f.c);
@@ -771,10 +771,10 @@ static void test_deadlines(void **state) {
 
     /* a ping outstanding when we close: the dead-peer timeout still holds */
     fx_restart(&f, 0, 0);
-    assert_int_equal(tt_conn_on_timer(&f.c, 2000, &ev), 0);
-    assert_int_equal(tt_conn_close(&f.c, 1000, NULL, 2500), 0);
-    assert_int_equal(tt_conn_deadline(&f.c), 6000);
-    assert_int_equal(tt_conn_on_timer(&f.c, 6000, &ev), 1);
+    assert_int_equal(tt_ws_on_timer(&f.c, 2000, &ev), 0);
+    assert_int_equal(tt_ws_close(&f.c, 1000, NULL, 2500), 0);
+    assert_int_equal(tt_ws_deadline(&f.c), 6000);
+    assert_int_equal(tt_ws_on_timer(&f.c, 6000, &ev), 1);
     assert_int_equal(ev.code, TETHER_CLOSE_INTERNAL_ERROR);
     fx_free(&f);
 }

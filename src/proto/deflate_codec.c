@@ -12,7 +12,7 @@
  * holds no zlib state (262 KiB for a default compressor, 39 KiB for an
  * inflater with zlib 1.2.13). Setting the stream up again costs no more than
  * the reset did: both clear the compressor's hash table, which dominates. */
-#include "proto/pmd.h"
+#include "proto/deflate_int.h"
 
 #include <limits.h>
 #include <stdlib.h>

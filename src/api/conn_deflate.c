@@ -53,7 +53,7 @@ static int tt_deflate_start(tether_conn *c, const char *value) {
         return 0;
     }
     int rc = (c->extensions = strdup(value)) ? 0 : TETHER_E_NOMEM;
-    if (!rc) rc = tt_conn_set_deflate(&c->ws, pmd, c->opts->deflate.threshold);
+    if (!rc) rc = tt_ws_set_deflate(&c->ws, pmd, c->opts->deflate.threshold);
     if (rc) tether_pmd_free(pmd); /* on failure it stays ours */
     return rc;
 }

@@ -1,9 +1,10 @@
-/* Internal: the permessage-deflate object, shared by negotiation
- * (pmd_negotiate.c) and the codec (pmd_codec.c). */
-#ifndef TT_PMD_H
-#define TT_PMD_H
+/* Private to the deflate files of src/proto: the permessage-deflate
+ * object, shared by negotiation (deflate_negotiate.c) and the codec
+ * (deflate_codec.c). Other layers use proto/deflate.h. */
+#ifndef TT_DEFLATE_INT_H
+#define TT_DEFLATE_INT_H
 
-#include "tether.h"
+#include "proto/deflate.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,34 +71,7 @@ static inline const tt_pmd_side *tt_pmd_peers(const struct tether_pmd *pmd) {
     return pmd->role == TETHER_ROLE_CLIENT ? &pmd->server : &pmd->client;
 }
 
-/* Releases zlib state and buffers (pmd_codec.c); used by tether_pmd_free. */
+/* Releases zlib state and buffers (deflate_codec.c); used by tether_pmd_free. */
 void tt_pmd_codec_free(struct tether_pmd *pmd);
-
-/* For the connection layer (src/conn), which drives the codec itself. */
-
-/* Ends our compression stream; the next piece starts a fresh one. The peer
- * inflates that correctly whatever it kept (a fresh stream refers to no
- * earlier byte), so this is how a piece that was compressed but could not
- * be sent is forgotten, even in the middle of a message (every piece ends
- * on a byte-aligned block boundary). */
-void tt_pmd_drop_deflate(struct tether_pmd *pmd);
-
-/* Restarts the count the decompressed-size cap applies to: a streaming
- * receiver caps each frame's output rather than the whole message's. */
-void tt_pmd_restart_count(struct tether_pmd *pmd);
-
-/* Frees the compress / inflate output buffer if it grew past keep bytes
- * (after a big message), so an idle connection does not hold it. Only when
- * the last output handed out is no longer used. */
-void tt_pmd_trim_deflate(struct tether_pmd *pmd, size_t keep);
-void tt_pmd_trim_inflate(struct tether_pmd *pmd, size_t keep);
-
-/* tether_pmd_decompress(), but the output is appended to the caller's
- * growable buffer (*buf of *cap bytes, *buf_len used; realloc'ed as needed,
- * never past what the cap on the message allows) instead of the codec's
- * own: a message being reassembled is inflated where it is kept, one copy
- * and no second buffer of its size. The caller frees *buf. */
-int tt_pmd_decompress_append(tether_pmd *pmd, const void *in, size_t len, int fin, uint8_t **buf,
-                             size_t *cap, size_t *buf_len);
 
 #endif

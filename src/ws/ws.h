@@ -1,65 +1,65 @@
 /* Internal: one WebSocket connection's state machine after the opening
  * handshake, over the protocol layer and without any I/O, like the parser
- * under it. Bytes go in with tt_conn_input(), which stops at each event it
+ * under it. Bytes go in with tt_ws_input(), which stops at each event it
  * produces; sends append frames to an output queue the caller writes out;
- * time goes in with tt_conn_on_timer(). The api layer moves the bytes.
+ * time goes in with tt_ws_on_timer(). The api layer moves the bytes.
  *
  * It does: message reassembly up to a limit or streaming delivery,
  * automatic pong, keepalive pings with a dead-peer timeout, the closing
  * handshake in both directions with a timeout, permessage-deflate once
  * negotiated (RFC 7692), and the failure of the connection with the right
  * close code for every protocol error. */
-#ifndef TT_CONN_H
-#define TT_CONN_H
+#ifndef TT_WS_H
+#define TT_WS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tether.h"
-#include "conn/outbuf.h"
+#include "ws/outbuf.h"
 
 /* Settings shared by every connection made with one options object. */
-typedef struct tt_conn_cfg {
+typedef struct tt_ws_cfg {
     uint64_t max_message, max_frame;
     int streaming, utf8_check;
     unsigned close_timeout, idle_timeout, ping_interval, ping_timeout;
     unsigned message_timeout; /* first frame of a message to its last; 0: none */
     size_t send_limit, drain_mark;
-} tt_conn_cfg;
+} tt_ws_cfg;
 
-void tt_conn_cfg_defaults(tt_conn_cfg *cfg);
+void tt_ws_cfg_defaults(tt_ws_cfg *cfg);
 
-typedef enum tt_conn_state {
-    TT_CONN_OPEN,    /* data flows both ways */
-    TT_CONN_CLOSING, /* we sent a close frame and wait for the peer's */
-    TT_CONN_CLOSED   /* the closing handshake is over, or the connection failed */
-} tt_conn_state;
+typedef enum tt_ws_state {
+    TT_WS_OPEN,    /* data flows both ways */
+    TT_WS_CLOSING, /* we sent a close frame and wait for the peer's */
+    TT_WS_CLOSED   /* the closing handshake is over, or the connection failed */
+} tt_ws_state;
 
-typedef enum tt_conn_ev_type {
-    TT_EV_NONE = 0,
-    TT_EV_MESSAGE,
-    TT_EV_FRAGMENT,
-    TT_EV_PING,
-    TT_EV_PONG,
-    TT_EV_CLOSE /* the end: code, reason, clean, error */
-} tt_conn_ev_type;
+typedef enum tt_ws_ev_type {
+    TT_WS_EV_NONE = 0,
+    TT_WS_EV_MESSAGE,
+    TT_WS_EV_FRAGMENT,
+    TT_WS_EV_PING,
+    TT_WS_EV_PONG,
+    TT_WS_EV_CLOSE /* the end: code, reason, clean, error */
+} tt_ws_ev_type;
 
-/* An event; data stays valid until the next tt_conn_input() call (it may
+/* An event; data stays valid until the next tt_ws_input() call (it may
  * point into the caller's input buffer, or into the connection). */
-typedef struct tt_conn_ev {
-    tt_conn_ev_type type;
+typedef struct tt_ws_ev {
+    tt_ws_ev_type type;
     int opcode, fin;
     const uint8_t *data;
     size_t len;
     int code, clean, error;
     const char *reason;
     size_t reason_len;
-} tt_conn_ev;
+} tt_ws_ev;
 
-typedef struct tt_conn {
+typedef struct tt_ws {
     tether_role role;
-    tt_conn_state state;
-    const tt_conn_cfg *cfg;
+    tt_ws_state state;
+    const tt_ws_cfg *cfg;
     tether_parser *parser;
     int copy_data; /* never hand out slices of the input: poll mode */
 
@@ -88,7 +88,7 @@ typedef struct tt_conn {
     int above_mark;    /* buffered went over the drain mark */
     size_t owed_below; /* bytes the layers under this one still owe the peer */
 
-    /* permessage-deflate, once negotiated (tt_conn_set_deflate) */
+    /* permessage-deflate, once negotiated (tt_ws_set_deflate) */
     tether_pmd *pmd;
     size_t deflate_threshold;
 
@@ -100,22 +100,22 @@ typedef struct tt_conn {
     /* time, in tt_now_ms() units, kept by the caller */
     uint64_t last_rx, ping_sent, close_deadline;
     int ping_outstanding;
-} tt_conn;
+} tt_ws;
 
 /* Sets up c for a connection whose handshake is done. cfg must outlive c.
  * Returns 0 or TETHER_E_NOMEM. */
-int tt_conn_init(tt_conn *c, tether_role role, const tt_conn_cfg *cfg, int copy_data, uint64_t now);
-void tt_conn_cleanup(tt_conn *c);
+int tt_ws_init(tt_ws *c, tether_role role, const tt_ws_cfg *cfg, int copy_data, uint64_t now);
+void tt_ws_cleanup(tt_ws *c);
 
 /* Turns permessage-deflate on for this connection after a successful
  * negotiation: takes ownership of pmd (tether_pmd_enabled(pmd) == 1; freed by
- * tt_conn_cleanup). Data messages of at least threshold bytes are sent
+ * tt_ws_cleanup). Data messages of at least threshold bytes are sent
  * compressed; received messages with RSV1 are inflated, capped at
  * cfg->max_message (1009 past it). Returns 0 or TETHER_E_INVAL.
  *
- * Call it after tt_conn_init() and before any frame flows, with a pmd of
+ * Call it after tt_ws_init() and before any frame flows, with a pmd of
  * the connection's role; on error pmd stays the caller's. Then:
- * - a message sent in pieces (tt_conn_send_fragment) is compressed, decided
+ * - a message sent in pieces (tt_ws_send_fragment) is compressed, decided
  *   at its first piece, when that piece is not the last (the total is
  *   unknown, and streamed messages are the big ones) or is at least
  *   threshold bytes;
@@ -127,46 +127,46 @@ void tt_conn_cleanup(tt_conn *c);
  * - with max_frame unset, a compressed frame may be up to an eighth longer
  *   on the wire than max_message: deflate slightly expands data it cannot
  *   compress, and the limit is on what the application receives. */
-int tt_conn_set_deflate(tt_conn *c, tether_pmd *pmd, size_t threshold);
+int tt_ws_set_deflate(tt_ws *c, tether_pmd *pmd, size_t threshold);
 
 /* Feeds received bytes (buf is modified: unmasked in place). Stops after
  * an event: returns 1 with *ev filled and *consumed set; the caller calls
  * again with the rest. Returns 0 when all input is consumed with no event.
- * After TT_EV_CLOSE, input is ignored. */
-int tt_conn_input(tt_conn *c, uint8_t *buf, size_t len, size_t *consumed, tt_conn_ev *ev);
+ * After TT_WS_EV_CLOSE, input is ignored. */
+int tt_ws_input(tt_ws *c, uint8_t *buf, size_t len, size_t *consumed, tt_ws_ev *ev);
 /* The caller is done with the last event's data (frees big buffers). */
-void tt_conn_event_done(tt_conn *c, tt_conn_ev_type type);
+void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type);
 
 /* Sends: whole message, streaming piece, ping, close. Errors:
  * TETHER_E_STATE, TETHER_E_BACKPRESSURE, TETHER_E_UTF8, TETHER_E_INVAL,
  * TETHER_E_NOMEM, TETHER_E_CLOSE_CODE / _CLOSE_PAYLOAD (close). */
-int tt_conn_send(tt_conn *c, tether_opcode op, const void *data, size_t len);
-int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t len, int fin);
-int tt_conn_ping(tt_conn *c, const void *data, size_t len);
-int tt_conn_close(tt_conn *c, int code, const char *reason, uint64_t now);
+int tt_ws_send(tt_ws *c, tether_opcode op, const void *data, size_t len);
+int tt_ws_send_fragment(tt_ws *c, tether_opcode op, const void *data, size_t len, int fin);
+int tt_ws_ping(tt_ws *c, const void *data, size_t len);
+int tt_ws_close(tt_ws *c, int code, const char *reason, uint64_t now);
 
 /* The peer's byte stream ended (err TETHER_E_CLOSED) or failed
  * (TETHER_E_IO): returns 1 with a CLOSE event (1006) unless the connection
  * was already closed. */
-int tt_conn_abort(tt_conn *c, int err, tt_conn_ev *ev);
+int tt_ws_abort(tt_ws *c, int err, tt_ws_ev *ev);
 
 /* Time: the absolute time of the next deadline (0: none), and what to do
  * when it comes: returns 1 with a CLOSE event when the connection dies of
  * it (keepalive 1011, close timeout 1006, idle 1001, a message not
  * finished within message_timeout 1008), else 0 (maybe a ping queued). */
-uint64_t tt_conn_deadline(const tt_conn *c);
-int tt_conn_on_timer(tt_conn *c, uint64_t now, tt_conn_ev *ev);
+uint64_t tt_ws_deadline(const tt_ws *c);
+int tt_ws_on_timer(tt_ws *c, uint64_t now, tt_ws_ev *ev);
 
 /* Bytes arrived at `now`: the peer is alive. Returns 1 if that answered an
- * outstanding keepalive ping, which moves tt_conn_deadline() earlier. */
-int tt_conn_note_rx(tt_conn *c, uint64_t now);
+ * outstanding keepalive ping, which moves tt_ws_deadline() earlier. */
+int tt_ws_note_rx(tt_ws *c, uint64_t now);
 
 /* Whether a DRAIN should be reported now (clears the condition). */
-int tt_conn_take_drain(tt_conn *c);
+int tt_ws_take_drain(tt_ws *c);
 /* Every byte the connection still owes the peer: the frame queue plus what
  * the transport under it (TLS) holds, as last told by
- * tt_conn_set_owed_below(). The send limit and the drain mark count this. */
-size_t tt_conn_buffered(const tt_conn *c);
-void tt_conn_set_owed_below(tt_conn *c, size_t n);
+ * tt_ws_set_owed_below(). The send limit and the drain mark count this. */
+size_t tt_ws_buffered(const tt_ws *c);
+void tt_ws_set_owed_below(tt_ws *c, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
 /* permessage-deflate (RFC 7692) on the connection state machine: client and
- * server tt_conn pairs over every combination of context takeover and a
+ * server tt_ws pairs over every combination of context takeover and a
  * range of window sizes, text and binary, small and large, checked on the
  * wire with an independent zlib inflater held to the negotiated window; the
  * RFC's example frames byte for byte; the send threshold; fragmented sends
@@ -8,8 +8,8 @@
  * corrupt data, bad UTF-8 inside compressed text, RSV1 where it is not
  * allowed; the send limit counted in compressed bytes; and the zlib memory
  * an idle connection keeps. */
-#include "conn_harness.h"
-#include "proto/pmd.h"
+#include "ws_harness.h"
+#include "proto/deflate_int.h"
 
 #include <zlib.h>
 
@@ -56,8 +56,8 @@ static int side_of(tether_role r) {
 /* ---- A client and a server connection ------------------------------------ */
 
 typedef struct dpair {
-    tt_conn_cfg cfg[2];
-    tt_conn conn[2];
+    tt_ws_cfg cfg[2];
+    tt_ws conn[2];
     evlog log[2];       /* events each connection produced */
     peer seen[2];       /* frames each connection sent */
     tether_pmd *pmd[2]; /* owned by conn[i]; kept for inspection */
@@ -66,8 +66,8 @@ typedef struct dpair {
 
 static void dp_setup(dpair *d) {
     memset(d, 0, sizeof *d);
-    tt_conn_cfg_defaults(&d->cfg[CL]);
-    tt_conn_cfg_defaults(&d->cfg[SV]);
+    tt_ws_cfg_defaults(&d->cfg[CL]);
+    tt_ws_cfg_defaults(&d->cfg[SV]);
 }
 
 /* Starts both connections, with deflate negotiated as given (deflate 0:
@@ -78,10 +78,10 @@ static void dp_start(dpair *d, int deflate, int snct, int cnct, int sbits, int c
     pmd_pair n = {{NULL, NULL}};
     if (deflate) n = negotiate(snct, cnct, sbits, cbits);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(tt_conn_init(&d->conn[i], roles[i], &d->cfg[i], 0, 0), 0);
+        assert_int_equal(tt_ws_init(&d->conn[i], roles[i], &d->cfg[i], 0, 0), 0);
         peer_init(&d->seen[i], roles[i]);
         assert_int_equal(tether_parser_set_rsv_allowed(d->seen[i].p, TETHER_RSV1), 0);
-        if (deflate) assert_int_equal(tt_conn_set_deflate(&d->conn[i], n.p[i], threshold), 0);
+        if (deflate) assert_int_equal(tt_ws_set_deflate(&d->conn[i], n.p[i], threshold), 0);
         d->pmd[i] = n.p[i];
     }
     d->nct[CL] = cnct;
@@ -90,7 +90,7 @@ static void dp_start(dpair *d, int deflate, int snct, int cnct, int sbits, int c
 
 static void dp_free(dpair *d) {
     for (int i = 0; i < 2; i++) {
-        tt_conn_cleanup(&d->conn[i]);
+        tt_ws_cleanup(&d->conn[i]);
         peer_free(&d->seen[i]);
         log_free(&d->log[i]);
     }
@@ -100,7 +100,7 @@ static void dp_free(dpair *d) {
  * chunk bytes (0: at once). The frames are recorded in seen[from] (after
  * the ones already there) and the receiver's events in log[to]. */
 static void dp_flush(dpair *d, int from, size_t chunk) {
-    tt_conn *c = &d->conn[from];
+    tt_ws *c = &d->conn[from];
     size_t n = tt_outbuf_len(&c->out);
     uint8_t *copy = xmalloc(n);
     if (n) memcpy(copy, c->out.buf + c->out.head, n);
@@ -239,7 +239,7 @@ static void exchange(dpair *d, int from, int op, const uint8_t *msg, size_t n, s
     size_t first_len = 0;
     for (int rep = 0; rep < 2; rep++) {
         dp_forget(d);
-        assert_int_equal(tt_conn_send(&d->conn[from], (tether_opcode)op, msg, n), 0);
+        assert_int_equal(tt_ws_send(&d->conn[from], (tether_opcode)op, msg, n), 0);
         dp_flush(d, from, chunk);
         assert_int_equal(d->seen[from].n, 1);
         const out_frame *f = &d->seen[from].f[0];
@@ -249,7 +249,7 @@ static void exchange(dpair *d, int from, int op, const uint8_t *msg, size_t n, s
         assert_int_equal(zdec_msg(z, f, 1, out, n + 1), n);
         if (n) assert_memory_equal(out, msg, n);
         assert_int_equal(d->log[to].n, 1);
-        assert_int_equal(d->log[to].e[0].type, TT_EV_MESSAGE);
+        assert_int_equal(d->log[to].e[0].type, TT_WS_EV_MESSAGE);
         assert_int_equal(d->log[to].e[0].opcode, op);
         assert_ev_data(&d->log[to].e[0], msg, n);
         assert_int_equal(d->pmd[from]->def_ready, !d->nct[from]);
@@ -320,13 +320,13 @@ static void test_rfc_hello_on_the_wire(void **state) {
         dp_start(&d, 1, nct, nct, 15, 15, 0);
         for (int i = 0; i < 2 + nct; i++) { /* (a third with takeover differs again) */
             /* A server frame is not masked: the queue holds exactly it. */
-            assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_TEXT, "Hello", 5), 0);
+            assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_TEXT, "Hello", 5), 0);
             const uint8_t *want = nct || i == 0 ? frame : second;
             size_t wn = nct || i == 0 ? sizeof frame : sizeof second;
             assert_int_equal(tt_outbuf_len(&d.conn[SV].out), wn);
             assert_memory_equal(d.conn[SV].out.buf + d.conn[SV].out.head, want, wn);
             /* A client frame is the same, masked: c1 87 (or 85) + key. */
-            assert_int_equal(tt_conn_send(&d.conn[CL], TETHER_OP_TEXT, "Hello", 5), 0);
+            assert_int_equal(tt_ws_send(&d.conn[CL], TETHER_OP_TEXT, "Hello", 5), 0);
             const uint8_t *h = d.conn[CL].out.buf + d.conn[CL].out.head;
             assert_int_equal(tt_outbuf_len(&d.conn[CL].out), wn + 4);
             assert_int_equal(h[0], 0xc1);
@@ -371,16 +371,16 @@ static void test_rfc_received_forms(void **state) {
     for (size_t chunk = 0; chunk <= 1; chunk++) {
         for (int copy = 0; copy <= 1; copy++) {
             fx_restart(&f, copy, 0);
-            assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(f.role, 0, 0, NULL), 0), 0);
+            assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(f.role, 0, 0, NULL), 0), 0);
             feed_chunks(&f.c, w.b, w.len, chunk, &f.log);
             assert_int_equal(f.log.n, 5);
             for (int i = 0; i < 5; i++) {
-                assert_int_equal(f.log.e[i].type, TT_EV_MESSAGE);
+                assert_int_equal(f.log.e[i].type, TT_WS_EV_MESSAGE);
                 assert_int_equal(f.log.e[i].opcode, TETHER_OP_TEXT);
                 assert_ev_data(&f.log.e[i], "Hello", 5);
                 assert_false(f.log.e[i].in_input); /* inflated: the connection's memory */
             }
-            assert_int_equal(f.c.state, TT_CONN_OPEN);
+            assert_int_equal(f.c.state, TT_WS_OPEN);
             assert_int_equal(tt_outbuf_len(&f.c.out), 0);
         }
     }
@@ -395,13 +395,13 @@ static void test_empty(void **state) {
     dpair d;
     dp_setup(&d);
     dp_start(&d, 1, 0, 0, 15, 15, 0);
-    assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, NULL, 0), 0);
+    assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_BINARY, NULL, 0), 0);
     static const uint8_t empty[] = {0xc2, 0x01, 0x00};
     assert_int_equal(tt_outbuf_len(&d.conn[SV].out), 3);
     assert_memory_equal(d.conn[SV].out.buf + d.conn[SV].out.head, empty, 3);
     dp_flush(&d, SV, 0);
     assert_int_equal(d.log[CL].n, 1);
-    assert_int_equal(d.log[CL].e[0].type, TT_EV_MESSAGE);
+    assert_int_equal(d.log[CL].e[0].type, TT_WS_EV_MESSAGE);
     assert_int_equal(d.log[CL].e[0].opcode, TETHER_OP_BINARY);
     assert_int_equal(d.log[CL].e[0].len, 0);
     /* No payload at all, and an empty compressed fragmented message. */
@@ -413,13 +413,13 @@ static void test_empty(void **state) {
     feed_wire(&d.conn[CL], &w, &d.log[CL]);
     assert_int_equal(d.log[CL].n, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(d.log[CL].e[i].type, TT_EV_MESSAGE);
+        assert_int_equal(d.log[CL].e[i].type, TT_WS_EV_MESSAGE);
         assert_int_equal(d.log[CL].e[i].opcode, TETHER_OP_TEXT);
         assert_int_equal(d.log[CL].e[i].len, 0);
     }
     /* The context goes on after them. */
     dp_forget(&d);
-    assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_TEXT, "Hello", 5), 0);
+    assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_TEXT, "Hello", 5), 0);
     dp_flush(&d, SV, 0);
     assert_ev_data(&d.log[CL].e[0], "Hello", 5);
     w_free(&w);
@@ -449,7 +449,7 @@ static void test_empty_last_frame(void **state) {
         f.cfg.max_message = 100;
         f.cfg.streaming = streaming;
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 1, 1, NULL), 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 1, 1, NULL), 0), 0);
         feed_wire(&f.c, &w, &f.log);
         assert_int_equal(f.log.n, streaming ? 6 : 3);
         for (int i = 0; i < 3; i++) {
@@ -458,7 +458,7 @@ static void test_empty_last_frame(void **state) {
                 assert_int_equal(f.log.e[2 * i + 1].fin, 1);
                 assert_int_equal(f.log.e[2 * i + 1].len, 0);
             } else {
-                assert_int_equal(f.log.e[i].type, TT_EV_MESSAGE);
+                assert_int_equal(f.log.e[i].type, TT_WS_EV_MESSAGE);
                 assert_ev_data(&f.log.e[i], msg, sizeof msg);
             }
         }
@@ -480,15 +480,15 @@ static void test_threshold(void **state) {
     fill_text(msg, sizeof msg, 1);
     for (int side = 0; side < 2; side++) {
         dp_forget(&d);
-        assert_int_equal(tt_conn_send(&d.conn[side], TETHER_OP_TEXT, msg, 9), 0);
-        assert_int_equal(tt_conn_send(&d.conn[side], TETHER_OP_TEXT, msg, 10), 0);
-        assert_int_equal(tt_conn_send(&d.conn[side], TETHER_OP_BINARY, msg, 0), 0);
+        assert_int_equal(tt_ws_send(&d.conn[side], TETHER_OP_TEXT, msg, 9), 0);
+        assert_int_equal(tt_ws_send(&d.conn[side], TETHER_OP_TEXT, msg, 10), 0);
+        assert_int_equal(tt_ws_send(&d.conn[side], TETHER_OP_BINARY, msg, 0), 0);
         /* In pieces: a whole message in one piece follows the threshold;
          * one that has more pieces to come is compressed. */
-        assert_int_equal(tt_conn_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 9, 1), 0);
-        assert_int_equal(tt_conn_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 10, 1), 0);
-        assert_int_equal(tt_conn_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 1, 0), 0);
-        assert_int_equal(tt_conn_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg + 1, 2, 1), 0);
+        assert_int_equal(tt_ws_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 9, 1), 0);
+        assert_int_equal(tt_ws_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 10, 1), 0);
+        assert_int_equal(tt_ws_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg, 1, 0), 0);
+        assert_int_equal(tt_ws_send_fragment(&d.conn[side], TETHER_OP_TEXT, msg + 1, 2, 1), 0);
         dp_flush(&d, side, 0);
         const peer *s = &d.seen[side];
         assert_int_equal(s->n, 7);
@@ -504,7 +504,7 @@ static void test_threshold(void **state) {
         assert_int_equal(l->n, 6);
         static const size_t want_len[6] = {9, 10, 0, 9, 10, 3};
         for (int i = 0; i < 6; i++) {
-            assert_int_equal(l->e[i].type, TT_EV_MESSAGE);
+            assert_int_equal(l->e[i].type, TT_WS_EV_MESSAGE);
             assert_ev_data(&l->e[i], msg, want_len[i]);
         }
     }
@@ -531,16 +531,16 @@ static void test_fragmented_send(void **state) {
         zdec_init(&z[SV], 12, nct);
         for (int round = 0; round < 3; round++)
             for (int side = 0; side < 2; side++) {
-                tt_conn *c = &d.conn[side];
+                tt_ws *c = &d.conn[side];
                 static const size_t cuts[] = {0, 1, 5000, 5003, 20000, 30000};
                 dp_forget(&d);
                 for (int k = 0; k + 1 < 6; k++) {
                     size_t a = cuts[k], b = cuts[k + 1];
-                    assert_int_equal(
-                        tt_conn_send_fragment(c, TETHER_OP_TEXT, msg + a, b - a, b == n), 0);
+                    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_TEXT, msg + a, b - a, b == n),
+                                     0);
                     if (k == 0)
-                        assert_int_equal(tt_conn_send(c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
-                    if (k == 2) assert_int_equal(tt_conn_ping(c, "pi", 2), 0);
+                        assert_int_equal(tt_ws_send(c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+                    if (k == 2) assert_int_equal(tt_ws_ping(c, "pi", 2), 0);
                 }
                 dp_flush(&d, side, round == 1 ? 7 : 0);
                 const peer *s = &d.seen[side];
@@ -559,8 +559,8 @@ static void test_fragmented_send(void **state) {
                 assert_memory_equal(out, msg, n);
                 const evlog *l = &d.log[1 - side];
                 assert_int_equal(l->n, 2);
-                assert_int_equal(l->e[0].type, TT_EV_PING);
-                assert_int_equal(l->e[1].type, TT_EV_MESSAGE);
+                assert_int_equal(l->e[0].type, TT_WS_EV_PING);
+                assert_int_equal(l->e[1].type, TT_WS_EV_MESSAGE);
                 assert_ev_data(&l->e[1], msg, n);
                 /* The receiver answered the ping, plainly. */
                 peer_read(&d.seen[1 - side], &d.conn[1 - side]);
@@ -587,7 +587,7 @@ static void test_fragmented_receive(void **state) {
     tether_pmd *tx;
     tether_pmd_free(pmd_for(role, 0, 0, &tx));
     wire w = {0};
-    /* The peer compresses in pieces, as its own tt_conn would. */
+    /* The peer compresses in pieces, as its own tt_ws would. */
     static const size_t cuts[] = {0, 100, 100, 2500, 5000};
     for (int k = 0; k + 1 < 5; k++) {
         const uint8_t *z;
@@ -602,12 +602,12 @@ static void test_fragmented_receive(void **state) {
         fx f;
         fx_setup(&f, role);
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
         feed_chunks(&f.c, w.b, w.len, chunk, &f.log);
         assert_int_equal(f.log.n, 3);
-        assert_int_equal(f.log.e[0].type, TT_EV_PING);
-        assert_int_equal(f.log.e[1].type, TT_EV_PONG);
-        assert_int_equal(f.log.e[2].type, TT_EV_MESSAGE);
+        assert_int_equal(f.log.e[0].type, TT_WS_EV_PING);
+        assert_int_equal(f.log.e[1].type, TT_WS_EV_PONG);
+        assert_int_equal(f.log.e[2].type, TT_WS_EV_MESSAGE);
         assert_int_equal(f.log.e[2].opcode, TETHER_OP_TEXT);
         assert_ev_data(&f.log.e[2], msg, n);
         peer_read(&f.pr, &f.c);
@@ -640,7 +640,7 @@ static void test_streaming(void **state) {
              * no output, and no empty fragment is reported for them. */
             size_t len = round == 2 ? 3000 : n;
             dp_forget(&d);
-            assert_int_equal(tt_conn_send(&d.conn[CL], TETHER_OP_BINARY, msg, len), 0);
+            assert_int_equal(tt_ws_send(&d.conn[CL], TETHER_OP_BINARY, msg, len), 0);
             dp_flush(&d, CL, round == 2 ? 1 : 4096);
             const evlog *l = &d.log[SV];
             assert_true(l->n > 10); /* the compressed frame came in many reads */
@@ -655,16 +655,16 @@ static void test_streaming(void **state) {
         /* In pieces, text, with a ping between. */
         dp_forget(&d);
         fill_text(msg, 20000, 9);
-        assert_int_equal(tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg, 10000, 0), 0);
-        assert_int_equal(tt_conn_ping(&d.conn[CL], NULL, 0), 0);
-        assert_int_equal(tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg + 10000, 10000, 1),
+        assert_int_equal(tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg, 10000, 0), 0);
+        assert_int_equal(tt_ws_ping(&d.conn[CL], NULL, 0), 0);
+        assert_int_equal(tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg + 10000, 10000, 1),
                          0);
         dp_flush(&d, CL, 0);
         const evlog *l = &d.log[SV];
         assert_int_equal(l->n, 3);
-        assert_int_equal(l->e[0].type, TT_EV_FRAGMENT);
-        assert_int_equal(l->e[1].type, TT_EV_PING);
-        assert_int_equal(l->e[2].type, TT_EV_FRAGMENT);
+        assert_int_equal(l->e[0].type, TT_WS_EV_FRAGMENT);
+        assert_int_equal(l->e[1].type, TT_WS_EV_PING);
+        assert_int_equal(l->e[2].type, TT_WS_EV_FRAGMENT);
         assert_int_equal(l->e[0].fin, 0);
         assert_int_equal(l->e[2].fin, 1);
         assert_int_equal(l->e[2].opcode, TETHER_OP_TEXT);
@@ -699,13 +699,13 @@ static void test_streaming_limits(void **state) {
         f.cfg.streaming = 1;
         f.cfg.max_message = 1000;
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, rx, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, rx, 0), 0);
         feed_wire(&f.c, &w, &f.log);
         if (!over) {
             assert_int_equal(f.log.n, 2);
-            assert_int_equal(f.log.e[0].type, TT_EV_FRAGMENT);
+            assert_int_equal(f.log.e[0].type, TT_WS_EV_FRAGMENT);
             assert_ev_data(&f.log.e[0], msg, 1000);
-            assert_int_equal(f.log.e[1].type, TT_EV_FRAGMENT);
+            assert_int_equal(f.log.e[1].type, TT_WS_EV_FRAGMENT);
             assert_int_equal(f.log.e[1].fin, 1);
             assert_ev_data(&f.log.e[1], msg + 1000, 1000);
         } else {
@@ -736,19 +736,18 @@ static void test_cap_exact(void **state) {
             dp_start(&d, 1, 0, 0, 15, 15, 0);
             size_t n = max + (size_t)over;
             if (pieces) {
-                assert_int_equal(tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg, 30000, 0),
+                assert_int_equal(tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg, 30000, 0),
                                  0);
                 assert_int_equal(
-                    tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg + 30000, n - 30000, 1),
-                    0);
+                    tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, msg + 30000, n - 30000, 1), 0);
             } else {
-                assert_int_equal(tt_conn_send(&d.conn[CL], TETHER_OP_TEXT, msg, n), 0);
+                assert_int_equal(tt_ws_send(&d.conn[CL], TETHER_OP_TEXT, msg, n), 0);
             }
             dp_flush(&d, CL, 0);
             const evlog *l = &d.log[SV];
             assert_int_equal(l->n, 1);
             if (!over) {
-                assert_int_equal(l->e[0].type, TT_EV_MESSAGE);
+                assert_int_equal(l->e[0].type, TT_WS_EV_MESSAGE);
                 assert_ev_data(&l->e[0], msg, max);
             } else {
                 assert_close_ev(&l->e[0], TETHER_CLOSE_MESSAGE_TOO_BIG, 0,
@@ -791,7 +790,7 @@ static void test_bomb(void **state) {
         f.cfg.max_message = max;
         fx_start(&f, 0, 0);
         tether_pmd *r = frames == 1 ? rx : pmd_for(role, 0, 0, NULL);
-        assert_int_equal(tt_conn_set_deflate(&f.c, r, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, r, 0), 0);
         feed_chunks(&f.c, w.b, w.len, 8192, &f.log);
         assert_int_equal(f.log.n, 1);
         assert_close_ev(&f.log.e[0], TETHER_CLOSE_MESSAGE_TOO_BIG, 0, TETHER_E_MESSAGE_TOO_BIG);
@@ -829,7 +828,7 @@ static void test_unfinished_held_once(void **state) {
         fx_setup(&f, role);
         f.cfg.streaming = streaming;
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, rx, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, rx, 0), 0);
         feed_chunks(&f.c, w.b, w.len, 4096, &f.log);
         if (streaming) {
             size_t got = 0;
@@ -873,10 +872,10 @@ static void test_wire_slack(void **state) {
         f.cfg.max_message = max;
         f.cfg.streaming = streaming;
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, rx, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, rx, 0), 0);
         feed_wire(&f.c, &w, &f.log);
         assert_int_equal(f.log.n, 2);
-        assert_int_equal(f.log.e[0].type, streaming ? TT_EV_FRAGMENT : TT_EV_MESSAGE);
+        assert_int_equal(f.log.e[0].type, streaming ? TT_WS_EV_FRAGMENT : TT_WS_EV_MESSAGE);
         assert_ev_data(&f.log.e[0], msg, max);
         assert_close_ev(&f.log.e[1], TETHER_CLOSE_MESSAGE_TOO_BIG, 0, TETHER_E_FRAME_TOO_BIG);
         fx_free(&f);
@@ -896,16 +895,16 @@ static void expect_close(tether_role role, const wire *w, int utf8_check, int co
         if (streaming) fx_free(&f);
         f.cfg.streaming = streaming;
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
         feed_wire(&f.c, w, &f.log);
         assert_true(f.log.n >= 1);
         assert_close_ev(&f.log.e[f.log.n - 1], code, 0, err);
         for (int i = 0; i + 1 < f.log.n; i++) /* nothing but partial text before */
-            assert_int_equal(f.log.e[i].type, TT_EV_FRAGMENT);
+            assert_int_equal(f.log.e[i].type, TT_WS_EV_FRAGMENT);
         peer_read(&f.pr, &f.c);
         assert_int_equal(f.pr.n, 1);
         assert_int_equal(f.pr.f[0].close_code, code);
-        assert_int_equal(f.c.state, TT_CONN_CLOSED);
+        assert_int_equal(f.c.state, TT_WS_CLOSED);
     }
     fx_free(&f);
 }
@@ -948,10 +947,10 @@ static void test_bad_utf8(void **state) {
             fx_setup(&f, role);
             f.cfg.utf8_check = k ? 0 : 1;
             fx_start(&f, 0, 0);
-            assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 1, 1, NULL), 0), 0);
+            assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 1, 1, NULL), 0), 0);
             feed_wire(&f.c, &w, &f.log);
             assert_int_equal(f.log.n, 1);
-            assert_int_equal(f.log.e[0].type, TT_EV_MESSAGE);
+            assert_int_equal(f.log.e[0].type, TT_WS_EV_MESSAGE);
             assert_ev_data(&f.log.e[0], bad[i], n);
             fx_free(&f);
         }
@@ -978,7 +977,7 @@ static void test_bad_utf8(void **state) {
     fx_setup(&f, role);
     f.cfg.streaming = 1;
     fx_start(&f, 0, 0);
-    assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+    assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
     feed_wire(&f.c, &w, &f.log);
     assert_int_equal(f.log.n, 4);
     assert_ev_data(&f.log.e[0], "caf\xC3", 4);
@@ -1025,8 +1024,7 @@ static void test_rsv_refused(void **state) {
             fx f;
             fx_setup(&f, role);
             fx_start(&f, 0, 0);
-            if (deflate)
-                assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+            if (deflate) assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
             feed_wire(&f.c, &w, &f.log);
             if (deflate && k == 0) {
                 assert_int_equal(f.log.n, 1);
@@ -1059,21 +1057,21 @@ static void test_send_limit(void **state) {
     d.cfg[CL].send_limit = 2000;
     d.cfg[CL].drain_mark = 100;
     dp_start(&d, 1, 0, 0, 15, 15, 0);
-    tt_conn *c = &d.conn[CL];
+    tt_ws *c = &d.conn[CL];
     zdec z;
     zdec_init(&z, 15, 0);
-    assert_int_equal(tt_conn_send(c, TETHER_OP_BINARY, zeros, big), 0);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_BINARY, zeros, big), 0);
     size_t queued = tt_outbuf_len(&c->out);
     assert_true(queued < 1000);
-    assert_int_equal(tt_conn_take_drain(c), 0); /* above the mark: no drain yet */
+    assert_int_equal(tt_ws_take_drain(c), 0); /* above the mark: no drain yet */
     /* Refused: 2500 random bytes cannot fit in what is left. */
-    assert_int_equal(tt_conn_send(c, TETHER_OP_BINARY, noise, 2500), TETHER_E_BACKPRESSURE);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_BINARY, noise, 2500), TETHER_E_BACKPRESSURE);
     assert_int_equal(tt_outbuf_len(&c->out), queued);
     assert_int_equal(c->pmd->def_ready, 0); /* the context that saw them is gone */
     /* A small one fits, compressed afresh. */
-    assert_int_equal(tt_conn_send(c, TETHER_OP_BINARY, noise, 100), 0);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_BINARY, noise, 100), 0);
     dp_flush(&d, CL, 0);
-    assert_int_equal(tt_conn_take_drain(c), 1);
+    assert_int_equal(tt_ws_take_drain(c), 1);
     assert_int_equal(d.log[SV].n, 2);
     assert_ev_data(&d.log[SV].e[0], zeros, big);
     assert_ev_data(&d.log[SV].e[1], noise, 100);
@@ -1083,12 +1081,12 @@ static void test_send_limit(void **state) {
 
     /* In pieces: the second piece is refused, then sent again. */
     dp_forget(&d);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_BINARY, noise, 1500, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_BINARY, noise + 1500, 1500, 1),
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_BINARY, noise, 1500, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_BINARY, noise + 1500, 1500, 1),
                      TETHER_E_BACKPRESSURE);
-    assert_int_equal(tt_conn_send(c, TETHER_OP_BINARY, "x", 1), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_BINARY, "x", 1), TETHER_E_STATE);
     dp_flush(&d, CL, 0);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_BINARY, noise + 1500, 1500, 1), 0);
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_BINARY, noise + 1500, 1500, 1), 0);
     dp_flush(&d, CL, 0);
     assert_int_equal(d.seen[CL].n, 2);
     assert_int_equal(d.seen[CL].f[0].rsv, TETHER_RSV1);
@@ -1101,7 +1099,7 @@ static void test_send_limit(void **state) {
     /* And the context goes on. */
     dp_forget(&d);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(tt_conn_send(c, TETHER_OP_TEXT, "again", 5), 0);
+        assert_int_equal(tt_ws_send(c, TETHER_OP_TEXT, "again", 5), 0);
     dp_flush(&d, CL, 0);
     assert_int_equal(d.log[SV].n, 3);
     for (int i = 0; i < 3; i++)
@@ -1120,15 +1118,15 @@ static void test_send_checks(void **state) {
     dpair d;
     dp_setup(&d);
     dp_start(&d, 1, 0, 0, 15, 15, 0);
-    tt_conn *c = &d.conn[SV];
-    assert_int_equal(tt_conn_send(c, TETHER_OP_TEXT, "bad \xff", 5), TETHER_E_UTF8);
+    tt_ws *c = &d.conn[SV];
+    assert_int_equal(tt_ws_send(c, TETHER_OP_TEXT, "bad \xff", 5), TETHER_E_UTF8);
     assert_int_equal(c->pmd->def_ready, 0);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_TEXT, "ok \xE2", 4, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_TEXT, "\x82", 1, 1), TETHER_E_UTF8);
-    assert_int_equal(tt_conn_send_fragment(c, TETHER_OP_TEXT, "\x82\xAC", 2, 1), 0);
-    assert_int_equal(tt_conn_send(c, TETHER_OP_TEXT, "Hello", 5), 0);
-    assert_int_equal(tt_conn_close(c, TETHER_CLOSE_NORMAL, "bye", 0), 0);
-    assert_int_equal(tt_conn_send(c, TETHER_OP_TEXT, "late", 4), TETHER_E_STATE);
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_TEXT, "ok \xE2", 4, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_TEXT, "\x82", 1, 1), TETHER_E_UTF8);
+    assert_int_equal(tt_ws_send_fragment(c, TETHER_OP_TEXT, "\x82\xAC", 2, 1), 0);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_TEXT, "Hello", 5), 0);
+    assert_int_equal(tt_ws_close(c, TETHER_CLOSE_NORMAL, "bye", 0), 0);
+    assert_int_equal(tt_ws_send(c, TETHER_OP_TEXT, "late", 4), TETHER_E_STATE);
     dp_flush(&d, SV, 0);
     assert_int_equal(d.seen[SV].n, 4);
     assert_int_equal(d.seen[SV].f[3].op, TETHER_OP_CLOSE);
@@ -1137,7 +1135,7 @@ static void test_send_checks(void **state) {
     assert_int_equal(d.log[CL].n, 3);
     assert_ev_data(&d.log[CL].e[0], "ok \xE2\x82\xAC", 6);
     assert_ev_data(&d.log[CL].e[1], "Hello", 5);
-    assert_int_equal(d.log[CL].e[2].type, TT_EV_CLOSE);
+    assert_int_equal(d.log[CL].e[2].type, TT_WS_EV_CLOSE);
     dp_free(&d);
 }
 
@@ -1151,18 +1149,18 @@ static void test_zero_copy_kept(void **state) {
     fx f;
     fx_setup(&f, role);
     fx_start(&f, 0, 0);
-    assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+    assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
     wire w = {0};
     w_text(&w, role, "plain");
     w_rawp(&w, role, 0xc1, hello_z, sizeof hello_z);
     uint8_t *buf = xmalloc(w.len);
     memcpy(buf, w.b, w.len);
     size_t used;
-    tt_conn_ev ev;
-    assert_int_equal(tt_conn_input(&f.c, buf, w.len, &used, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_MESSAGE);
+    tt_ws_ev ev;
+    assert_int_equal(tt_ws_input(&f.c, buf, w.len, &used, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_MESSAGE);
     assert_true(ev.data >= buf && ev.data + ev.len <= buf + w.len);
-    assert_int_equal(tt_conn_input(&f.c, buf + used, w.len - used, &used, &ev), 1);
+    assert_int_equal(tt_ws_input(&f.c, buf + used, w.len - used, &used, &ev), 1);
     assert_int_equal(ev.len, 5);
     assert_ptr_equal(ev.data, f.c.msg);
     assert_null(f.c.pmd->inf_out.data); /* no second buffer */
@@ -1170,13 +1168,13 @@ static void test_zero_copy_kept(void **state) {
      * the connection's own, and is not copied again. */
     f.cfg.streaming = 1;
     fx_restart(&f, 1, 0);
-    assert_int_equal(tt_conn_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
+    assert_int_equal(tt_ws_set_deflate(&f.c, pmd_for(role, 0, 0, NULL), 0), 0);
     memcpy(buf, w.b, w.len);
-    assert_int_equal(tt_conn_input(&f.c, buf, w.len, &used, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_FRAGMENT);
+    assert_int_equal(tt_ws_input(&f.c, buf, w.len, &used, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_FRAGMENT);
     assert_ptr_equal(ev.data, f.c.msg); /* a plain slice is copied */
-    assert_int_equal(tt_conn_input(&f.c, buf + used, w.len - used, &used, &ev), 1);
-    assert_int_equal(ev.type, TT_EV_FRAGMENT);
+    assert_int_equal(tt_ws_input(&f.c, buf + used, w.len - used, &used, &ev), 1);
+    assert_int_equal(ev.type, TT_WS_EV_FRAGMENT);
     assert_int_equal(ev.fin, 1);
     assert_int_equal(ev.len, 5);
     assert_ptr_equal(ev.data, f.c.pmd->inf_out.data);
@@ -1201,7 +1199,7 @@ static void test_memory(void **state) {
             dp_setup(&d);
             dp_start(&d, 1, snct, cnct, 15, 15, 0);
             for (int side = 0; side < 2; side++) {
-                assert_int_equal(tt_conn_send(&d.conn[side], TETHER_OP_TEXT, "hi hi hi", 8), 0);
+                assert_int_equal(tt_ws_send(&d.conn[side], TETHER_OP_TEXT, "hi hi hi", 8), 0);
                 dp_flush(&d, side, 0);
             }
             for (int side = 0; side < 2; side++) {
@@ -1217,7 +1215,7 @@ static void test_memory(void **state) {
             /* Warm: the same traffic reuses the same buffers. */
             const uint8_t *def = d.pmd[SV]->def_out.data, *inf = d.conn[CL].msg;
             for (int i = 0; i < 20; i++) {
-                assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_TEXT, "hi hi hi", 8), 0);
+                assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_TEXT, "hi hi hi", 8), 0);
                 dp_flush(&d, SV, 0);
             }
             assert_ptr_equal(def, d.pmd[SV]->def_out.data);
@@ -1225,14 +1223,14 @@ static void test_memory(void **state) {
             /* 16 KiB still stays (with takeover), 16 KiB + 1 does not; the
              * message buffer stays up to 64 KiB, as for plain messages. */
             for (size_t n = 16000; n <= 17000; n += 1000) {
-                assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, msg, n), 0);
+                assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_BINARY, msg, n), 0);
                 dp_flush(&d, SV, 0);
                 int kept = n < 16384 && !snct;
                 assert_int_equal(d.pmd[SV]->def_out.data != NULL, kept);
                 assert_int_equal(d.conn[CL].msg != NULL, !snct);
             }
             /* A big message's buffers do not stay. */
-            assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, msg, big), 0);
+            assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_BINARY, msg, big), 0);
             assert_null(d.pmd[SV]->def_out.data);
             dp_flush(&d, SV, 0);
             assert_int_equal(d.log[CL].e[d.log[CL].n - 1].len, big);
@@ -1256,7 +1254,7 @@ static void test_memory_streaming(void **state) {
     dp_setup(&d);
     d.cfg[CL].streaming = 1;
     dp_start(&d, 1, 0, 0, 15, 15, 0);
-    assert_int_equal(tt_conn_send(&d.conn[SV], TETHER_OP_BINARY, msg, big), 0);
+    assert_int_equal(tt_ws_send(&d.conn[SV], TETHER_OP_BINARY, msg, big), 0);
     dp_flush(&d, SV, 0);
     assert_int_equal(d.log[CL].n, 1);
     assert_int_equal(d.log[CL].e[0].fin, 1);
@@ -1286,7 +1284,7 @@ static void test_window_8_peer(void **state) {
         fx f;
         fx_setup(&f, TETHER_ROLE_CLIENT);
         fx_start(&f, 0, 0);
-        assert_int_equal(tt_conn_set_deflate(&f.c, p, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, p, 0), 0);
         z_stream zs;
         memset(&zs, 0, sizeof zs);
         assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -9, 8, Z_DEFAULT_STRATEGY), Z_OK);
@@ -1308,7 +1306,7 @@ static void test_window_8_peer(void **state) {
             assert_ev_data(&f.log.e[i], msg, n);
         assert_int_equal(f.c.pmd->inf_ready, !nct);
         /* Our own side is not limited: a plain 15-bit stream. */
-        assert_int_equal(tt_conn_send(&f.c, TETHER_OP_TEXT, msg, n), 0);
+        assert_int_equal(tt_ws_send(&f.c, TETHER_OP_TEXT, msg, n), 0);
         tether_parser_set_rsv_allowed(f.pr.p, TETHER_RSV1);
         peer_read(&f.pr, &f.c);
         zdec zd;
@@ -1333,19 +1331,19 @@ static void test_set_deflate_args(void **state) {
     tether_pmd *other;
     tether_pmd *mine = pmd_for(role, 0, 0, &other);
     tether_pmd *fresh = tether_pmd_new(role);
-    assert_int_equal(tt_conn_set_deflate(NULL, mine, 0), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_set_deflate(&f.c, NULL, 0), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_set_deflate(&f.c, fresh, 0), TETHER_E_INVAL); /* not negotiated */
-    assert_int_equal(tt_conn_set_deflate(&f.c, other, 0), TETHER_E_INVAL); /* other role */
+    assert_int_equal(tt_ws_set_deflate(NULL, mine, 0), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_set_deflate(&f.c, NULL, 0), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_set_deflate(&f.c, fresh, 0), TETHER_E_INVAL); /* not negotiated */
+    assert_int_equal(tt_ws_set_deflate(&f.c, other, 0), TETHER_E_INVAL); /* other role */
     assert_null(f.c.pmd);
     /* A declined negotiation leaves it off too. */
     tether_pmd *declined = tether_pmd_new(TETHER_ROLE_CLIENT);
     assert_int_equal(tether_pmd_accept(declined, NULL), 0);
     if (role == TETHER_ROLE_CLIENT)
-        assert_int_equal(tt_conn_set_deflate(&f.c, declined, 0), TETHER_E_INVAL);
-    assert_int_equal(tt_conn_set_deflate(&f.c, mine, 0), 0);
+        assert_int_equal(tt_ws_set_deflate(&f.c, declined, 0), TETHER_E_INVAL);
+    assert_int_equal(tt_ws_set_deflate(&f.c, mine, 0), 0);
     assert_ptr_equal(f.c.pmd, mine);
-    assert_int_equal(tt_conn_set_deflate(&f.c, other, 0), TETHER_E_INVAL); /* once */
+    assert_int_equal(tt_ws_set_deflate(&f.c, other, 0), TETHER_E_INVAL); /* once */
     /* The cap follows the connection's limit. */
     assert_int_equal(mine->max_decompressed, f.cfg.max_message);
     tether_pmd_free(declined);
@@ -1360,9 +1358,9 @@ static void test_off(void **state) {
     dpair d;
     dp_setup(&d);
     dp_start(&d, 0, 0, 0, 15, 15, 0);
-    assert_int_equal(tt_conn_send(&d.conn[CL], TETHER_OP_TEXT, "Hello", 5), 0);
-    assert_int_equal(tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, "He", 2, 0), 0);
-    assert_int_equal(tt_conn_send_fragment(&d.conn[CL], TETHER_OP_TEXT, "llo", 3, 1), 0);
+    assert_int_equal(tt_ws_send(&d.conn[CL], TETHER_OP_TEXT, "Hello", 5), 0);
+    assert_int_equal(tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, "He", 2, 0), 0);
+    assert_int_equal(tt_ws_send_fragment(&d.conn[CL], TETHER_OP_TEXT, "llo", 3, 1), 0);
     dp_flush(&d, CL, 0);
     assert_int_equal(d.seen[CL].n, 3);
     for (int i = 0; i < 3; i++)

@@ -1,6 +1,6 @@
 /* permessage-deflate: the object, its preferences, and the negotiation of
  * RFC 7692 section 7 (client offer and response check, server choice). */
-#include "proto/pmd.h"
+#include "proto/deflate_int.h"
 
 #include "proto/ext_header.h"
 
@@ -363,4 +363,12 @@ int tether_pmd_server_max_window_bits(const tether_pmd *pmd) {
 
 int tether_pmd_client_max_window_bits(const tether_pmd *pmd) {
     return pmd == NULL ? TETHER_E_INVAL : pmd->client.max_window_bits;
+}
+
+tether_role tt_pmd_role(const tether_pmd *pmd) {
+    return pmd->role;
+}
+
+int tt_pmd_no_takeover(const tether_pmd *pmd, int ours) {
+    return (ours ? tt_pmd_ours(pmd) : tt_pmd_peers(pmd))->no_context_takeover;
 }

@@ -1,10 +1,10 @@
 /* A connection's life: set-up with its defaults, and clean-up. */
-#include "conn/conn_int.h"
+#include "ws/ws_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-void tt_conn_cfg_defaults(tt_conn_cfg *cfg) {
+void tt_ws_cfg_defaults(tt_ws_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->max_message = TETHER_DEFAULT_MAX_MESSAGE;
     cfg->max_frame = 0; /* follows max_message */
@@ -16,8 +16,7 @@ void tt_conn_cfg_defaults(tt_conn_cfg *cfg) {
     cfg->drain_mark = 64u * 1024u;
 }
 
-int tt_conn_init(tt_conn *c, tether_role role, const tt_conn_cfg *cfg, int copy_data,
-                 uint64_t now) {
+int tt_ws_init(tt_ws *c, tether_role role, const tt_ws_cfg *cfg, int copy_data, uint64_t now) {
     memset(c, 0, sizeof *c);
     c->role = role;
     c->cfg = cfg;
@@ -30,7 +29,7 @@ int tt_conn_init(tt_conn *c, tether_role role, const tt_conn_cfg *cfg, int copy_
     return 0;
 }
 
-void tt_conn_cleanup(tt_conn *c) {
+void tt_ws_cleanup(tt_ws *c) {
     tether_parser_free(c->parser);
     c->parser = NULL;
     free(c->msg);

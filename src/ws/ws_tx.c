@@ -7,14 +7,14 @@
  * buffer and framed from there with RSV1 on their first frame; the queue
  * and its limit count the compressed bytes, which are what goes out. */
 #include "proto/mask_key.h"
-#include "proto/pmd.h"
-#include "conn/conn_int.h"
+#include "proto/deflate.h"
+#include "ws/ws_int.h"
 
 #include <string.h>
 
 /* Appends one frame. Client payloads are copied and masked in one pass. */
-static int tt_conn_put_frame(tt_conn *c, tether_opcode op, int fin, unsigned rsv, const void *data,
-                             size_t len) {
+static int tt_ws_put_frame(tt_ws *c, tether_opcode op, int fin, unsigned rsv, const void *data,
+                           size_t len) {
     int masked = c->role == TETHER_ROLE_CLIENT;
     size_t hlen = tether_frame_header_size(len, masked);
     uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
@@ -28,65 +28,65 @@ static int tt_conn_put_frame(tt_conn *c, tether_opcode op, int fin, unsigned rsv
     else if (len)
         memcpy(p + hlen, data, len);
     tt_outbuf_commit(&c->out, hlen + len);
-    if (tt_conn_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
+    if (tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
     return 0;
 }
 
 /* Whether len more payload bytes fit under the send limit. */
-static int tt_conn_fits(const tt_conn *c, size_t len) {
-    return len <= c->cfg->send_limit && tt_conn_buffered(c) <= c->cfg->send_limit - len;
+static int tt_ws_fits(const tt_ws *c, size_t len) {
+    return len <= c->cfg->send_limit && tt_ws_buffered(c) <= c->cfg->send_limit - len;
 }
 
 /* Before building a data frame of len bytes. A compressed one's size is
  * known only once compressed, and is at least 1 byte unless empty: that is
  * what is checked first (its exact size is checked after compression). */
-static int tt_conn_can_send_data(const tt_conn *c, size_t len, int deflate) {
-    if (c->state != TT_CONN_OPEN) return TETHER_E_STATE;
+static int tt_ws_can_send_data(const tt_ws *c, size_t len, int deflate) {
+    if (c->state != TT_WS_OPEN) return TETHER_E_STATE;
     if (deflate && len > 1) len = 1;
-    return tt_conn_fits(c, len) ? 0 : TETHER_E_BACKPRESSURE;
+    return tt_ws_fits(c, len) ? 0 : TETHER_E_BACKPRESSURE;
 }
 
 /* Compresses one piece and queues its frame. If the frame cannot be queued,
  * the compressor's context holds data the peer will never see: dropping it
  * keeps the stream decodable (tt_pmd_drop_deflate), and the caller may send
  * the piece again. The output buffer is let go of once copied out if big
- * (or always without context takeover: see TT_CONN_PMD_KEEP). */
-static int tt_conn_put_deflated(tt_conn *c, tether_opcode op, int fin, unsigned rsv,
-                                const void *data, size_t len) {
+ * (or always without context takeover: see TT_WS_PMD_KEEP). */
+static int tt_ws_put_deflated(tt_ws *c, tether_opcode op, int fin, unsigned rsv, const void *data,
+                              size_t len) {
     const uint8_t *z;
     size_t zlen;
     int rc = tether_pmd_compress(c->pmd, data, len, fin, &z, &zlen);
-    if (rc == 0 && !tt_conn_fits(c, zlen)) rc = TETHER_E_BACKPRESSURE;
-    if (rc == 0) rc = tt_conn_put_frame(c, op, fin, rsv, z, zlen);
+    if (rc == 0 && !tt_ws_fits(c, zlen)) rc = TETHER_E_BACKPRESSURE;
+    if (rc == 0) rc = tt_ws_put_frame(c, op, fin, rsv, z, zlen);
     if (rc != 0) tt_pmd_drop_deflate(c->pmd);
-    tt_pmd_trim_deflate(c->pmd, tt_pmd_ours(c->pmd)->no_context_takeover ? 0 : TT_CONN_PMD_KEEP);
+    tt_pmd_trim_deflate(c->pmd, tt_pmd_no_takeover(c->pmd, 1) ? 0 : TT_WS_PMD_KEEP);
     return rc;
 }
 
-int tt_conn_send(tt_conn *c, tether_opcode op, const void *data, size_t len) {
+int tt_ws_send(tt_ws *c, tether_opcode op, const void *data, size_t len) {
     if (!c || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
         return TETHER_E_INVAL;
     int deflate = c->pmd && len >= c->deflate_threshold;
-    int rc = tt_conn_can_send_data(c, len, deflate);
+    int rc = tt_ws_can_send_data(c, len, deflate);
     if (rc) return rc;
     if (c->tx_frag_opcode) return TETHER_E_STATE; /* a streamed message is open */
     if (op == TETHER_OP_TEXT && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
-    if (deflate) return tt_conn_put_deflated(c, op, 1, TETHER_RSV1, data, len);
-    return tt_conn_put_frame(c, op, 1, 0, data, len);
+    if (deflate) return tt_ws_put_deflated(c, op, 1, TETHER_RSV1, data, len);
+    return tt_ws_put_frame(c, op, 1, 0, data, len);
 }
 
 /* Whether the message a piece belongs to is compressed: decided at its
- * first piece (see tt_conn_set_deflate), kept for the rest. */
-static int tt_conn_piece_deflated(const tt_conn *c, size_t len, int fin) {
+ * first piece (see tt_ws_set_deflate), kept for the rest. */
+static int tt_ws_piece_deflated(const tt_ws *c, size_t len, int fin) {
     if (c->tx_frag_opcode) return c->tx_compressed;
     return c->pmd && (!fin || len >= c->deflate_threshold);
 }
 
-int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t len, int fin) {
+int tt_ws_send_fragment(tt_ws *c, tether_opcode op, const void *data, size_t len, int fin) {
     if (!c || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
         return TETHER_E_INVAL;
-    int deflate = tt_conn_piece_deflated(c, len, fin);
-    int rc = tt_conn_can_send_data(c, len, deflate);
+    int deflate = tt_ws_piece_deflated(c, len, fin);
+    int rc = tt_ws_can_send_data(c, len, deflate);
     if (rc) return rc;
     if (c->tx_frag_opcode && c->tx_frag_opcode != (int)op) return TETHER_E_STATE;
     uint32_t st = c->tx_frag_opcode ? c->tx_utf8 : TETHER_UTF8_INIT;
@@ -96,9 +96,9 @@ int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t
     int first = !c->tx_frag_opcode;
     tether_opcode frame_op = first ? op : TETHER_OP_CONTINUATION;
     if (deflate)
-        rc = tt_conn_put_deflated(c, frame_op, fin, first ? TETHER_RSV1 : 0, data, len);
+        rc = tt_ws_put_deflated(c, frame_op, fin, first ? TETHER_RSV1 : 0, data, len);
     else
-        rc = tt_conn_put_frame(c, frame_op, fin, 0, data, len);
+        rc = tt_ws_put_frame(c, frame_op, fin, 0, data, len);
     if (rc) return rc;
     /* Only a queued piece moves the message on (UTF-8 state included). */
     c->tx_utf8 = st;
@@ -107,45 +107,45 @@ int tt_conn_send_fragment(tt_conn *c, tether_opcode op, const void *data, size_t
     return 0;
 }
 
-int tt_conn_ping(tt_conn *c, const void *data, size_t len) {
+int tt_ws_ping(tt_ws *c, const void *data, size_t len) {
     if (!c || (!data && len) || len > TETHER_MAX_CONTROL_PAYLOAD) return TETHER_E_INVAL;
-    if (c->state != TT_CONN_OPEN) return TETHER_E_STATE;
-    return tt_conn_put_frame(c, TETHER_OP_PING, 1, 0, data, len);
+    if (c->state != TT_WS_OPEN) return TETHER_E_STATE;
+    return tt_ws_put_frame(c, TETHER_OP_PING, 1, 0, data, len);
 }
 
 /* The pong answering a ping; not after our close frame (RFC 6455 5.5.1:
  * nothing follows it). */
-int tt_conn_pong(tt_conn *c, const void *data, size_t len) {
+int tt_ws_pong(tt_ws *c, const void *data, size_t len) {
     if (c->close_sent) return 0;
     /* A peer that floods pings and never reads must not grow the queue
      * without bound: past the send limit pongs are dropped, which RFC 6455
      * 5.5.3 allows (only the latest ping needs an answer). */
     if (tt_outbuf_len(&c->out) > c->cfg->send_limit) return 0;
-    return tt_conn_put_frame(c, TETHER_OP_PONG, 1, 0, data, len);
+    return tt_ws_put_frame(c, TETHER_OP_PONG, 1, 0, data, len);
 }
 
 /* Queues our close frame (once). code 0 sends an empty payload. */
-int tt_conn_put_close(tt_conn *c, int code, const char *reason, size_t reason_len) {
+int tt_ws_put_close(tt_ws *c, int code, const char *reason, size_t reason_len) {
     uint8_t payload[TETHER_MAX_CONTROL_PAYLOAD];
     size_t n;
     if (c->close_sent) return 0;
     int rc = tether_close_build(code, reason, reason_len, payload, sizeof payload, &n);
     if (rc != 0) return rc;
-    rc = tt_conn_put_frame(c, TETHER_OP_CLOSE, 1, 0, payload, n);
+    rc = tt_ws_put_frame(c, TETHER_OP_CLOSE, 1, 0, payload, n);
     if (rc == 0) c->close_sent = 1;
     return rc;
 }
 
-int tt_conn_take_drain(tt_conn *c) {
-    if (!c->above_mark || tt_conn_buffered(c) > c->cfg->drain_mark) return 0;
+int tt_ws_take_drain(tt_ws *c) {
+    if (!c->above_mark || tt_ws_buffered(c) > c->cfg->drain_mark) return 0;
     c->above_mark = 0;
     return 1;
 }
 
-size_t tt_conn_buffered(const tt_conn *c) {
+size_t tt_ws_buffered(const tt_ws *c) {
     return tt_outbuf_len(&c->out) + c->owed_below;
 }
 
-void tt_conn_set_owed_below(tt_conn *c, size_t n) {
+void tt_ws_set_owed_below(tt_ws *c, size_t n) {
     c->owed_below = n;
 }
