@@ -606,6 +606,128 @@ TETHER_API int tether_pmd_decompress(tether_pmd *pmd, const void *in, size_t len
 TETHER_API int tether_pmd_reset_inflate(tether_pmd *pmd);
 
 /* ======================================================================== */
+/* The WebSocket engine (tether_ws)                                         */
+/* ======================================================================== */
+/*
+ * One WebSocket connection after its opening handshake, without I/O: the
+ * engine the live connections below run on, for programs that bring their
+ * own sockets, loops or transports. You feed it the bytes you receive and
+ * the time; it gives you events (whole messages or fragments, pings, pongs,
+ * the end) and the bytes to send. It answers pings, runs the closing
+ * handshake with its timeout, sends keepalive pings and drops a silent
+ * peer, enforces every limit of the options, validates UTF-8, and fails the
+ * connection with the right close code on any protocol error. With a
+ * negotiated tether_pmd it compresses and inflates (RFC 7692).
+ *
+ * A loop over it, for any transport:
+ *   receive bytes        -> tether_ws_receive(ws, buf, n, now)
+ *   the stream ended     -> tether_ws_receive_eof(ws)
+ *   then, every time     -> while (tether_ws_next_event(ws, &ev) == 1) handle ev
+ *                           write tether_ws_output(ws, &len), then
+ *                           tether_ws_output_sent(ws, written)
+ *                           wake at tether_ws_deadline(ws): tether_ws_on_time(ws, now)
+ *   after the CLOSED event, once the output is written: close the transport
+ *   (a server at once; a client that closed cleanly may first wait a moment
+ *   for the server to close, RFC 6455 7.1.1).
+ * examples/ws_endpoint.h is that loop over a blocking socket.
+ *
+ * Time: now_ms is any millisecond clock of yours that does not go backwards
+ * (CLOCK_MONOTONIC); deadlines are in the same clock.
+ * Threads: a tether_ws belongs to one thread at a time.
+ * Memory: it owns the input you gave it and not yet turned into events, the
+ * message being reassembled (up to max_message), and the output you have
+ * not taken (sends fail with TETHER_E_BACKPRESSURE past the send limit). */
+
+typedef struct tether_ws tether_ws;
+typedef struct tether_opts tether_opts; /* options: see "Options" below */
+
+/* An event of the engine. The pointers stay valid until the next call of
+ * tether_ws_next_event(), tether_ws_receive() or tether_ws_free() on the
+ * same engine. Fields not named for a type are 0. */
+typedef struct tether_ws_event {
+    int type;            /* a tether_event_type: MESSAGE, FRAGMENT, PING, PONG,
+                          * DRAIN or CLOSED (the last event; none follows) */
+    int opcode;          /* MESSAGE, FRAGMENT: TETHER_OP_TEXT or TETHER_OP_BINARY */
+    int fin;             /* FRAGMENT: 1 on the last piece of the message */
+    const uint8_t *data; /* MESSAGE, FRAGMENT, PING, PONG: the payload; */
+    size_t len;          /* CLOSED: the reason (UTF-8, not NUL-terminated) */
+    int code;            /* CLOSED: the close code (the peer's, ours when we failed
+                          * the connection, 1006 when the stream just ended) */
+    int clean;           /* CLOSED: the closing handshake completed */
+    int error;           /* CLOSED: the TETHER_E_* that ended it; 0 if clean */
+    long reserved[4];    /* for later fields; the struct never shrinks */
+} tether_ws_event;
+
+/* Engine states. */
+#define TETHER_WS_OPEN 0    /* data flows both ways */
+#define TETHER_WS_CLOSING 1 /* we sent a close frame and wait for the peer's */
+#define TETHER_WS_CLOSED 2  /* over: the CLOSED event is due or was given */
+
+/* Makes an engine for a connection of this role whose handshake is done.
+ * opts (NULL: defaults) gives the limits, timeouts, keepalive, streaming,
+ * UTF-8 check, send limit, drain mark and deflate threshold; they are
+ * copied. now_ms starts the clock. Returns NULL when out of memory or role
+ * is not a tether_role. Free with tether_ws_free(). */
+TETHER_API tether_ws *tether_ws_new(tether_role role, const tether_opts *opts, uint64_t now_ms);
+TETHER_API void tether_ws_free(tether_ws *ws);
+
+/* Turns permessage-deflate on with a tether_pmd of the same role whose
+ * negotiation succeeded (tether_pmd_enabled() == 1), before any frame
+ * flows. On success the engine owns pmd (freed with it); on error it stays
+ * yours. Errors: TETHER_E_INVAL (wrong role, not negotiated, already on),
+ * TETHER_E_STATE (a frame went already). */
+TETHER_API int tether_ws_set_deflate(tether_ws *ws, tether_pmd *pmd);
+
+/* Received bytes, in order, at time now_ms: copied into the engine, turned
+ * into events by tether_ws_next_event(). Bytes after the end are ignored.
+ * Errors: TETHER_E_INVAL (ws NULL, data NULL with len > 0), TETHER_E_NOMEM. */
+TETHER_API int tether_ws_receive(tether_ws *ws, const void *data, size_t len, uint64_t now_ms);
+/* The transport's stream ended (a clean EOF as much as a reset): unless the
+ * connection is over already, a CLOSED event follows with 1006 and
+ * TETHER_E_CLOSED, after the events of the input still held. */
+TETHER_API int tether_ws_receive_eof(tether_ws *ws);
+
+/* Takes the next event: returns 1 with *ev filled, 0 when there is none
+ * until more input or time arrives, or TETHER_E_INVAL. Processing happens
+ * here, one event at a time, so not taking events is read backpressure:
+ * input you keep feeding is held until you do. */
+TETHER_API int tether_ws_next_event(tether_ws *ws, tether_ws_event *ev);
+
+/* The bytes to send, in order: returns a pointer to the first *len of them
+ * (NULL and 0 when there are none), valid until the next call that may
+ * queue or take output. Write what you can, then report it with
+ * tether_ws_output_sent(ws, n) (n <= *len; TETHER_E_INVAL otherwise). A
+ * DRAIN event follows when the output falls to the drain mark after having
+ * been over it. */
+TETHER_API const uint8_t *tether_ws_output(tether_ws *ws, size_t *len);
+TETHER_API int tether_ws_output_sent(tether_ws *ws, size_t n);
+/* Bytes queued for sending and not yet reported sent. */
+TETHER_API size_t tether_ws_buffered(const tether_ws *ws);
+
+/* Sending, as for live connections (tether_conn_send and the ones after
+ * it): a whole message, a piece of a streamed one, a ping, the start of the
+ * closing handshake (its timeout runs from now_ms). The frames are queued
+ * as output. Errors: TETHER_E_STATE (closing or closed; another streamed
+ * message in progress), TETHER_E_BACKPRESSURE, TETHER_E_UTF8,
+ * TETHER_E_INVAL, TETHER_E_NOMEM, TETHER_E_CLOSE_CODE (close). */
+TETHER_API int tether_ws_send(tether_ws *ws, tether_opcode opcode, const void *data, size_t len);
+TETHER_API int tether_ws_send_fragment(tether_ws *ws, tether_opcode opcode, const void *data,
+                                       size_t len, int fin);
+TETHER_API int tether_ws_ping(tether_ws *ws, const void *data, size_t len);
+TETHER_API int tether_ws_close(tether_ws *ws, int code, const char *reason, uint64_t now_ms);
+
+/* Time: the next moment tether_ws_on_time() has something to do (0: none),
+ * in the caller's clock; and the call itself, which may queue a keepalive
+ * ping or end the connection (a CLOSED event: 1011 keepalive timeout, 1001
+ * idle timeout, 1008 message timeout, 1006 close timeout). Calling it early
+ * does nothing. Returns 0 or TETHER_E_INVAL. */
+TETHER_API uint64_t tether_ws_deadline(const tether_ws *ws);
+TETHER_API int tether_ws_on_time(tether_ws *ws, uint64_t now_ms);
+
+/* TETHER_WS_OPEN, _CLOSING or _CLOSED (TETHER_E_INVAL for NULL). */
+TETHER_API int tether_ws_state(const tether_ws *ws);
+
+/* ======================================================================== */
 /* Live connections                                                         */
 /* ======================================================================== */
 /*
@@ -648,7 +770,7 @@ TETHER_API int tether_pmd_reset_inflate(tether_pmd *pmd);
  * calls you make; what those cause is reported on the next round.
  */
 
-typedef struct tether_opts tether_opts;
+/* tether_opts is declared with the engine above. */
 typedef struct tether_ctx tether_ctx;
 typedef struct tether_conn tether_conn;
 typedef struct tether_listener tether_listener;

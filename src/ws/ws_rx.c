@@ -212,7 +212,7 @@ void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type) {
      * ping between fragments) come while a message is being assembled. A
      * streamed piece is done with once delivered: the inflater's buffer
      * need not hold a piece's size while the peer takes its time with the
-     * next. Up to the TT_CONN_*_KEEP sizes, buffers are kept for the next,
+     * next. Up to the TT_WS_*_KEEP sizes, buffers are kept for the next,
      * except without context takeover, where a connection holds no
      * compression memory between messages. */
     int no_takeover = c->pmd && tt_pmd_no_takeover(c->pmd, 0);
