@@ -93,35 +93,22 @@ static int open_ws(const char *url, int deflate, struct ws_endpoint *ep) {
         pmd = NULL;
     }
     tether_client_hs_free(hs);
-    if (rc == 0) rc = ws_init(ep, fd, TETHER_ROLE_CLIENT, pmd, buf + used, n - used);
-    if (rc != 0) {
+    if (rc == 0)
+        rc = ws_init(ep, fd, TETHER_ROLE_CLIENT, pmd, buf + used, n - used); /* takes pmd */
+    else
         tether_pmd_free(pmd);
-        close(fd);
-    }
+    if (rc != 0) close(fd);
     return rc;
 }
 
 /* Sends a text message in three frames: TEXT, CONTINUATION, CONTINUATION.
  * With deflate, each piece is compressed in turn and only the first frame
- * carries RSV1 (RFC 7692 6.1). */
+ * carries RSV1 (RFC 7692 6.1): the engine does both. */
 static int send_fragmented(struct ws_endpoint *ep, const char *text) {
     size_t len = strlen(text), cut[4] = {0, len / 3, 2 * len / 3, len};
-    for (int i = 0; i < 3; i++) {
-        const uint8_t *piece = (const uint8_t *)text + cut[i];
-        size_t plen = cut[i + 1] - cut[i];
-        unsigned rsv = 0;
-        if (ep->pmd) {
-            if (tether_pmd_compress(ep->pmd, piece, plen, i == 2, &piece, &plen) != 0) return -1;
-            rsv = i == 0 ? TETHER_RSV1 : 0;
-        }
-        uint8_t frame[TETHER_MAX_FRAME_HEADER + 512];
-        size_t n;
-        tether_opcode op = i == 0 ? TETHER_OP_TEXT : TETHER_OP_CONTINUATION;
-        if (tether_frame_write(TETHER_ROLE_CLIENT, op, i == 2, rsv, piece, plen, frame,
-                               sizeof frame, &n) != 0 ||
-            ws_write_all(ep->fd, frame, n) != 0)
+    for (int i = 0; i < 3; i++)
+        if (ws_send_fragment(ep, TETHER_OP_TEXT, text + cut[i], cut[i + 1] - cut[i], i == 2) != 0)
             return -1;
-    }
     return 0;
 }
 
@@ -144,7 +131,7 @@ static int expect_echo(struct ws_endpoint *ep, int op, const void *sent, size_t 
 
 static int run(struct ws_endpoint *ep, char **msgs, int nmsgs) {
     for (int i = 0; i < nmsgs; i++)
-        if (ws_send_frame(ep, TETHER_OP_TEXT, msgs[i], strlen(msgs[i])) != 0 ||
+        if (ws_send(ep, TETHER_OP_TEXT, msgs[i], strlen(msgs[i])) != 0 ||
             expect_echo(ep, TETHER_OP_TEXT, msgs[i], strlen(msgs[i])) != 0)
             return -1;
     size_t big_len = 1u << 20;
@@ -152,7 +139,7 @@ static int run(struct ws_endpoint *ep, char **msgs, int nmsgs) {
     if (!big) return -1;
     for (size_t i = 0; i < big_len; i++)
         big[i] = (uint8_t)(i * 7 + i / 4096);
-    int rc = ws_send_frame(ep, TETHER_OP_BINARY, big, big_len);
+    int rc = ws_send(ep, TETHER_OP_BINARY, big, big_len);
     if (rc == 0) rc = expect_echo(ep, TETHER_OP_BINARY, big, big_len);
     free(big);
     const char *frag =
@@ -183,7 +170,7 @@ int main(int argc, char **argv) {
     }
     struct ws_endpoint ep;
     if (open_ws(argv[i], deflate, &ep) != 0) return 1;
-    printf("connected to %s%s\n", argv[i], ep.pmd ? " with permessage-deflate" : "");
+    printf("connected to %s%s\n", argv[i], ep.deflate ? " with permessage-deflate" : "");
     int rc = run(&ep, argv + i + 1, argc - i - 1);
     if (rc == 0) rc = finish(&ep);
     close(ep.fd);

@@ -81,10 +81,8 @@ static int handshake(int fd, const struct server_opts *o, struct ws_endpoint *ep
     rc = tether_server_hs_accept(hs, &resp, &len);
     if (rc == 0) rc = ws_write_all(fd, resp, len);
     tether_server_hs_free(hs);
-    if (rc == 0)
-        rc = ws_init(ep, fd, TETHER_ROLE_SERVER, pmd, buf + used, (size_t)n - used);
-    else
-        tether_pmd_free(pmd);
+    if (rc == 0) return ws_init(ep, fd, TETHER_ROLE_SERVER, pmd, buf + used, (size_t)n - used);
+    tether_pmd_free(pmd);
     return rc;
 }
 
@@ -95,7 +93,7 @@ static void serve(int fd, const struct server_opts *o) {
     const uint8_t *data = NULL;
     size_t len = 0;
     while (ws_recv(&ep, &op, &data, &len) == 1)
-        if (ws_send_frame(&ep, op, data, len) != 0) break;
+        if (ws_send(&ep, op, data, len) != 0) break;
     /* The server closes the TCP connection first (RFC 6455 7.1.1). */
     ws_free(&ep);
 }
