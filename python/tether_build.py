@@ -140,10 +140,8 @@ def make_builder() -> FFI:
 
     # Relative to this file's directory: setuptools refuses absolute paths
     # (they end up in the egg-info manifest).
-    sources = sorted(
-        os.path.relpath(p, HERE) for layer in ("proto", "conn", "loop", "net", "api")
-        for p in (root / "src" / layer).glob("*.c")
-    )
+    # Every folder of src/ is a layer of the library (docs/ARCHITECTURE.md).
+    sources = sorted(os.path.relpath(p, HERE) for p in (root / "src").glob("*/*.c"))
     ffi = FFI()
     ffi.cdef(cdef + HELPERS_CDEF)
     ffi.set_source(

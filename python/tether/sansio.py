@@ -19,11 +19,13 @@ says what to answer).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._native import c_str, ffi, lib, py_str
 from .constants import Opcode, Role
+from .options import make_opts
 from .exceptions import (
     InvalidHandshake, InvalidStatus, NegotiationError, PayloadTooBig, ProtocolError,
     error_from_code,
@@ -33,6 +35,7 @@ __all__ = [
     "Role", "Opcode", "Frame", "FrameParser", "build_frame", "frame_header", "mask",
     "build_close", "parse_close", "close_code_sendable", "validate_utf8", "Utf8Validator",
     "generate_key", "accept_key", "ClientHandshake", "ServerHandshake", "PerMessageDeflate",
+    "Connection", "Event", "Message", "Fragment", "Ping", "Pong", "Drain", "Closed",
 ]
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -538,6 +541,197 @@ class PerMessageDeflate:
     def reset_inflate(self) -> None:
         """Drops the receive context (after an error)."""
         lib.tether_pmd_reset_inflate(self._p)
+
+
+# ---- the engine: one whole connection -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """A whole message: str for text, bytes for binary."""
+    data: Union[str, bytes]
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """With ``streaming=True``: a piece of a message, ``fin`` on the last."""
+    data: bytes
+    text: bool
+    fin: bool
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A ping arrived (the pong is already queued)."""
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Pong:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Drain:
+    """The bytes to send fell to ``write_limit`` after having been over it."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The end, always the last event: the close code (the peer's, ours
+    when we failed the connection, 1006 when the stream just ended), the
+    reason, whether the closing handshake completed, and the exception
+    that says what ended it (None after a clean close)."""
+    code: int
+    reason: str
+    clean: bool
+    error: Optional[Exception]
+
+
+Event = Union[Message, Fragment, Ping, Pong, Drain, Closed]
+
+_ENGINE_OPTIONS = ("max_size", "max_frame", "ping_interval", "ping_timeout", "close_timeout",
+                   "idle_timeout", "write_limit", "send_limit")
+
+
+def _ms_clock(now: float | None) -> int:
+    return int((time.monotonic() if now is None else now) * 1000)
+
+
+class Connection:
+    """One WebSocket connection after its handshake, without I/O: the C
+    engine (``tether_ws``) the live connections run on, like websockets'
+    ``ServerProtocol``/``ClientProtocol``. Feed it what you receive
+    (:meth:`receive_data`, :meth:`receive_eof`); take :meth:`events_received`
+    and :meth:`data_to_send`; call :meth:`on_time` at :attr:`deadline`. It
+    reassembles messages, answers pings, runs the closing handshake with
+    its timeout, pings a quiet peer (``ping_interval``), enforces the
+    limits and fails the connection with the right close code on any
+    protocol error.
+
+    Times are seconds of ``time.monotonic()`` unless you pass ``now``
+    yourself (any clock that does not go backwards, used throughout).
+    ``deflate``: a negotiated :class:`PerMessageDeflate`, which the
+    connection takes over. Options as in ``tether.connect``/``serve``:
+    max_size, max_frame, ping_interval, ping_timeout, close_timeout,
+    idle_timeout, write_limit, send_limit; and ``streaming`` (deliver
+    :class:`Fragment` events as frames arrive instead of whole messages)."""
+
+    def __init__(self, role: Union[Role, str], *, deflate: PerMessageDeflate | None = None,
+                 streaming: bool = False, now: float | None = None, **options) -> None:
+        unknown = set(options) - set(_ENGINE_OPTIONS)
+        if unknown:
+            raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
+        opts = make_opts("client" if _role(role) == Role.CLIENT else "server", **options)
+        _raise(lib.tether_opts_set_streaming(opts, int(streaming)))
+        ws = lib.tether_ws_new(_role(role), opts, _ms_clock(now))
+        if ws == ffi.NULL:
+            raise MemoryError("tether_ws_new")
+        self._ws = ffi.gc(ws, lib.tether_ws_free)
+        self._ev = ffi.new("tether_ws_event *")
+        self._n = ffi.new("size_t *")
+        if deflate is not None:
+            if not deflate.enabled:
+                raise ValueError("permessage-deflate was not negotiated")
+            _raise(lib.tether_ws_set_deflate(self._ws, deflate._p))
+            ffi.gc(deflate._p, None)  # the engine owns it now and frees it
+            deflate._p = ffi.NULL
+
+    def receive_data(self, data: Bytes, now: float | None = None) -> None:
+        """Bytes received from the peer, in order."""
+        data = bytes(data)
+        _raise(lib.tether_ws_receive(self._ws, data, len(data), _ms_clock(now)))
+
+    def receive_eof(self) -> None:
+        """The peer's stream ended: a :class:`Closed` event follows
+        (1006) unless the connection was over already."""
+        _raise(lib.tether_ws_receive_eof(self._ws))
+
+    def _event(self) -> Event:
+        e = self._ev[0]
+        t = e.type
+        payload = ffi.buffer(e.data, e.len)[:] if e.len else b""
+        if t == lib.TETHER_EV_MESSAGE:
+            return Message(payload.decode() if e.opcode == Opcode.TEXT else payload)
+        if t == lib.TETHER_EV_FRAGMENT:
+            return Fragment(payload, e.opcode == Opcode.TEXT, bool(e.fin))
+        if t == lib.TETHER_EV_PING:
+            return Ping(payload)
+        if t == lib.TETHER_EV_PONG:
+            return Pong(payload)
+        if t == lib.TETHER_EV_DRAIN:
+            return Drain()
+        reason = payload.decode("utf-8", "replace")
+        error = error_from_code(e.error, reason) if e.error else None
+        return Closed(e.code, reason, bool(e.clean), error)
+
+    def events_received(self) -> List[Event]:
+        """Every event the input and time so far make, in order."""
+        out: List[Event] = []
+        while True:
+            rc = lib.tether_ws_next_event(self._ws, self._ev)
+            _raise(rc)
+            if rc == 0:
+                return out
+            out.append(self._event())
+
+    def data_to_send(self) -> bytes:
+        """All the bytes to write to the peer now (b"" when none)."""
+        p = lib.tether_ws_output(self._ws, self._n)
+        n = self._n[0]
+        if not n:
+            return b""
+        data = ffi.buffer(p, n)[:]
+        _raise(lib.tether_ws_output_sent(self._ws, n))
+        return data
+
+    def send(self, message: Union[str, Bytes]) -> None:
+        """Queues a whole message: text for str, binary for bytes."""
+        op, data = self._payload(message)
+        _raise(lib.tether_ws_send(self._ws, op, data, len(data)))
+
+    def send_fragment(self, data: Union[str, Bytes], fin: bool = False) -> None:
+        """Queues one piece of a message sent in pieces (text if str);
+        ``fin=True`` on the last. Pings may go in between."""
+        op, payload = self._payload(data)
+        _raise(lib.tether_ws_send_fragment(self._ws, op, payload, len(payload), int(fin)))
+
+    @staticmethod
+    def _payload(message: Union[str, Bytes]) -> Tuple[int, bytes]:
+        if isinstance(message, str):
+            return Opcode.TEXT, message.encode()
+        return Opcode.BINARY, bytes(message)
+
+    def ping(self, data: Bytes = b"") -> None:
+        data = bytes(data)
+        _raise(lib.tether_ws_ping(self._ws, data, len(data)))
+
+    def close(self, code: int = 1000, reason: str = "", now: float | None = None) -> None:
+        """Starts the closing handshake; :class:`Closed` follows when the
+        peer answers, or after ``close_timeout``."""
+        _raise(lib.tether_ws_close(self._ws, code, c_str(reason), _ms_clock(now)))
+
+    @property
+    def deadline(self) -> float | None:
+        """When :meth:`on_time` has something to do (seconds, same clock),
+        or None."""
+        d = lib.tether_ws_deadline(self._ws)
+        return d / 1000 if d else None
+
+    def on_time(self, now: float | None = None) -> None:
+        """Lets time pass: sends a keepalive ping, or ends the connection
+        whose peer is silent, idle, or slow to finish a message or a close."""
+        _raise(lib.tether_ws_on_time(self._ws, _ms_clock(now)))
+
+    @property
+    def state(self) -> str:
+        """"open", "closing" or "closed"."""
+        return ("open", "closing", "closed")[lib.tether_ws_state(self._ws)]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued and not yet taken by :meth:`data_to_send`."""
+        return lib.tether_ws_buffered(self._ws)
 
 
 # Re-exported for convenience.
