@@ -106,7 +106,7 @@
     $1 = &n;
 }
 %typemap(out) const uint8_t *tether_event_data, const char *tether_event_close_reason,
-              const char *tether_parser_close_reason "";
+              const char *tether_parser_close_reason, const uint8_t *tether_ws_output "";
 %typemap(argout) size_t *len {
     /* _Generic: a function of the header that returns anything but a
      * string pointer with a `size_t *len` does not compile here (rather
@@ -425,6 +425,30 @@ SV *tether_pl_service(tether_ctx *ctx)
     while (tether_next_event(ctx, 0, &ev) == 0)
         av_push(all, tether_pl_event_av(aTHX_ ev, 1));
     return sv_2mortal(newRV_noinc((SV *)all));
+}
+
+/* The engine's next event as an array ref [type, opcode, fin, data, code,
+ * clean, error] (data: the payload, or CLOSED's reason, as bytes), or undef
+ * when there is none. */
+SV *tether_pl_ws_next(tether_ws *ws)
+{
+    dTHX;
+    tether_ws_event ev;
+    AV *av;
+    int rc = tether_ws_next_event(ws, &ev);
+    if (rc < 0)
+        croak("tether_ws_next_event: %s", tether_strerror(rc));
+    if (rc == 0)
+        return &PL_sv_undef;
+    av = newAV();
+    av_push(av, newSViv(ev.type));
+    av_push(av, newSViv(ev.opcode));
+    av_push(av, newSViv(ev.fin));
+    av_push(av, newSVpvn(ev.len ? (const char *)ev.data : "", ev.len));
+    av_push(av, newSViv(ev.code));
+    av_push(av, newSViv(ev.clean));
+    av_push(av, newSViv(ev.error));
+    return sv_2mortal(newRV_noinc((SV *)av));
 }
 
 /* Sends one message from a Perl string: characters as UTF-8 for TEXT,
