@@ -64,6 +64,7 @@ record() {
     shift 4
     if [ "$rc" -eq 0 ]; then
         total_ok=$((total_ok + 1))
+        echo "  run $run: ok" # progress, so a run cut short still counts
         return
     fi
     total_bad=$((total_bad + 1))
