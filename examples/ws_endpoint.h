@@ -126,20 +126,21 @@ static inline int ws_wait(struct ws_endpoint *ep) {
 static inline int ws_recv(struct ws_endpoint *ep, int *op, const uint8_t **data, size_t *len) {
     for (;;) {
         tether_ws_event ev;
+        /* What the events made the engine queue (pongs, the answer to a
+         * close) is written once they are taken, not once per event. */
         while (tether_ws_next_event(ep->ws, &ev) == 1) {
-            if (ws_flush(ep) != 0) return -1; /* pongs, our answer to a close */
             if (ev.type == TETHER_EV_MESSAGE) {
                 *op = ev.opcode;
                 *data = ev.data;
                 *len = ev.len;
-                return 1;
+                return ws_flush(ep) == 0 ? 1 : -1;
             }
             if (ev.type == TETHER_EV_CLOSED) {
                 ep->peer_code = ev.code;
                 if (ev.error)
                     fprintf(stderr, "connection failed: %s (%d %.*s)\n", tether_strerror(ev.error),
                             ev.code, (int)ev.len, (const char *)ev.data);
-                return ev.clean ? 0 : -1;
+                return ws_flush(ep) == 0 && ev.clean ? 0 : -1;
             }
         }
         if (ws_flush(ep) != 0 || ws_wait(ep) != 0) return -1;

@@ -42,7 +42,7 @@ sub pass_bytes {    # a's output into b, in pieces of $step bytes
     $c->close(4000, 'bye', 0);
     is $c->state, 'closing', 'closing after close()';
     eval { $c->send_text('late') };
-    ok $@, 'no send while closing';
+    isa_ok $@, 'Tether::X::NotOpen', 'a send while closing';
     pass_bytes($c, $s, 2);
     my ($end) = $s->events;
     is_deeply $end, { type => 'closed', code => 4000, reason => 'bye', clean => 1, error => 0 },
@@ -90,6 +90,15 @@ sub pass_bytes {    # a's output into b, in pieces of $step bytes
     my ($end) = $s->events;
     is_deeply [ @$end{qw(type code reason)} ], [ 'closed', 1011, 'keepalive timeout' ],
       'no answer: 1011';
+}
+
+{    # the send limit
+    my $s = Tether::Connection->new(role => 'server', send_limit => 10_000, now => 0);
+    $s->send_binary('x' x 6000);
+    eval { $s->send_binary('x' x 6000) };
+    isa_ok $@, 'Tether::X::Backpressure', 'past the send limit';
+    ok length($s->data_to_send) > 6000, 'the queued bytes';
+    ok eval { $s->send_binary('x' x 6000); 1 }, 'room again once they were taken';
 }
 
 {    # the stream's end, and bad calls

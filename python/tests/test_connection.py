@@ -10,7 +10,8 @@ from websockets.frames import Close, Frame, Opcode as WsOp
 from websockets.protocol import Protocol, Side, State
 
 from tether import Opcode, Role
-from tether.exceptions import ProtocolError
+from tether._native import lib
+from tether.exceptions import ConnectionClosedError, InvalidState, WebSocketException
 from tether.sansio import (
     Closed, Connection, Drain, Fragment, Message, PerMessageDeflate, Ping, Pong, build_frame,
 )
@@ -98,7 +99,7 @@ def test_closing_handshake_started_by_us(role):
     assert frames[0].opcode == WsOp.CLOSE
     assert Close.parse(frames[0].data) == Close(4001, "done")
     events = to_conn(peer, conn)  # websockets echoed the close
-    assert events == [Closed(4001, "done", True, None)]
+    assert events == [Closed(4001, "done", True, 0)]
     assert conn.state == "closed"
     assert conn.events_received() == []
 
@@ -126,7 +127,8 @@ def test_protocol_error_fails_with_1002():
     assert events[0] == Message("fine")
     closed = events[1]
     assert closed.code == 1002 and not closed.clean
-    assert isinstance(closed.error, ProtocolError)
+    assert closed.error == lib.TETHER_E_RSV
+    assert isinstance(closed.exception, ConnectionClosedError)
     frames = to_peer(conn, peer)
     assert Close.parse(frames[0].data).code == 1002
 
@@ -181,9 +183,21 @@ def test_bad_calls_raise():
         Connection("server", origin="x")
     with pytest.raises(ValueError):
         Connection("server", deflate=PerMessageDeflate("server"))  # not negotiated
+    with pytest.raises(ValueError):
+        conn.send("\udc80")  # a lone surrogate is no UTF-8 text
     conn.send_fragment("a", fin=False)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidState):
         conn.send("another message while the first is unfinished")
     conn.close(now=0)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidState):
         conn.send("after close")
+
+
+def test_send_limit():
+    conn = Connection("server", send_limit=10_000, now=0)
+    conn.send(b"x" * 6000)
+    with pytest.raises(WebSocketException) as e:
+        conn.send(b"x" * 6000)
+    assert e.value.error == lib.TETHER_E_BACKPRESSURE
+    assert len(conn.data_to_send()) > 6000
+    conn.send(bytearray(b"x" * 6000))  # room again once the bytes were taken

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._native import c_str, ffi, lib, py_str
+from ._engine import closed_exception
 from .constants import Opcode, Role
 from .options import make_opts
 from .exceptions import (
-    InvalidHandshake, InvalidStatus, NegotiationError, PayloadTooBig, ProtocolError,
+    ConnectionClosed, InvalidHandshake, InvalidStatus, NegotiationError, PayloadTooBig, ProtocolError,
     error_from_code,
 )
 
@@ -580,12 +581,18 @@ class Drain:
 class Closed:
     """The end, always the last event: the close code (the peer's, ours
     when we failed the connection, 1006 when the stream just ended), the
-    reason, whether the closing handshake completed, and the exception
-    that says what ended it (None after a clean close)."""
+    reason, whether the closing handshake completed, and the C error code
+    that ended it (``lib.TETHER_E_*``, 0 after a clean close)."""
     code: int
     reason: str
     clean: bool
-    error: Optional[Exception]
+    error: int
+
+    @property
+    def exception(self) -> ConnectionClosed:
+        """What the live API raises for the same end: ConnectionClosedOK
+        or ConnectionClosedError."""
+        return closed_exception(self.code, self.reason, self.clean, self.error, None)
 
 
 Event = Union[Message, Fragment, Ping, Pong, Drain, Closed]
@@ -638,8 +645,9 @@ class Connection:
             deflate._p = ffi.NULL
 
     def receive_data(self, data: Bytes, now: float | None = None) -> None:
-        """Bytes received from the peer, in order."""
-        data = bytes(data)
+        """Bytes received from the peer, in order (copied once, by the engine)."""
+        if not isinstance(data, bytes):
+            data = ffi.from_buffer(data)
         _raise(lib.tether_ws_receive(self._ws, data, len(data), _ms_clock(now)))
 
     def receive_eof(self) -> None:
@@ -661,9 +669,7 @@ class Connection:
             return Pong(payload)
         if t == lib.TETHER_EV_DRAIN:
             return Drain()
-        reason = payload.decode("utf-8", "replace")
-        error = error_from_code(e.error, reason) if e.error else None
-        return Closed(e.code, reason, bool(e.clean), error)
+        return Closed(e.code, payload.decode("utf-8", "replace"), bool(e.clean), e.error)
 
     def events_received(self) -> List[Event]:
         """Every event the input and time so far make, in order."""

@@ -95,12 +95,7 @@ int tether_ws_receive_eof(tether_ws *ws) {
 }
 
 static int tt_ws_hand_out(tether_ws *ws, const tt_ws_ev *e, tether_ws_event *ev) {
-    static const int types[] = {
-        [TT_WS_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_WS_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
-        [TT_WS_EV_PING] = TETHER_EV_PING,       [TT_WS_EV_PONG] = TETHER_EV_PONG,
-        [TT_WS_EV_CLOSE] = TETHER_EV_CLOSED,
-    };
-    ev->type = types[e->type];
+    ev->type = tt_ws_ev_public_type(e->type);
     ws->last = e->type;
     if (e->type == TT_WS_EV_CLOSE) {
         ws->ended = 1;

@@ -86,17 +86,11 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
     }
 }
 
-static const int tt_type_map[] = {
-    [TT_WS_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_WS_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
-    [TT_WS_EV_PING] = TETHER_EV_PING,       [TT_WS_EV_PONG] = TETHER_EV_PONG,
-    [TT_WS_EV_CLOSE] = TETHER_EV_CLOSED,
-};
-
 /* Turns a WebSocket event into a public one. Data events pause the
  * connection while held in poll mode (their data lives in the connection);
  * control payloads are copied into the event. */
 void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
-    tether_event *ev = tt_event_new(c->ctx, tt_type_map[w->type], c);
+    tether_event *ev = tt_event_new(c->ctx, tt_ws_ev_public_type(w->type), c);
     if (!ev) return;
     ev->opcode = w->opcode;
     ev->fin = w->fin;

@@ -44,6 +44,17 @@ typedef enum tt_ws_ev_type {
     TT_WS_EV_CLOSE /* the end: code, reason, clean, error */
 } tt_ws_ev_type;
 
+/* The public event type (TETHER_EV_*) of an engine event: one map for the
+ * live connections and the public engine alike. */
+static inline int tt_ws_ev_public_type(tt_ws_ev_type t) {
+    static const int map[] = {
+        [TT_WS_EV_MESSAGE] = TETHER_EV_MESSAGE, [TT_WS_EV_FRAGMENT] = TETHER_EV_FRAGMENT,
+        [TT_WS_EV_PING] = TETHER_EV_PING,       [TT_WS_EV_PONG] = TETHER_EV_PONG,
+        [TT_WS_EV_CLOSE] = TETHER_EV_CLOSED,
+    };
+    return map[t];
+}
+
 /* An event; data stays valid until the next tt_ws_input() call (it may
  * point into the caller's input buffer, or into the connection). */
 typedef struct tt_ws_ev {

@@ -218,7 +218,7 @@ All the bytes to write now.
 
 =item send_text($string), send_binary($bytes), send_fragment(data => ..., text => 0|1, fin => 0|1), ping([$bytes]), close([$code [, $reason [, $now]]])
 
-Queue frames; errors throw L<Tether::X> exceptions (C<Tether::X::State>
+Queue frames; errors throw L<Tether::X> exceptions (C<Tether::X::NotOpen>
 when closing, C<Tether::X::Backpressure> past C<send_limit>...).
 
 =item deadline(), on_time([$now])
