@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Checks the include order of src/ (docs/ARCHITECTURE.md, "Layers"): a file
 # includes only headers of its own folder or of a folder below it, and
-# another folder's private header (*_int.h) never. Part of the test run.
+# another folder's private header (*_int.h) never; and within a folder no
+# two files call each other (scripts/file_cycles.py). Part of the test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(proto ws loop net api)
+order=(proto ws loop net stack api)
 rank() {
     local i
     for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && { echo "$i"; return; }; done
@@ -34,4 +35,5 @@ for dir in src/*/; do
     done < <(grep -n '#include "' "$dir"*.[ch] /dev/null)
 done
 [ "$bad" -eq 0 ] && echo "layers: src/ includes only downwards (${order[*]})"
+python3 scripts/file_cycles.py src || bad=1
 exit "$bad"

@@ -12,6 +12,7 @@
 #include "loop/loop.h"
 #include "net/net.h"
 #include "net/tls.h"
+#include "stack/stack.h"
 
 /* permessage-deflate preferences (0 bits: no limit). */
 typedef struct tt_deflate_opts {
@@ -63,22 +64,35 @@ typedef enum tt_phase {
     TT_PH_DEAD        /* socket closed; freed once the user is done with it */
 } tt_phase;
 
+/* What differs between the roles, so generic files never name one
+ * (client.c and server.c define the two). */
+typedef struct tt_conn_class {
+    tether_role role;
+    /* Socket readiness before the WebSocket opens (the phases above
+     * TT_PH_OPEN); after, the generic path (conn.c) serves both roles. */
+    void (*on_handshake_io)(tether_conn *c, unsigned ready);
+    /* The user released an event of this type about c (NULL: nothing to
+     * do beyond the generic). */
+    void (*released)(tether_conn *c, int type);
+} tt_conn_class;
+
 struct tether_conn {
     tether_ctx *ctx;
+    const tt_conn_class *cls;
     uint64_t id;
     tt_phase phase;
     tether_role role;
     tether_opts *opts;
     tt_io io;
     tt_timer timer;
-    tt_ws ws; /* the WebSocket state machine; its output queue carries the handshake too */
+    tt_ws ws;         /* the WebSocket state machine */
+    tt_stack stack;   /* the transport layers under it (none: plain TCP) */
+    tt_outbuf hs_out; /* the handshake's bytes, which precede any frame */
 
     tether_client_hs *chs;
     tether_server_hs *shs;
-    tt_tls *tls;       /* NULL on cleartext connections */
-    tt_outbuf tls_out; /* ciphertext waiting for the socket */
-    char *extensions;  /* negotiated Sec-WebSocket-Extensions value */
-    tether_pmd *pmd;   /* permessage-deflate while it is being negotiated */
+    char *extensions; /* negotiated Sec-WebSocket-Extensions value */
+    tether_pmd *pmd;  /* permessage-deflate while it is being negotiated */
     tt_url url;
     struct addrinfo *addrs, *next_addr;
     tt_resolve *resolve;
@@ -95,7 +109,6 @@ struct tether_conn {
     int closed_out;  /* the CLOSED event was emitted */
     int user_done;   /* ... and released */
     int fin_sent;    /* lingering: our side of the stream is shut (FIN sent) */
-    int bye_said;    /* TLS: close_notify (or the failure's alert) was written */
     int decided;     /* REQUEST: 1 accept, -1 reject */
     int reject_status;
     char *reject_body, *chosen_protocol;
@@ -154,23 +167,61 @@ struct tether_ctx {
     size_t queued;        /* bytes every connection still owes its peer */
     size_t send_budget;   /* cap on queued for data sends (0: none) */
     uint64_t now;
-    uint8_t *tls_scratch;        /* ciphertext staging, made on first TLS use */
+    uint8_t *stack_scratch;      /* 2 x TT_STACK_CHUNK, made on first use by a stack */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
     tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };
 
-/* server.c: listeners paused by a failed accept() try again now (a
- * connection has given back its descriptor). */
-void tt_listeners_resume(tether_ctx *ctx);
+/* The files of this folder, lowest first: each calls only files listed
+ * before it (scripts/layers.sh checks that no two call each other, even
+ * through others), so there is no cycle; what depends on the role goes
+ * through tt_conn_class. Lowest of all: log.c and opts*.c, above. */
 
-/* ctx.c */
-void tt_ctx_mark_dirty(tether_conn *c);
-void tt_ctx_mark_runnable(tether_conn *c);
-void tt_ctx_bury(tether_conn *c);
+/* conn_table.c: connections by id, and the round's work lists. */
 int tt_ctx_add_conn(tether_ctx *ctx, tether_conn *c);
 tether_conn *tt_ctx_find_conn(tether_ctx *ctx, uint64_t id);
 void tt_ctx_remove_conn(tether_ctx *ctx, tether_conn *c);
-void tt_ctx_free_grave(tether_ctx *ctx);
+void tt_ctx_mark_dirty(tether_conn *c);    /* flush at the round's end */
+void tt_ctx_mark_runnable(tether_conn *c); /* resume in the next round */
+void tt_ctx_bury(tether_conn *c);          /* free at the round's end */
+/* Makes the next round resume c (input may be waiting), waking a loop
+ * that may be asleep. */
+void tt_conn_wake(tether_conn *c);
+
+/* accept_backoff.c: listeners paused by a failed accept() (out of
+ * descriptors) wait for a timer, or for a connection to give one back. */
+void tt_listener_pause(tether_listener *l, int err);
+void tt_listener_on_backoff(tt_timer *t);
+void tt_listeners_resume(tether_ctx *ctx);
+
+/* conn_wire.c: bytes between the socket and the WebSocket, through the
+ * transport stack when there is one. tt_wire_read() leaves input at
+ * ctx->rbuf and returns its length, 0 at the end of the stream,
+ * TETHER_E_AGAIN, or an error (tt_stack_error_text() explains a layer's). */
+ssize_t tt_wire_read(tether_conn *c);
+/* Writes the handshake bytes and the frame queue; 0 (maybe not all went:
+ * tt_wire_wants_write) or an error. */
+int tt_wire_flush(tether_conn *c);
+int tt_wire_wants_write(const tether_conn *c);
+/* Before the socket closes: the layers' goodbye (close_notify, or the
+ * alert explaining a failed handshake), if the socket takes it now. */
+void tt_wire_goodbye(tether_conn *c);
+
+/* conn_tls.c: puts TLS on a connection's stack. */
+int tt_conn_tls_client(tether_conn *c);
+int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t);
+/* The connection's TLS session, or NULL on cleartext. */
+tt_tls *tt_conn_tls(const tether_conn *c);
+
+/* conn_life.c */
+/* Frees everything; the caller has taken c out of the context's table. */
+void tt_conn_free(tether_conn *c);
+/* Closes the socket; frees the connection if the user is done with it. */
+void tt_conn_shut(tether_conn *c);
+void tt_conn_maybe_free(tether_conn *c);
+void tt_conn_arm_timer(tether_conn *c);
+/* Brings ctx->queued up to date with what c owes its peer now. */
+void tt_conn_account(tether_conn *c);
 
 /* event.c */
 tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c);
@@ -180,64 +231,53 @@ void tt_emit_simple(tether_conn *c, int type);
 /* Queues an event for the next round, even in callback mode: for events
  * caused by a call the user is making right now. */
 void tt_emit_later(tether_event *ev);
+/* The public event for a WebSocket one (NULL when out of memory). */
+tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *wev);
 void tt_emit_ws(tether_conn *c, const tt_ws_ev *wev);
+/* The CLOSED event for a connection that ends outside the WebSocket
+ * state machine (1006 with the error), or NULL if nobody is to be told. */
+tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text);
 void tt_events_free_all(tether_ctx *ctx);
 
-/* conn_life.c */
-tether_conn *tt_conn_new(tether_ctx *ctx, tether_role role, tether_opts *opts);
-void tt_conn_free(tether_conn *c);
-/* Reports the end before the WebSocket opened (or after a refusal). */
-void tt_conn_fail_early(tether_conn *c, int err, const char *text);
-tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text);
-/* The WebSocket is over: close the TCP connection after flushing. */
-void tt_conn_linger(tether_conn *c);
-/* Closes the socket; frees the connection if the user is done with it. */
-void tt_conn_shut(tether_conn *c);
-void tt_conn_maybe_free(tether_conn *c);
-void tt_conn_arm_timer(tether_conn *c);
-
-/* conn_io.c */
-void tt_conn_io_cb(tt_io *io, unsigned ready);
-void tt_conn_timer_cb(tt_timer *t);
-/* Writes out what is queued; enables write interest if it would block. */
-void tt_conn_flush(tether_conn *c);
-int tt_conn_wants_write(const tether_conn *c);
-/* Brings ctx->queued up to date with what c owes its peer now. */
-void tt_conn_account(tether_conn *c);
-
-/* conn_tls.c: TLS between the socket and the WebSocket. tt_conn_read()
- * leaves plaintext at ctx->rbuf and returns its length, 0 at the end of
- * the stream, TETHER_E_AGAIN, or an error (TLS ones: tt_conn_tls_failed). */
-ssize_t tt_conn_read(tether_conn *c);
-int tt_conn_tls_client(tether_conn *c);
-int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t);
-void tt_conn_tls_failed(tether_conn *c, int err);
-int tt_conn_flush_tls(tether_conn *c);
-int tt_conn_tls_wants_write(const tether_conn *c);
-/* Ciphertext made and not yet taken by the socket (0 without TLS); the
- * WebSocket layer is told after each flush and read (tt_ws_set_owed_below),
- * so tt_ws_buffered(&c->ws) counts it. */
-size_t tt_conn_tls_owed(const tether_conn *c);
-void tt_conn_tls_goodbye(tether_conn *c);
-
-/* deflate.c: permessage-deflate negotiation for live connections. */
+/* conn_deflate.c: permessage-deflate negotiation for live connections. */
 int tt_deflate_client_offer(tether_conn *c);
 int tt_deflate_client_accept(tether_conn *c);
 int tt_deflate_server_negotiate(tether_conn *c);
+
+/* conn_io.c */
+/* Writes out what is queued; enables write interest if it would block. */
+void tt_conn_flush(tether_conn *c);
 /* Runs input through the WebSocket until it pauses or runs out. */
 void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len);
 void tt_conn_resume(tether_conn *c);
-/* Makes the next round resume c (input may be waiting). */
-void tt_conn_wake(tether_conn *c);
 /* Keeps input to process later (buf may be c->pending itself). */
 void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len);
 void tt_conn_after_send(tether_conn *c);
 int tt_conn_set_interest(tether_conn *c, unsigned events);
+/* The WebSocket is over: close the TCP connection after flushing. */
+void tt_conn_linger(tether_conn *c);
+/* The one way a connection is lost, in any phase: the peer's stream
+ * ended or failed, a write failed, a layer failed, a deadline passed, the
+ * handshake failed. Tells the user (CLOSED 1006 with the reason, once, and
+ * never about a connection the user has not seen) and closes the socket.
+ * text NULL: the failed layer's reason, else the error's. */
+void tt_conn_lost(tether_conn *c, int err, const char *text);
+/* The handshake is done (either role): the WebSocket is open, with extra
+ * (bytes that came after the handshake) as its first input. */
+void tt_conn_open(tether_conn *c, const uint8_t *extra, size_t extra_len);
+/* Socket readiness and the timer of an open or lingering connection. */
+void tt_conn_on_io(tether_conn *c, unsigned ready);
+void tt_conn_on_timer(tether_conn *c);
 
-/* client.c / server.c */
-void tt_client_on_io(tether_conn *c, unsigned ready);
-void tt_server_on_io(tether_conn *c, unsigned ready);
-void tt_server_apply_decision(tether_conn *c);
-void tt_open(tether_conn *c, const uint8_t *extra, size_t extra_len);
+/* conn.c: a new connection wired to the loop. */
+tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts);
+
+/* client.c / server.c: the roles. */
+/* Takes an accepted socket (closing it on failure). */
+void tt_server_accept(tether_listener *l, int fd, const char *peer);
+
+/* The files above them: listener.c, ctx.c (rounds, the public context),
+ * conn_api.c, engine.c, post.c, opts*.c, log.c. */
+void tt_ctx_free_grave(tether_ctx *ctx);
 
 #endif

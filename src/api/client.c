@@ -1,4 +1,4 @@
-/* Clients: resolve the host (every address, IPv4 and IPv6, tried in
+/* The client role: resolve the host (every address, IPv4 and IPv6, tried in
  * turn), connect without blocking under a timeout, send the upgrade
  * request and read the answer. A refusal reports its HTTP status and
  * headers through the connection. */
@@ -49,12 +49,20 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err) {
     c->resolve = NULL;
     c->ctx->now = tt_now_ms();
     if (!res) {
-        tt_conn_fail_early(c, err ? err : TETHER_E_DNS, NULL);
+        tt_conn_lost(c, err ? err : TETHER_E_DNS, NULL);
         return;
     }
     c->addrs = c->next_addr = res;
-    if (!tt_client_try_next(c)) tt_conn_fail_early(c, TETHER_E_CONNECT, NULL);
+    if (!tt_client_try_next(c)) tt_conn_lost(c, TETHER_E_CONNECT, NULL);
 }
+
+static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
+
+static const tt_conn_class tt_client_class = {
+    .role = TETHER_ROLE_CLIENT,
+    .on_handshake_io = tt_client_on_handshake_io,
+    .released = NULL,
+};
 
 int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {
     if (!ctx || !url || !out) return TETHER_E_INVAL;
@@ -63,7 +71,7 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     int rc = tt_url_parse(url, &u);
     if (rc != 0) return rc;
     tether_opts *o = tt_opts_copy(opts);
-    tether_conn *c = o ? tt_conn_new(ctx, TETHER_ROLE_CLIENT, o) : NULL;
+    tether_conn *c = o ? tt_conn_new(ctx, &tt_client_class, o) : NULL;
     if (!c) {
         tt_url_free(&u);
         tt_opts_unref(o);
@@ -91,13 +99,13 @@ static void tt_client_connected(tether_conn *c) {
     const char *req;
     size_t len;
     int rc = tether_client_hs_request(c->chs, &req, &len);
-    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->ws.out, len);
+    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->hs_out, len);
     if (!p) {
-        tt_conn_fail_early(c, rc ? rc : TETHER_E_NOMEM, NULL);
+        tt_conn_lost(c, rc ? rc : TETHER_E_NOMEM, NULL);
         return;
     }
     memcpy(p, req, len);
-    tt_outbuf_commit(&c->ws.out, len);
+    tt_outbuf_commit(&c->hs_out, len);
     c->phase = TT_PH_HS_CLIENT;
     c->deadline = c->opts->handshake_timeout ? c->ctx->now + c->opts->handshake_timeout : 0;
     tt_conn_arm_timer(c);
@@ -112,20 +120,16 @@ static void tt_client_on_connect(tether_conn *c) {
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
-    if (!tt_client_try_next(c)) tt_conn_fail_early(c, TETHER_E_CONNECT, NULL);
+    if (!tt_client_try_next(c)) tt_conn_lost(c, TETHER_E_CONNECT, NULL);
 }
 
 /* Reads the response; on 101 the WebSocket opens with the bytes after it. */
 static void tt_client_on_response(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_conn_read(c);
+    ssize_t n = tt_wire_read(c);
     if (n == TETHER_E_AGAIN) return;
-    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY || n == TETHER_E_NOMEM) {
-        tt_conn_tls_failed(c, (int)n);
-        return;
-    }
     if (n <= 0) {
-        tt_conn_fail_early(c, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, NULL);
+        tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);
         return;
     }
     size_t used = 0;
@@ -135,18 +139,18 @@ static void tt_client_on_response(tether_conn *c) {
         char text[64];
         snprintf(text, sizeof text, "HTTP %d %s", tether_client_hs_status(c->chs),
                  tether_client_hs_reason(c->chs));
-        tt_conn_fail_early(c, rc, text);
+        tt_conn_lost(c, rc, text);
         return;
     }
     if (rc == 0) rc = tt_deflate_client_accept(c);
     if (rc != 0) {
-        tt_conn_fail_early(c, rc, NULL);
+        tt_conn_lost(c, rc, NULL);
         return;
     }
-    tt_open(c, rbuf + used, (size_t)n - used);
+    tt_conn_open(c, rbuf + used, (size_t)n - used);
 }
 
-void tt_client_on_io(tether_conn *c, unsigned ready) {
+static void tt_client_on_handshake_io(tether_conn *c, unsigned ready) {
     if (c->phase == TT_PH_CONNECTING) {
         if (ready & (TT_IO_WRITE | TT_IO_ERROR)) tt_client_on_connect(c);
         return;
@@ -155,16 +159,4 @@ void tt_client_on_io(tether_conn *c, unsigned ready) {
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
     if (c->phase == TT_PH_HS_CLIENT && (ready & (TT_IO_READ | TT_IO_ERROR)))
         tt_client_on_response(c);
-}
-
-/* The handshake is done (either role): the WebSocket is open. */
-void tt_open(tether_conn *c, const uint8_t *extra, size_t extra_len) {
-    c->phase = TT_PH_OPEN;
-    c->deadline = 0;
-    c->ws.last_rx = c->ctx->now;
-    tt_emit_simple(c, TETHER_EV_OPEN);
-    if (c->phase != TT_PH_OPEN) return; /* closed from the OPEN callback */
-    if (extra_len) tt_conn_keep_input(c, extra, extra_len);
-    tt_ctx_mark_runnable(c);
-    tt_conn_after_send(c);
 }

@@ -131,9 +131,11 @@ const char *tether_conn_extensions(const tether_conn *c) {
 }
 
 const char *tether_conn_tls_version(const tether_conn *c) {
-    return c && c->tls && tt_tls_established(c->tls) ? tt_tls_version(c->tls) : NULL;
+    tt_tls *t = c ? tt_conn_tls(c) : NULL;
+    return t && tt_tls_established(t) ? tt_tls_version(t) : NULL;
 }
 
 const char *tether_conn_tls_cipher(const tether_conn *c) {
-    return c && c->tls && tt_tls_established(c->tls) ? tt_tls_cipher(c->tls) : NULL;
+    tt_tls *t = c ? tt_conn_tls(c) : NULL;
+    return t && tt_tls_established(t) ? tt_tls_cipher(t) : NULL;
 }

@@ -1,8 +1,9 @@
-/* Moving bytes for a connection: reads into the context's shared buffer
- * (idle connections own no read buffer), runs them through the WebSocket
- * state machine, keeps only what could not be processed yet, and writes
- * the output queue out in as few system calls as it can: everything a
- * round queued for a connection goes out in one write. */
+/* Moving bytes for a connection: reads (through conn_wire.c) into the
+ * context's shared buffer (idle connections own no read buffer), runs them
+ * through the WebSocket state machine, keeps only what could not be
+ * processed yet, and writes out what is queued in as few system calls as
+ * it can: everything a round queued for a connection goes out in one
+ * write. Also where a connection opens, lingers and is lost. */
 #include "api/api.h"
 
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static void tt_conn_update_interest(tether_conn *c) {
         c->phase == TT_PH_LINGER ||
         (c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused);
     if (reading) ev |= TT_IO_READ;
-    if (tt_conn_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
+    if (tt_wire_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
     tt_conn_set_interest(c, ev);
 }
 
@@ -37,67 +38,45 @@ static void tt_conn_update_interest(tether_conn *c) {
  * (the frames after the one that failed the connection) would lose them. */
 static void tt_conn_finish_linger(tether_conn *c) {
     if (c->fin_sent || (c->role == TETHER_ROLE_CLIENT && !c->error)) return;
-    tt_conn_tls_goodbye(c);
-    if (tt_conn_wants_write(c)) return; /* the close_notify goes first */
+    tt_wire_goodbye(c);
+    if (tt_wire_wants_write(c)) return; /* the close_notify goes first */
     c->fin_sent = 1;
     if (tt_sock_shutdown_write(c->io.fd) != 0) tt_conn_shut(c);
 }
 
-/* A write failed: the peer is gone and nothing more can be sent. */
-static void tt_conn_write_failed(tether_conn *c) {
-    c->ws.out.head = c->ws.out.tail = 0;
+void tt_conn_lost(tether_conn *c, int err, const char *text) {
+    if (c->phase == TT_PH_DEAD) return;
+    if (!text) text = tt_stack_error_text(&c->stack);
+    if (text) tt_log(TETHER_LOG_WARN, "conn %llu: %s", (unsigned long long)c->id, text);
+    tt_ws_output_drop(&c->ws); /* nothing more can be sent */
+    tether_event *ev = NULL;
     if (c->phase < TT_PH_OPEN) {
-        tt_conn_fail_early(c, TETHER_E_IO, NULL);
-        return;
+        ev = tt_conn_closed_event(c, err, text);
+    } else if (c->phase == TT_PH_OPEN) {
+        tt_ws_ev w;
+        if (tt_ws_abort(&c->ws, err, &w)) {
+            if (text) {
+                w.reason = text;
+                w.reason_len = strlen(text);
+            }
+            ev = tt_event_from_ws(c, &w);
+        }
     }
-    tt_ws_ev ev;
-    int report = c->phase == TT_PH_OPEN && tt_ws_abort(&c->ws, TETHER_E_IO, &ev);
-    c->phase = TT_PH_LINGER;
-    if (report) tt_emit_ws(c, &ev);
+    /* The socket goes first; the event (which holds c) follows. */
     tt_conn_shut(c);
-}
-
-void tt_conn_account(tether_conn *c) {
-    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_buffered(&c->ws);
-    c->ctx->queued = c->ctx->queued - c->accounted + now;
-    c->accounted = now;
-}
-
-int tt_conn_wants_write(const tether_conn *c) {
-    return c->tls ? tt_conn_tls_wants_write(c) : tt_outbuf_len(&c->ws.out) > 0;
-}
-
-/* Returns 0, or the error of a failed write. */
-static int tt_conn_flush_plain(tether_conn *c) {
-    tt_outbuf *out = &c->ws.out;
-    while (tt_outbuf_len(out) > 0) {
-        struct iovec iov = {out->buf + out->head, tt_outbuf_len(out)};
-        ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
-        if (n == TETHER_E_AGAIN) break;
-        if (n < 0) return (int)n;
-        tt_outbuf_consume(out, (size_t)n);
-    }
-    return 0;
+    tt_emit(ev);
 }
 
 void tt_conn_flush(tether_conn *c) {
     if (c->phase == TT_PH_DEAD || c->phase <= TT_PH_CONNECTING) return;
-    int rc = c->tls ? tt_conn_flush_tls(c) : tt_conn_flush_plain(c);
-    if (rc == TETHER_E_TLS || rc == TETHER_E_TLS_VERIFY) {
-        tt_conn_tls_failed(c, rc);
-        return;
-    }
+    int rc = tt_wire_flush(c);
     if (rc < 0) {
-        tt_conn_write_failed(c);
+        tt_conn_lost(c, rc, NULL);
         return;
     }
-    /* Ciphertext still held is owed to the peer as much as queued frames:
-     * the send limit and DRAIN count both. */
-    tt_ws_set_owed_below(&c->ws, tt_conn_tls_owed(c));
     tt_conn_account(c);
     if (c->phase == TT_PH_OPEN && tt_ws_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
-    if (c->phase == TT_PH_LINGER && tt_outbuf_len(&c->ws.out) == 0 && !tt_conn_wants_write(c))
-        tt_conn_finish_linger(c);
+    if (c->phase == TT_PH_LINGER && !tt_wire_wants_write(c)) tt_conn_finish_linger(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 
@@ -132,7 +111,7 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
      * connection was made (tether_ctx_set_callback), so follow the current
      * one: a connection made in callback mode and then polled handed out
      * events whose data the next read of any connection overwrote. */
-    c->ws.copy_data = c->ctx->cb == NULL;
+    tt_ws_set_copy_data(&c->ws, c->ctx->cb == NULL);
     while (c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) {
         size_t used = 0;
         tt_ws_ev ev;
@@ -149,18 +128,14 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
     tt_conn_after_send(c);
 }
 
-void tt_conn_wake(tether_conn *c) {
-    tt_ctx_mark_runnable(c);
-    if (!c->ctx->in_service) tt_loop_wake(c->ctx->loop); /* foreign loops: look again */
-}
-
 static void tt_conn_on_readable(tether_conn *c);
 
 void tt_conn_resume(tether_conn *c) {
     if (c->pending_len && !c->paused && !c->user_paused)
         tt_conn_process(c, c->pending, c->pending_len);
-    /* TLS may hold decrypted input that no socket event will announce. */
-    if (c->tls && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused) tt_conn_on_readable(c);
+    /* A layer may hold decrypted input that no socket event will announce. */
+    if (!tt_stack_empty(&c->stack) && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
+        tt_conn_on_readable(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 
@@ -178,23 +153,35 @@ void tt_conn_after_send(tether_conn *c) {
     if (c->phase == TT_PH_OPEN || c->phase == TT_PH_LINGER) tt_conn_arm_timer(c);
 }
 
+/* After the WebSocket ended: write out what is queued (the close frame),
+ * then close. A server closes the TCP connection first (RFC 6455 7.1.1); a
+ * client waits for the server to, up to the close timeout. */
+void tt_conn_linger(tether_conn *c) {
+    if (c->phase == TT_PH_DEAD || c->phase == TT_PH_LINGER) return;
+    c->phase = TT_PH_LINGER;
+    unsigned t = c->opts->cfg.close_timeout ? c->opts->cfg.close_timeout : 5000;
+    c->deadline = c->ctx->now + t;
+    tt_conn_after_send(c); /* the close frame goes out, then the socket closes */
+}
+
+void tt_conn_open(tether_conn *c, const uint8_t *extra, size_t extra_len) {
+    c->phase = TT_PH_OPEN;
+    c->deadline = 0;
+    tt_ws_note_rx(&c->ws, c->ctx->now); /* the handshake came from the peer */
+    tt_emit_simple(c, TETHER_EV_OPEN);
+    if (c->phase != TT_PH_OPEN) return; /* closed from the OPEN callback */
+    if (extra_len) tt_conn_keep_input(c, extra, extra_len);
+    tt_ctx_mark_runnable(c);
+    tt_conn_after_send(c);
+}
+
 /* Read side of an open or lingering connection. */
 static void tt_conn_on_readable(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_conn_read(c);
+    ssize_t n = tt_wire_read(c);
     if (n == TETHER_E_AGAIN) return;
-    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY) {
-        tt_conn_tls_failed(c, (int)n);
-        return;
-    }
     if (n <= 0) {
-        tt_ws_ev ev;
-        if (c->phase == TT_PH_OPEN &&
-            tt_ws_abort(&c->ws, n == 0 ? TETHER_E_CLOSED : TETHER_E_IO, &ev)) {
-            c->phase = TT_PH_LINGER;
-            tt_emit_ws(c, &ev);
-        }
-        tt_conn_shut(c);
+        tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);
         return;
     }
     if (c->phase != TT_PH_OPEN) return; /* lingering: drain and ignore */
@@ -210,35 +197,18 @@ static void tt_conn_on_readable(tether_conn *c) {
     }
 }
 
-void tt_conn_io_cb(tt_io *io, unsigned ready) {
-    tether_conn *c = (tether_conn *)((char *)io - offsetof(tether_conn, io));
-    switch (c->phase) {
-    case TT_PH_RESOLVING:
-    case TT_PH_CONNECTING:
-    case TT_PH_HS_CLIENT:
-        tt_client_on_io(c, ready);
-        break;
-    case TT_PH_HS_SERVER:
-        tt_server_on_io(c, ready);
-        break;
-    case TT_PH_OPEN:
-    case TT_PH_LINGER:
-        if (ready & TT_IO_WRITE) tt_conn_flush(c);
-        if (c->phase != TT_PH_DEAD && (ready & (TT_IO_READ | TT_IO_ERROR))) tt_conn_on_readable(c);
-        break;
-    default:
-        break;
-    }
+void tt_conn_on_io(tether_conn *c, unsigned ready) {
+    if (ready & TT_IO_WRITE) tt_conn_flush(c);
+    if (c->phase != TT_PH_DEAD && (ready & (TT_IO_READ | TT_IO_ERROR))) tt_conn_on_readable(c);
 }
 
-void tt_conn_timer_cb(tt_timer *t) {
-    tether_conn *c = (tether_conn *)((char *)t - offsetof(tether_conn, timer));
+void tt_conn_on_timer(tether_conn *c) {
     uint64_t now = c->ctx->now = tt_now_ms();
     if (c->deadline && now >= c->deadline) {
         if (c->phase == TT_PH_LINGER)
-            tt_conn_shut(c);
+            tt_conn_shut(c); /* the peer never sent its FIN: close anyway */
         else
-            tt_conn_fail_early(c, TETHER_E_TIMEOUT, NULL);
+            tt_conn_lost(c, TETHER_E_TIMEOUT, NULL);
         return;
     }
     if (c->phase == TT_PH_OPEN) {

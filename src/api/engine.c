@@ -139,14 +139,17 @@ int tether_ws_next_event(tether_ws *ws, tether_ws_event *ev) {
 }
 
 const uint8_t *tether_ws_output(tether_ws *ws, size_t *len) {
-    size_t n = ws ? tt_outbuf_len(&ws->ws.out) : 0;
+    size_t n = 0;
+    const uint8_t *p = ws ? tt_ws_output(&ws->ws, &n) : NULL;
     if (len) *len = n;
-    return n ? ws->ws.out.buf + ws->ws.out.head : NULL;
+    return p;
 }
 
 int tether_ws_output_sent(tether_ws *ws, size_t n) {
-    if (!ws || n > tt_outbuf_len(&ws->ws.out)) return TETHER_E_INVAL;
-    tt_outbuf_consume(&ws->ws.out, n);
+    size_t queued = 0;
+    if (ws) tt_ws_output(&ws->ws, &queued);
+    if (!ws || n > queued) return TETHER_E_INVAL;
+    tt_ws_output_sent(&ws->ws, n);
     if (tt_ws_take_drain(&ws->ws) && !ws->ended) ws->drain_due = 1;
     return 0;
 }

@@ -2,7 +2,8 @@
  * callback at once in callback mode or queued in poll mode, and released
  * either way through tether_event_release(), which is where holding an
  * event ends: a paused connection resumes, a REQUEST decision applies, a
- * finished connection may be freed. */
+ * finished connection may be freed. The CLOSED events of connections that
+ * end outside the WebSocket are made here too. */
 #include "api/api.h"
 
 #include <stdio.h>
@@ -35,7 +36,7 @@ static void tt_event_log(const tether_event *ev) {
     if (ev->type == TETHER_EV_OPEN) {
         const char *x = c->extensions;
         tt_log(level, "conn %llu: %s open%s%s%s", (unsigned long long)c->id, role,
-               c->tls ? " over TLS" : "", x ? ", " : "", x ? x : "");
+               tt_conn_tls(c) ? " over TLS" : "", x ? ", " : "", x ? x : "");
     } else {
         tt_log(level, "conn %llu: %s closed %d%s%s%s", (unsigned long long)c->id, role, ev->code,
                ev->reason_len ? " \"" : "", ev->reason, ev->reason_len ? "\"" : "");
@@ -89,9 +90,9 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
 /* Turns a WebSocket event into a public one. Data events pause the
  * connection while held in poll mode (their data lives in the connection);
  * control payloads are copied into the event. */
-void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
+tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
     tether_event *ev = tt_event_new(c->ctx, tt_ws_ev_public_type(w->type), c);
-    if (!ev) return;
+    if (!ev) return NULL;
     ev->opcode = w->opcode;
     ev->fin = w->fin;
     ev->data = w->data;
@@ -106,16 +107,35 @@ void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
     } else if (!c->ctx->cb) {
         c->paused = 1;
     }
-    tt_emit(ev);
+    return ev;
 }
 
-/* What releasing an event means for its connection. */
+void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
+    tt_emit(tt_event_from_ws(c, w));
+}
+
+tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text) {
+    c->error = err;
+    snprintf(c->error_text, sizeof c->error_text, "%s", text ? text : tether_strerror(err));
+    if (c->silent || c->closed_out) return NULL;
+    c->closed_out = 1;
+    tether_event *ev = tt_event_new(c->ctx, TETHER_EV_CLOSED, c);
+    if (!ev) return NULL;
+    size_t n = strlen(c->error_text);
+    ev->code = TETHER_CLOSE_ABNORMAL;
+    ev->error = err;
+    ev->reason_len = n > TETHER_MAX_CLOSE_REASON ? TETHER_MAX_CLOSE_REASON : n;
+    memcpy(ev->reason, c->error_text, ev->reason_len);
+    ev->reason[ev->reason_len] = 0;
+    return ev;
+}
+
+/* What releasing an event means for its connection; what it means for
+ * the role (a REQUEST's decision) is the role's. */
 static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
     c->held--;
+    if (c->cls->released) c->cls->released(c, ev->type);
     switch (ev->type) {
-    case TETHER_EV_REQUEST:
-        tt_server_apply_decision(c);
-        break;
     case TETHER_EV_MESSAGE:
     case TETHER_EV_FRAGMENT:
         tt_ws_event_done(&c->ws,

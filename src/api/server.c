@@ -1,5 +1,5 @@
-/* Servers: listeners accept connections, read the upgrade request under a
- * handshake timeout, and hand it to the application as a REQUEST event
+/* The server role: an accepted connection reads the upgrade request under
+ * a handshake timeout, and hands it to the application as a REQUEST event
  * (path, query, headers, peer). The decision (accept with a sub-protocol
  * and extra headers, or reject with a status) takes effect when the event
  * is released, so callback and poll mode behave the same. A request that is
@@ -13,156 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void tt_listener_on_io(tt_io *io, unsigned ready);
-static void tt_listener_on_backoff(tt_timer *t);
-
-/* After a failed accept() (the process or the system out of descriptors,
- * the kernel out of memory) the listener stays readable: retrying at once
- * would spin at 100% CPU while new clients wait in the backlog. Accepting
- * pauses this long, or until a connection closes, whichever comes first. */
-#define TT_ACCEPT_BACKOFF_MS 100
-
-/* A listener with a certificate speaks TLS: its OpenSSL context is made
- * once, here, and shared by its connections. */
-static int tt_listener_tls(tether_listener *l) {
-    if (!l->opts->tls.cert) return 0;
-    char err[256] = "";
-    int rc = tt_tls_ctx_server(&l->opts->tls, &l->tls, err, sizeof err);
-    if (rc) tt_log(TETHER_LOG_ERROR, "listener: %s", err);
-    return rc;
-}
-
-int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts *opts,
-                  tether_listener **out) {
-    if (!ctx || !out || port < 0 || port > 65535) return TETHER_E_INVAL;
-    *out = NULL;
-    tether_listener *l = calloc(1, sizeof *l);
-    if (!l || !(l->opts = tt_opts_copy(opts))) {
-        free(l);
-        return TETHER_E_NOMEM;
-    }
-    int fd = tt_listener_tls(l);
-    if (fd == 0) fd = tt_sock_listen(host, port, l->opts->reuseport, 1024, &l->port);
-    if (fd < 0) {
-        tt_tls_ctx_unref(l->tls);
-        tt_opts_unref(l->opts);
-        free(l);
-        return fd;
-    }
-    l->ctx = ctx;
-    l->io.fd = fd;
-    l->io.cb = tt_listener_on_io;
-    tt_timer_init(&l->backoff, tt_listener_on_backoff);
-    int rc = tt_loop_add(ctx->loop, &l->io, TT_IO_READ);
-    if (rc) {
-        close(fd);
-        tt_tls_ctx_unref(l->tls);
-        tt_opts_unref(l->opts);
-        free(l);
-        return rc;
-    }
-    l->next = ctx->listeners;
-    ctx->listeners = l;
-    *out = l;
-    return 0;
-}
-
-int tether_listener_port(const tether_listener *l) {
-    return l ? l->port : TETHER_E_INVAL;
-}
-
-void tether_listener_close(tether_listener *l) {
-    if (!l) return;
-    tether_listener **pp = &l->ctx->listeners;
-    while (*pp && *pp != l)
-        pp = &(*pp)->next;
-    if (*pp) *pp = l->next;
-    if (l->paused) l->ctx->paused_listeners--;
-    tt_timer_stop(l->ctx->loop, &l->backoff);
-    tt_loop_del(l->ctx->loop, &l->io);
-    close(l->io.fd);
-    tt_tls_ctx_unref(l->tls);
-    tt_opts_unref(l->opts);
-    free(l);
-}
-
-static void tt_server_accept_one(tether_listener *l, int fd, const char *peer) {
-    tether_ctx *ctx = l->ctx;
-    tether_conn *c = tt_conn_new(ctx, TETHER_ROLE_SERVER, tt_opts_ref(l->opts));
-    if (!c || !(c->shs = tether_server_hs_new()) || (l->tls && tt_conn_tls_server(c, l->tls))) {
-        if (c) {
-            c->silent = 1;
-            tt_conn_shut(c);
-        } else {
-            tt_opts_unref(l->opts);
-        }
-        close(fd);
-        return;
-    }
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
-    tether_server_hs_set_max_header_bytes(c->shs, l->opts->max_header_bytes);
-    tether_server_hs_set_max_headers(c->shs, l->opts->max_headers);
-    c->silent = 1; /* until the REQUEST event */
-    c->phase = TT_PH_HS_SERVER;
-    c->io.fd = fd;
-    if (tt_loop_add(ctx->loop, &c->io, TT_IO_READ) != 0) {
-        close(fd);
-        c->io.fd = -1;
-        tt_conn_shut(c);
-        return;
-    }
-    unsigned t = l->opts->handshake_timeout;
-    c->deadline = t ? ctx->now + t : 0;
-    tt_conn_arm_timer(c);
-}
-
-static void tt_listener_pause(tether_listener *l, int err) {
-    if (!l->warned)
-        tt_log(TETHER_LOG_WARN, "listener on port %d: accept failed (%s); pausing for %d ms",
-               l->port, tether_strerror(err), TT_ACCEPT_BACKOFF_MS);
-    l->warned = 1; /* once per episode: a spinning log is a busy loop too */
-    if (!l->paused) l->ctx->paused_listeners++;
-    l->paused = 1;
-    tt_loop_mod(l->ctx->loop, &l->io, 0);
-    tt_timer_start(l->ctx->loop, &l->backoff, TT_ACCEPT_BACKOFF_MS);
-}
-
-static void tt_listener_resume(tether_listener *l) {
-    if (!l->paused) return;
-    l->paused = 0;
-    l->ctx->paused_listeners--;
-    tt_timer_stop(l->ctx->loop, &l->backoff);
-    tt_loop_mod(l->ctx->loop, &l->io, TT_IO_READ);
-}
-
-void tt_listeners_resume(tether_ctx *ctx) {
-    for (tether_listener *l = ctx->listeners; l; l = l->next)
-        tt_listener_resume(l);
-}
-
-static void tt_listener_on_backoff(tt_timer *t) {
-    tt_listener_resume((tether_listener *)((char *)t - offsetof(tether_listener, backoff)));
-}
-
-/* Accepts what is pending, a bounded batch per round so one busy listener
- * cannot starve established connections. */
-static void tt_listener_on_io(tt_io *io, unsigned ready) {
-    tether_listener *l = (tether_listener *)((char *)io - offsetof(tether_listener, io));
-    (void)ready;
-    l->ctx->now = tt_now_ms();
-    for (int i = 0; i < 64; i++) {
-        char peer[64];
-        int fd = tt_sock_accept(l->io.fd, peer, sizeof peer);
-        if (fd == TETHER_E_AGAIN) break;
-        if (fd < 0) {
-            tt_listener_pause(l, fd);
-            break;
-        }
-        l->warned = 0;
-        tt_server_accept_one(l, fd, peer);
-    }
-}
-
 /* A request that is not a valid upgrade: answer with its status, close. */
 static void tt_server_refuse(tether_conn *c, int err) {
     const char *resp;
@@ -172,27 +22,23 @@ static void tt_server_refuse(tether_conn *c, int err) {
     tt_log(TETHER_LOG_INFO, "refused a request from %s: %s (HTTP %d)", c->peer,
            tether_strerror(err), status);
     if (status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0) {
-        uint8_t *p = tt_outbuf_reserve(&c->ws.out, len);
+        uint8_t *p = tt_outbuf_reserve(&c->hs_out, len);
         if (p) {
             memcpy(p, resp, len);
-            tt_outbuf_commit(&c->ws.out, len);
+            tt_outbuf_commit(&c->hs_out, len);
         }
     }
     tt_conn_linger(c);
 }
 
-void tt_server_on_io(tether_conn *c, unsigned ready) {
+static void tt_server_on_handshake_io(tether_conn *c, unsigned ready) {
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
     if (c->phase != TT_PH_HS_SERVER || !(ready & (TT_IO_READ | TT_IO_ERROR))) return;
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_conn_read(c);
+    ssize_t n = tt_wire_read(c);
     if (n == TETHER_E_AGAIN) return;
-    if (n == TETHER_E_TLS || n == TETHER_E_TLS_VERIFY) {
-        tt_conn_tls_failed(c, (int)n); /* logged; the application never saw it */
-        return;
-    }
-    if (n <= 0) {
-        tt_conn_shut(c); /* silent: the application never saw it */
+    if (n <= 0) { /* silent: the application never saw it (TLS failures are logged) */
+        tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);
         return;
     }
     size_t used = 0;
@@ -266,16 +112,17 @@ static int tt_server_queue_response(tether_conn *c) {
         rc = c->decided < 0
                  ? tether_server_hs_reject(c->shs, c->reject_status, c->reject_body, &resp, &len)
                  : tether_server_hs_accept(c->shs, &resp, &len);
-    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->ws.out, len);
+    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->hs_out, len);
     if (!p) return rc ? rc : TETHER_E_NOMEM;
     memcpy(p, resp, len);
-    tt_outbuf_commit(&c->ws.out, len);
+    tt_outbuf_commit(&c->hs_out, len);
     tt_server_hs_compact(c->shs); /* keep only the request, fitted */
     return 0;
 }
 
-void tt_server_apply_decision(tether_conn *c) {
-    if (c->phase != TT_PH_REQUEST) return;
+/* The REQUEST event was released: the decision takes effect. */
+static void tt_server_released(tether_conn *c, int type) {
+    if (type != TETHER_EV_REQUEST || c->phase != TT_PH_REQUEST) return;
     int rc = tt_server_queue_response(c);
     if (rc || c->decided < 0) {
         char text[48];
@@ -285,5 +132,41 @@ void tt_server_apply_decision(tether_conn *c) {
         tt_emit(ev);
         return;
     }
-    tt_open(c, NULL, 0);
+    tt_conn_open(c, NULL, 0);
+}
+
+static const tt_conn_class tt_server_class = {
+    .role = TETHER_ROLE_SERVER,
+    .on_handshake_io = tt_server_on_handshake_io,
+    .released = tt_server_released,
+};
+
+void tt_server_accept(tether_listener *l, int fd, const char *peer) {
+    tether_ctx *ctx = l->ctx;
+    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(l->opts));
+    if (!c || !(c->shs = tether_server_hs_new()) || (l->tls && tt_conn_tls_server(c, l->tls))) {
+        if (c) {
+            c->silent = 1;
+            tt_conn_shut(c);
+        } else {
+            tt_opts_unref(l->opts);
+        }
+        close(fd);
+        return;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    tether_server_hs_set_max_header_bytes(c->shs, l->opts->max_header_bytes);
+    tether_server_hs_set_max_headers(c->shs, l->opts->max_headers);
+    c->silent = 1; /* until the REQUEST event */
+    c->phase = TT_PH_HS_SERVER;
+    c->io.fd = fd;
+    if (tt_loop_add(ctx->loop, &c->io, TT_IO_READ) != 0) {
+        close(fd);
+        c->io.fd = -1;
+        tt_conn_shut(c);
+        return;
+    }
+    unsigned t = l->opts->handshake_timeout;
+    c->deadline = t ? ctx->now + t : 0;
+    tt_conn_arm_timer(c);
 }

@@ -10,12 +10,6 @@
 
 #include "tether.h"
 
-uint64_t tt_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Translates a TT_IO_* mask. A silent io (mask 0) is edge-triggered so the
  * EPOLLHUP/EPOLLERR that epoll always reports cannot make the loop spin. */
 static uint32_t tt_epoll_mask(unsigned events) {

@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tt_parser_fail(struct tether_parser *p, int code, const char *text) {
-    p->state = TT_PS_FAILED;
-    p->error = code;
-    p->error_text = text;
-    return code;
-}
-
 /* Everything but the settings back to a fresh parser's. */
 static void tt_parser_clear(struct tether_parser *p) {
     tether_role role = p->role;

@@ -71,7 +71,12 @@ struct tether_parser {
 #define TT_IS_CONTROL(op) (((op)&0x8u) != 0)
 
 /* Puts the parser in its sticky failed state; returns code. */
-int tt_parser_fail(struct tether_parser *p, int code, const char *text);
+static inline int tt_parser_fail(struct tether_parser *p, int code, const char *text) {
+    p->state = TT_PS_FAILED;
+    p->error = code;
+    p->error_text = text;
+    return code;
+}
 
 /* Prepares for the first byte of a new header. */
 void tt_parser_header_begin(struct tether_parser *p);

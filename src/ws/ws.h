@@ -172,6 +172,16 @@ int tt_ws_on_timer(tt_ws *c, uint64_t now, tt_ws_ev *ev);
  * outstanding keepalive ping, which moves tt_ws_deadline() earlier. */
 int tt_ws_note_rx(tt_ws *c, uint64_t now);
 
+/* The frame queue, for whoever writes it out: what is queued (NULL and
+ * *len 0 when empty), what the transport took of it, and dropping it all
+ * when the peer is gone. */
+const uint8_t *tt_ws_output(const tt_ws *c, size_t *len);
+void tt_ws_output_sent(tt_ws *c, size_t n);
+void tt_ws_output_drop(tt_ws *c);
+/* Events must not point into the caller's input (it will be reused before
+ * the event is done with: poll mode) or may (callback mode). */
+void tt_ws_set_copy_data(tt_ws *c, int copy);
+
 /* Whether a DRAIN should be reported now (clears the condition). */
 int tt_ws_take_drain(tt_ws *c);
 /* Every byte the connection still owes the peer: the frame queue plus what

@@ -149,3 +149,20 @@ size_t tt_ws_buffered(const tt_ws *c) {
 void tt_ws_set_owed_below(tt_ws *c, size_t n) {
     c->owed_below = n;
 }
+
+const uint8_t *tt_ws_output(const tt_ws *c, size_t *len) {
+    *len = tt_outbuf_len(&c->out);
+    return *len ? c->out.buf + c->out.head : NULL;
+}
+
+void tt_ws_output_sent(tt_ws *c, size_t n) {
+    tt_outbuf_consume(&c->out, n);
+}
+
+void tt_ws_output_drop(tt_ws *c) {
+    tt_outbuf_consume(&c->out, tt_outbuf_len(&c->out));
+}
+
+void tt_ws_set_copy_data(tt_ws *c, int copy) {
+    c->copy_data = copy;
+}

@@ -1,0 +1,37 @@
+/* A new live connection, wired to the loop: its socket's readiness and its
+ * timer come here, and go to the role's handshake until the WebSocket
+ * opens, then to the generic path (conn_io.c). */
+#include "api/api.h"
+
+#include <stdlib.h>
+
+static void tt_conn_io_cb(tt_io *io, unsigned ready) {
+    tether_conn *c = (tether_conn *)((char *)io - offsetof(tether_conn, io));
+    if (c->phase < TT_PH_OPEN)
+        c->cls->on_handshake_io(c, ready);
+    else if (c->phase != TT_PH_DEAD)
+        tt_conn_on_io(c, ready);
+}
+
+static void tt_conn_timer_cb(tt_timer *t) {
+    tt_conn_on_timer((tether_conn *)((char *)t - offsetof(tether_conn, timer)));
+}
+
+tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts) {
+    tether_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->ctx = ctx;
+    c->cls = cls;
+    c->role = cls->role;
+    c->opts = opts;
+    c->io.fd = -1;
+    c->io.cb = tt_conn_io_cb;
+    tt_timer_init(&c->timer, tt_conn_timer_cb);
+    if (tt_ws_init(&c->ws, c->role, &opts->cfg, ctx->cb == NULL, ctx->now) != 0 ||
+        tt_ctx_add_conn(ctx, c) != 0) {
+        tt_ws_cleanup(&c->ws);
+        free(c);
+        return NULL;
+    }
+    return c;
+}

@@ -1,0 +1,181 @@
+/* Bytes between a connection's socket and its WebSocket. A plain
+ * connection reads straight into the context's read buffer and writes its
+ * handshake and frame queue with one writev(2), copying nothing. A
+ * connection with a transport stack (TLS, and the layers to come) feeds
+ * what the socket gives into the bottom of the stack and reads plaintext
+ * off its top; writes go the other way, at most TT_STACK_BACKLOG bytes
+ * inside the stack at a time, so the rest stays in the WebSocket queue
+ * where the send limit and DRAIN count it. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <sys/uio.h>
+
+/* Two chunks: socket input, and the stack's moves between its layers. */
+static uint8_t *tt_wire_scratch(tether_ctx *ctx) {
+    if (!ctx->stack_scratch) ctx->stack_scratch = malloc(2 * TT_STACK_CHUNK);
+    return ctx->stack_scratch;
+}
+
+/* The layers' handshakes ended: say so in the log. */
+static void tt_wire_log_open(const tether_conn *c) {
+    if (!tt_log_on(TETHER_LOG_INFO)) return;
+    char d[256];
+    tt_log(TETHER_LOG_INFO, "conn %llu: %s", (unsigned long long)c->id,
+           tt_stack_describe(&c->stack, d, sizeof d));
+}
+
+/* Every byte the stack holds is owed to the peer as much as queued frames:
+ * the WebSocket's send limit and DRAIN count it. */
+static void tt_wire_tell_owed(tether_conn *c) {
+    tt_ws_set_owed_below(&c->ws, tt_stack_owed(&c->stack));
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+/* Fills the read buffer with plaintext: what the stack already holds, then
+ * at most one socket read's worth. */
+static ssize_t tt_wire_read_stack(tether_conn *c) {
+    tt_stack *s = &c->stack;
+    uint8_t *buf = c->ctx->rbuf, *scratch = tt_wire_scratch(c->ctx);
+    if (!scratch) return TETHER_E_NOMEM;
+    uint8_t *in = scratch, *moves = scratch + TT_STACK_CHUNK;
+    size_t off = 0;
+    int socket_read = 0;
+    for (;;) {
+        ssize_t r = tt_stack_read(s, buf + off, TT_RBUF_SIZE - off, moves);
+        if (r > 0) {
+            off += (size_t)r;
+            if (off == TT_RBUF_SIZE) break;
+            continue;
+        }
+        if (r != TETHER_E_AGAIN || socket_read) return off ? (ssize_t)off : r;
+        ssize_t n = tt_sock_read(c->io.fd, in, TT_STACK_CHUNK);
+        socket_read = 1;
+        if (n <= 0) return off ? (ssize_t)off : n;
+        int was_open = tt_stack_is_open(s);
+        int rc = tt_stack_feed(s, in, (size_t)n, moves);
+        if (!was_open && tt_stack_is_open(s)) tt_wire_log_open(c);
+        /* While a handshake runs, a flush is due even with no record to
+         * send: when it ends, plaintext queued before it (a client's
+         * request) can go, and with TLS 1.2 the client's last flight
+         * precedes the server's Finished. */
+        if (!was_open) tt_ctx_mark_dirty(c);
+        if (rc) return rc;
+    }
+    tt_ctx_mark_runnable(c); /* the buffer filled up: more may be inside */
+    return (ssize_t)off;
+}
+
+ssize_t tt_wire_read(tether_conn *c) {
+    if (tt_stack_empty(&c->stack)) return tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
+    ssize_t n = tt_wire_read_stack(c);
+    if (tt_stack_owed(&c->stack) > 0) { /* alerts, tickets, key updates */
+        tt_wire_tell_owed(c);
+        tt_ctx_mark_dirty(c);
+    }
+    return n;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+/* The plain path: handshake bytes and frames in one writev(2) until the
+ * socket is full. Returns 0 or the write's error. */
+static int tt_wire_flush_plain(tether_conn *c) {
+    for (;;) {
+        struct iovec iov[2];
+        int k = 0;
+        size_t hs = tt_outbuf_len(&c->hs_out), frames;
+        const uint8_t *f = tt_ws_output(&c->ws, &frames);
+        if (hs) iov[k++] = (struct iovec){c->hs_out.buf + c->hs_out.head, hs};
+        if (frames) iov[k++] = (struct iovec){(void *)f, frames};
+        if (!k) return 0;
+        ssize_t n = tt_sock_writev(c->io.fd, iov, k);
+        if (n == TETHER_E_AGAIN) return 0;
+        if (n < 0) return (int)n;
+        size_t from_hs = (size_t)n < hs ? (size_t)n : hs;
+        if (from_hs) tt_outbuf_consume(&c->hs_out, from_hs);
+        if ((size_t)n > from_hs) tt_ws_output_sent(&c->ws, (size_t)n - from_hs);
+    }
+}
+
+/* Writes what the stack has for the socket. Returns 1 when all of it
+ * went, 0 when the socket is full, or an error. */
+static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
+    for (;;) {
+        size_t len;
+        const uint8_t *p = tt_stack_wire(&c->stack, &len, scratch);
+        if (!len) {
+            tt_stack_wire_sent(&c->stack, 0);
+            return 1;
+        }
+        struct iovec iov = {(void *)p, len};
+        ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
+        if (n == TETHER_E_AGAIN) n = 0;
+        tt_stack_wire_sent(&c->stack, n > 0 ? (size_t)n : 0);
+        if (n < 0) return (int)n;
+        if ((size_t)n < len) return 0;
+    }
+}
+
+/* Hands plaintext to the stack, the handshake's first, while it takes it.
+ * Returns 0 or an error. */
+static int tt_wire_encrypt(tether_conn *c) {
+    for (;;) {
+        size_t len;
+        const uint8_t *p;
+        int hs = tt_outbuf_len(&c->hs_out) > 0;
+        if (hs) {
+            len = tt_outbuf_len(&c->hs_out);
+            p = c->hs_out.buf + c->hs_out.head;
+        } else if (!(p = tt_ws_output(&c->ws, &len))) {
+            return 0;
+        }
+        ssize_t n = tt_stack_write(&c->stack, p, len);
+        if (n <= 0) return (int)n;
+        if (hs)
+            tt_outbuf_consume(&c->hs_out, (size_t)n);
+        else
+            tt_ws_output_sent(&c->ws, (size_t)n);
+    }
+}
+
+static int tt_wire_flush_stack(tether_conn *c) {
+    uint8_t *scratch = tt_wire_scratch(c->ctx);
+    if (!scratch) return TETHER_E_NOMEM;
+    int was_open = tt_stack_is_open(&c->stack);
+    int rc = tt_stack_step(&c->stack);
+    if (rc != 0 && rc != TETHER_E_AGAIN) return rc;
+    if (!was_open && rc == 0) tt_wire_log_open(c);
+    for (;;) {
+        if ((rc = tt_wire_encrypt(c)) != 0) return rc;
+        rc = tt_wire_write_stack(c, scratch + TT_STACK_CHUNK);
+        if (rc <= 0) return rc; /* socket full, or failed */
+        if (!tt_stack_is_open(&c->stack)) return 0;
+        size_t frames;
+        if (!tt_outbuf_len(&c->hs_out) && !tt_ws_output(&c->ws, &frames)) return 0;
+    }
+}
+
+int tt_wire_flush(tether_conn *c) {
+    int rc = tt_stack_empty(&c->stack) ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
+    if (!tt_stack_empty(&c->stack)) tt_wire_tell_owed(c);
+    return rc;
+}
+
+int tt_wire_wants_write(const tether_conn *c) {
+    size_t frames;
+    int queued = tt_outbuf_len(&c->hs_out) > 0 || tt_ws_output(&c->ws, &frames) != NULL;
+    if (tt_stack_empty(&c->stack)) return queued;
+    return tt_stack_owed(&c->stack) > 0 || (tt_stack_is_open(&c->stack) && queued);
+}
+
+void tt_wire_goodbye(tether_conn *c) {
+    tt_stack *s = &c->stack;
+    if (tt_stack_empty(s) || c->io.fd < 0 || s->said_bye) return;
+    if (tt_outbuf_len(&s->wire) > 0) return; /* the stream is cut mid-record anyway */
+    uint8_t *scratch = tt_wire_scratch(c->ctx);
+    if (!scratch) return;
+    tt_stack_shutdown(s);
+    tt_wire_write_stack(c, scratch);
+}
