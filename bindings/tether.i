@@ -393,6 +393,26 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
 %}
 
 %inline %{
+/* Every header the connection's handshake received (a server: the
+ * request's; a client: the response's), in order, as an array ref of
+ * [name, value] pairs. */
+SV *tether_pl_conn_headers(tether_conn *c)
+{
+    dTHX;
+    AV *all = newAV();
+    size_t n = tether_conn_header_count(c);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL, *value = NULL;
+        if (tether_conn_header_at(c, i, &name, &value) != 0)
+            continue;
+        AV *pair = newAV();
+        av_push(pair, newSVpv(name, 0));
+        av_push(pair, newSVpv(value, 0));
+        av_push(all, newRV_noinc((SV *)pair));
+    }
+    return sv_2mortal(newRV_noinc((SV *)all));
+}
+
 /* Waits up to timeout_ms for one event: an array ref as above, or undef on
  * timeout; croaks on a library error. */
 SV *tether_pl_next(tether_ctx *ctx, int timeout_ms)
@@ -416,14 +436,16 @@ SV *tether_pl_service(tether_ctx *ctx)
 {
     dTHX;
     AV *all = newAV();
-    tether_event *ev = NULL;
     int rc = tether_ctx_service(ctx, 0);
     if (rc < 0) {
         SvREFCNT_dec((SV *)all);
         croak("tether_ctx_service: %s", tether_strerror(rc));
     }
-    while (tether_next_event(ctx, 0, &ev) == 0)
-        av_push(all, tether_pl_event_av(aTHX_ ev, 1));
+    tether_event *batch[64];
+    int n;
+    while ((n = tether_next_events(ctx, 0, batch, 64)) > 0)
+        for (int i = 0; i < n; i++)
+            av_push(all, tether_pl_event_av(aTHX_ batch[i], 1));
     return sv_2mortal(newRV_noinc((SV *)all));
 }
 

@@ -975,6 +975,13 @@ TETHER_API int tether_ctx_service(tether_ctx *ctx, int timeout_ms);
  * next event. Returns 0 with *ev set, TETHER_E_AGAIN on timeout or stop,
  * TETHER_E_STATE in callback mode. Release every event you get. */
 TETHER_API int tether_next_event(tether_ctx *ctx, int timeout_ms, tether_event **ev);
+/* Poll mode, in batches (one call where a binding would make many): up to
+ * max events into out[], the first waited for as tether_next_event() does,
+ * then those already due, without waiting. Returns how many (0 when none
+ * came in time, or on stop), or a negative error (TETHER_E_INVAL,
+ * TETHER_E_STATE as tether_next_event()). Release every event you get;
+ * events taken in one batch may be released in any order. */
+TETHER_API int tether_next_events(tether_ctx *ctx, int timeout_ms, tether_event **out, size_t max);
 TETHER_API void tether_event_release(tether_event *ev);
 
 /* ---- Events -------------------------------------------------------------- */
@@ -1093,6 +1100,13 @@ TETHER_API void *tether_conn_user(const tether_conn *c);
 TETHER_API const char *tether_conn_path(const tether_conn *c);
 TETHER_API const char *tether_conn_query(const tether_conn *c);
 TETHER_API const char *tether_conn_header(const tether_conn *c, const char *name);
+/* The same headers, listed in the order they came (a server: the
+ * request's; a client: the response's, once it came): how many, and the
+ * i-th as received (TETHER_E_INVAL past the end or for NULL). Valid for as
+ * long as the connection is. */
+TETHER_API size_t tether_conn_header_count(const tether_conn *c);
+TETHER_API int tether_conn_header_at(const tether_conn *c, size_t i, const char **name,
+                                     const char **value);
 TETHER_API const char *tether_conn_peer(const tether_conn *c);
 TETHER_API int tether_conn_http_status(const tether_conn *c);
 TETHER_API const char *tether_conn_protocol(const tether_conn *c);

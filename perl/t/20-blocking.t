@@ -72,12 +72,14 @@ subtest 'server against the tether tool as client' => sub {
 };
 
 subtest 'server and client in two processes' => sub {
+    my $seen_headers;
     with_timeout(30, sub {
         my $server = Tether::Blocking::Server->new(
             subprotocols => ['echo'],
             on_request   => sub {
                 my ($req) = @_;
                 $req->reject(404, 'no such room') if $req->path ne '/room';
+                $seen_headers = [ $req->headers ];
             },
         );
         my $url = $server->url;
@@ -100,6 +102,11 @@ subtest 'server and client in two processes' => sub {
         }
         my $ws = $server->accept(10);
         ok($ws, 'accepted (the 404 request was not handed out)');
+        my @names = map { lc $_->[0] } @$seen_headers;
+        ok((grep { $_ eq 'sec-websocket-key' } @names) && $names[0] eq 'host',
+            'headers lists the request in order: ' . join(',', @names));
+        is(scalar(grep { lc $_->[0] eq 'sec-websocket-protocol' && $_->[1] eq 'echo' } @$seen_headers),
+            1, 'each pair is [name, value]');
         is($ws->protocol, 'echo', 'sub-protocol');
         for (1 .. 100) { $ws->send_text(scalar $ws->recv) }
         is_deeply($ws->close(1000, 'all done'), [ 1000, '' ], 'server closes: the client answers 1000');

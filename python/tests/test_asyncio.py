@@ -46,6 +46,7 @@ def test_client_echo_text_binary_and_empty():
                     assert got == msg and type(got) is type(msg)
                 assert ws.response.status == 101
                 assert ws.response.headers["upgrade"].lower() == "websocket"
+                assert "sec-websocket-accept" in [n.lower() for n in ws.response.headers]
                 assert ws.subprotocol is None and ws.state == ta.State.OPEN
             assert ws.close_code == 1000 and ws.closed
     run(main())

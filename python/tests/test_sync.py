@@ -173,6 +173,7 @@ def test_server_echo_with_websockets_client():
     def handler(ws):
         seen["path"] = ws.request.path
         seen["host"] = ws.request.headers.get("Host")
+        seen["headers"] = ws.request.headers
         t_echo(ws)
 
     with TServer(handler) as srv:
@@ -181,6 +182,13 @@ def test_server_echo_with_websockets_client():
                 c.send(msg)
                 assert c.recv(timeout=10) == msg
     assert seen["path"] == "/x?y=z" and seen["host"] == f"127.0.0.1:{srv.port}"
+    # every request header, listed in order, still there after the close
+    names = [n.lower() for n in seen["headers"]]
+    assert {"host", "upgrade", "connection", "sec-websocket-key",
+            "sec-websocket-version"} <= set(names)
+    assert names.index("host") < names.index("sec-websocket-key")
+    assert len(seen["headers"]) == len(names)
+    assert seen["headers"]["UPGRADE"].lower() == "websocket"
 
 
 def test_server_handler_outcomes():

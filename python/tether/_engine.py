@@ -5,14 +5,14 @@ what the library says about a connection (request, response, close)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ._native import ffi, lib, logger, py_str, sync_log_level
+from ._native import c_str, ffi, lib, logger, py_str, sync_log_level
 from .exceptions import (
     ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, error_from_code,
 )
 
-BATCH = 128
+BATCH = 64  # at most what tpy_next_events takes at once
 
 EV_WAKE = lib.TETHER_EV_WAKE
 EV_REQUEST = lib.TETHER_EV_REQUEST
@@ -30,40 +30,27 @@ E_STATE = lib.TETHER_E_STATE
 E_BACKPRESSURE = lib.TETHER_E_BACKPRESSURE
 E_HS_STATUS = lib.TETHER_E_HS_STATUS
 
-# Response headers kept from a refused upgrade (the live API looks headers
-# up by name; it has no way to list them).
-REFUSAL_HEADERS = (
-    "Content-Type", "Content-Length", "Location", "Retry-After", "WWW-Authenticate", "Server",
-    "Date", "Connection", "Upgrade", "Sec-WebSocket-Version", "Sec-WebSocket-Accept",
-    "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Set-Cookie", "Cache-Control",
-)
-
-
 class Headers(Mapping[str, str]):
-    """Handshake headers: a read-only, case-insensitive mapping.
+    """Handshake headers: a read-only, case-insensitive mapping, copied
+    from the connection when the handshake was seen (so it outlives the
+    connection and any thread may read it). A header that came several
+    times is one value joined with ", "; iteration gives the names as they
+    came, in order."""
 
-    Headers of a live connection are looked up by name in the C library
-    (which joins repeated headers with ", "); iteration lists the names
-    that have been looked up or were captured."""
-
-    def __init__(self, lookup: Callable[[str], str | None] | None = None,
-                 items: Mapping[str, str] | None = None) -> None:
-        self._lookup = lookup
-        self._cache: dict[str, str | None] = {}
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        self._values: dict[str, str] = {}
         self._names: dict[str, str] = {}
-        for k, v in (items or {}).items():
-            self._cache[k.lower()] = v
-            self._names[k.lower()] = k
+        pairs = items.items() if isinstance(items, Mapping) else (items or ())
+        for name, value in pairs:
+            key = name.lower()
+            if key in self._values:
+                self._values[key] += ", " + value
+            else:
+                self._values[key] = value
+                self._names[key] = name
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        key = name.lower()
-        if key not in self._cache:
-            value = self._lookup(name) if self._lookup else None
-            self._cache[key] = value
-            if value is not None:
-                self._names[key] = name
-        v = self._cache[key]
-        return default if v is None else v
+        return self._values.get(name.lower(), default) if isinstance(name, str) else default
 
     def __getitem__(self, name: str) -> str:
         v = self.get(name)
@@ -72,20 +59,29 @@ class Headers(Mapping[str, str]):
         return v
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
+        return isinstance(name, str) and name.lower() in self._values
 
     def __iter__(self) -> Iterator[str]:
-        return iter([self._names[k] for k, v in self._cache.items() if v is not None])
+        return iter(list(self._names.values()))
 
     def __len__(self) -> int:
-        return sum(1 for v in self._cache.values() if v is not None)
-
-    def freeze(self) -> None:
-        """Stops looking up (the connection is gone): only cached names remain."""
-        self._lookup = None
+        return len(self._values)
 
     def __repr__(self) -> str:
         return f"Headers({dict(self.items())!r})"
+
+
+def conn_headers(c) -> Headers:
+    """Every header a connection's handshake received (a server: the
+    request's; a client: the response's), copied. Call it on the thread
+    that drives the context."""
+    name = ffi.new("const char **")
+    value = ffi.new("const char **")
+    pairs = []
+    for i in range(lib.tether_conn_header_count(c)):
+        if lib.tether_conn_header_at(c, i, name, value) == 0:
+            pairs.append((py_str(name[0]) or "", py_str(value[0]) or ""))
+    return Headers(pairs)
 
 
 class Request:
@@ -124,9 +120,54 @@ class Response:
 
 def conn_request(c) -> Request:
     """The request of a server connection (during REQUEST or later)."""
-    headers = Headers(lambda n: py_str(lib.tether_conn_header(c, n.encode())))
+    headers = conn_headers(c)
     return Request(py_str(lib.tether_conn_path(c)) or "/", py_str(lib.tether_conn_query(c)),
                    headers, py_str(lib.tether_conn_peer(c)))
+
+
+def reject_request(c, resp: Any) -> None:
+    """Refuses an upgrade with what ``process_request`` returned: a
+    :class:`Response`, a status, or a (status, body[, headers]) tuple."""
+    if isinstance(resp, Response):
+        status, body, headers = resp.status, resp.body, resp.headers
+    elif isinstance(resp, int):
+        status, body, headers = resp, None, {}
+    else:
+        status, body = resp[0], (resp[1] if len(resp) > 1 else None)
+        headers = resp[2] if len(resp) > 2 else {}
+    for k, v in dict(headers or {}).items():
+        lib.tether_conn_add_header(c, c_str(k), c_str(v))
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    rc = lib.tether_conn_reject(c, int(status), c_str(body) if body else ffi.NULL)
+    if rc < 0:
+        raise error_from_code(rc, what=f"reject with {status}")
+
+
+def decide_request(c, conn: Any, process_request: Callable | None,
+                   select_subprotocol: Callable | None) -> None:
+    """A server's decision on an upgrade request, the same for the sync and
+    asyncio servers: ``process_request(conn, request)`` may refuse it,
+    ``select_subprotocol(conn, offered)`` may choose a sub-protocol; a hook
+    that raises refuses with 500 (and is logged). Called during the REQUEST
+    event, on the thread that drives the context."""
+    try:
+        if process_request is not None:
+            resp = process_request(conn, conn.request)
+            if resp is not None:
+                reject_request(c, resp)
+                return
+        if select_subprotocol is not None:
+            offered = conn.request.headers.get("Sec-WebSocket-Protocol") or ""
+            choices = [p.strip() for p in offered.split(",") if p.strip()]
+            chosen = select_subprotocol(conn, choices)
+            if chosen is not None:
+                rc = lib.tether_conn_accept(c, c_str(chosen))
+                if rc < 0:
+                    raise error_from_code(rc, what=f"select sub-protocol {chosen!r}")
+    except Exception:
+        logger.exception("process_request / select_subprotocol failed")
+        lib.tether_conn_reject(c, 500, ffi.NULL)
 
 
 def closed_exception(code: int, reason: str, clean: bool, error: int,
@@ -155,10 +196,7 @@ class CloseInfo:
         self.headers: dict[str, str] = {}
         if self.error == E_HS_STATUS:
             self.status = lib.tether_conn_http_status(c)
-            for name in REFUSAL_HEADERS:
-                v = lib.tether_conn_header(c, name.encode())
-                if v != ffi.NULL:
-                    self.headers[name] = py_str(v) or ""
+            self.headers = dict(conn_headers(c).items())
 
     def open_error(self) -> Exception:
         """The exception for a connection that ended before it opened."""

@@ -33,7 +33,8 @@ from typing import (
 
 from ._engine import (
     ConnectionInfo, E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, BATCH, CloseInfo, Context, Headers,
-    Request, Response, Sink, close_args, conn_request, encode_message, logger,
+    Request, Response, Sink, close_args, conn_headers, conn_request, decide_request,
+    encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -460,13 +461,10 @@ class ClientConnection(Connection):
 
     def _opened_hook(self) -> None:
         c = self._c
-        self.response = Response(lib.tether_conn_http_status(c), None,
-                                 Headers(lambda n: py_str(lib.tether_conn_header(c, n.encode()))
-                                         if self._c is not None else None))
+        self.response = Response(lib.tether_conn_http_status(c), None, conn_headers(c))
 
     def _closed_hook(self) -> None:
-        if self.response is not None and isinstance(self.response.headers, Headers):
-            self.response.headers.freeze()
+        pass
 
 
 _CONN_KW = ("max_queue", "write_limit", "close_timeout")
@@ -563,7 +561,6 @@ class ServerConnection(Connection):
         self._task = self._loop.create_task(self.server._run_handler(self))
 
     def _closed_hook(self) -> None:
-        self.request.headers.freeze()
         self.server._conns.discard(self)
         self.server._check_done()
 
@@ -629,40 +626,7 @@ class Server:
         if self._listener == ffi.NULL:  # closing: no new connections
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
-        try:
-            if self.process_request is not None:
-                resp = self.process_request(conn, conn.request)
-                if resp is not None:
-                    self._reject(c, resp)
-                    return
-            if self.select_subprotocol is not None:
-                offered = conn.request.headers.get("Sec-WebSocket-Protocol") or ""
-                choices = [p.strip() for p in offered.split(",") if p.strip()]
-                chosen = self.select_subprotocol(conn, choices)
-                if chosen is not None:
-                    rc = lib.tether_conn_accept(c, c_str(chosen))
-                    if rc < 0:
-                        raise error_from_code(rc, what=f"select sub-protocol {chosen!r}")
-        except Exception:
-            logger.exception("process_request / select_subprotocol failed")
-            lib.tether_conn_reject(c, 500, ffi.NULL)
-
-    @staticmethod
-    def _reject(c, resp: Any) -> None:
-        if isinstance(resp, Response):
-            status, body, headers = resp.status, resp.body, resp.headers
-        elif isinstance(resp, int):
-            status, body, headers = resp, None, {}
-        else:
-            status, body = resp[0], (resp[1] if len(resp) > 1 else None)
-            headers = resp[2] if len(resp) > 2 else {}
-        for k, v in dict(headers or {}).items():
-            lib.tether_conn_add_header(c, c_str(k), c_str(v))
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        rc = lib.tether_conn_reject(c, int(status), c_str(body) if body else ffi.NULL)
-        if rc < 0:
-            raise error_from_code(rc, what=f"reject with {status}")
+        decide_request(c, conn, self.process_request, self.select_subprotocol)
 
     async def _run_handler(self, conn: ServerConnection) -> None:
         try:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Deque, Iterable, Iterator, Optional, Union
 
 from ._engine import (
     ConnectionInfo, E_BACKPRESSURE, E_STATE, CloseInfo, Context, Headers, Request, Response, Sink,
-    close_args, conn_request, encode_message, logger,
+    close_args, conn_headers, conn_request, decide_request, encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -372,26 +372,6 @@ class Connection(Sink, ConnectionInfo):
         with self._cond:
             return self._cond.wait_for(lambda: self.state == CLOSED, timeout)
 
-    def _header_lookup(self, name: str) -> str | None:
-        # Headers live in the C connection, owned by the I/O thread: ask it.
-        if self._c is None:
-            return None
-        if threading.get_ident() == self._driver.ident:
-            return py_str(lib.tether_conn_header(self._c, name.encode()))
-        box: list[str | None] = []
-        done = threading.Event()
-
-        def look() -> None:
-            try:
-                box.append(py_str(lib.tether_conn_header(self._c, name.encode()))
-                           if self._c is not None else None)
-            finally:
-                done.set()
-
-        if self._driver.call(look):
-            done.wait(5.0)
-        return box[0] if box else None
-
     def __enter__(self) -> "Connection":
         return self
 
@@ -413,12 +393,9 @@ class ClientConnection(Connection):
 
     def _opened_hook(self) -> None:
         c = self._c
-        self.response = Response(lib.tether_conn_http_status(c), None,
-                                 Headers(self._header_lookup))
+        self.response = Response(lib.tether_conn_http_status(c), None, conn_headers(c))
 
     def _closed_hook(self) -> None:
-        if self.response is not None and isinstance(self.response.headers, Headers):
-            self.response.headers.freeze()
         self._driver.stopping = True  # the I/O thread ends after this event
 
     def close(self, code: int = 1000, reason: str = "") -> None:
@@ -477,9 +454,6 @@ class ServerConnection(Connection):
         self.server = server
         self.request: Request = conn_request(c)
         self.remote_address: str | None = self.request.peer
-        # Handlers run in other threads: their lookups go to the I/O thread,
-        # which owns the C connection (and knows when it is gone).
-        self.request.headers._lookup = self._header_lookup
         self._thread: threading.Thread | None = None
 
     def respond(self, status: int, text: str = "") -> Response:
@@ -492,7 +466,6 @@ class ServerConnection(Connection):
         self._thread.start()
 
     def _closed_hook(self) -> None:
-        self.request.headers.freeze()
         self.server._conn_closed(self)
 
 
@@ -541,25 +514,7 @@ class Server:
         if self._shutdown:
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
-        from .asyncio import Server as _AServer
-
-        try:
-            if self.process_request is not None:
-                resp = self.process_request(conn, conn.request)
-                if resp is not None:
-                    _AServer._reject(c, resp)
-                    return
-            if self.select_subprotocol is not None:
-                offered = conn.request.headers.get("Sec-WebSocket-Protocol") or ""
-                choices = [p.strip() for p in offered.split(",") if p.strip()]
-                chosen = self.select_subprotocol(conn, choices)
-                if chosen is not None:
-                    rc = lib.tether_conn_accept(c, c_str(chosen))
-                    if rc < 0:
-                        raise error_from_code(rc, what=f"select sub-protocol {chosen!r}")
-        except Exception:
-            logger.exception("process_request / select_subprotocol failed")
-            lib.tether_conn_reject(c, 500, ffi.NULL)
+        decide_request(c, conn, self.process_request, self.select_subprotocol)
 
     def _run_handler(self, conn: ServerConnection) -> None:
         try:

@@ -107,6 +107,18 @@ const char *tether_conn_header(const tether_conn *c, const char *name) {
     return c->chs ? tether_client_hs_header(c->chs, name) : NULL;
 }
 
+size_t tether_conn_header_count(const tether_conn *c) {
+    if (!c) return 0;
+    if (c->shs) return tether_server_hs_header_count(c->shs);
+    return c->chs ? tether_client_hs_header_count(c->chs) : 0;
+}
+
+int tether_conn_header_at(const tether_conn *c, size_t i, const char **name, const char **value) {
+    if (!c) return TETHER_E_INVAL;
+    if (c->shs) return tether_server_hs_header_at(c->shs, i, name, value);
+    return c->chs ? tether_client_hs_header_at(c->chs, i, name, value) : TETHER_E_INVAL;
+}
+
 const char *tether_conn_peer(const tether_conn *c) {
     return c && c->peer[0] ? c->peer : NULL;
 }

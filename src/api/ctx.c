@@ -5,6 +5,7 @@
  * connections that ended in it. */
 #include "api/api.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,4 +195,17 @@ int tether_next_event(tether_ctx *ctx, int timeout_ms, tether_event **out) {
         if (rc < 0) return rc;
         if (!ctx->q_head && wait == 0) return TETHER_E_AGAIN;
     }
+}
+
+int tether_next_events(tether_ctx *ctx, int timeout_ms, tether_event **out, size_t max) {
+    if (!ctx || !out || max == 0) return TETHER_E_INVAL;
+    if (max > INT_MAX) max = INT_MAX;
+    size_t n = 0;
+    while (n < max) {
+        int rc = tether_next_event(ctx, n ? 0 : timeout_ms, &out[n]);
+        if (rc == TETHER_E_AGAIN) break;
+        if (rc < 0) return n ? (int)n : rc;
+        n++;
+    }
+    return (int)n;
 }

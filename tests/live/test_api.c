@@ -221,6 +221,19 @@ static void request_hook(world *w, tether_event *ev, side *s) {
     assert_string_equal(tether_conn_header(c, "Origin"), "http://origin.example");
     assert_null(tether_conn_header(c, "X-Missing"));
     assert_string_equal(tether_conn_header(c, "Sec-WebSocket-Protocol"), "p1, p2");
+    /* listed in the order sent: the client's own header among them */
+    size_t nh = tether_conn_header_count(c), seen = 0;
+    assert_true(nh >= 6);
+    for (size_t i = 0; i < nh; i++) {
+        const char *name = NULL, *value = NULL;
+        assert_int_equal(tether_conn_header_at(c, i, &name, &value), 0);
+        if (strcmp(name, "X-Test") == 0 && strcmp(value, "abc") == 0) seen++;
+    }
+    assert_int_equal(seen, 1);
+    const char *n0, *v0;
+    assert_int_equal(tether_conn_header_at(c, nh, &n0, &v0), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_header_at(NULL, 0, &n0, &v0), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_header_count(NULL), 0);
     const char *peer = tether_conn_peer(c);
     assert_non_null(peer);
     assert_true(strncmp(peer, "127.0.0.1:", 10) == 0);
@@ -256,6 +269,14 @@ static void test_request(void **state) {
     assert_string_equal(s->proto, "p2");
     assert_string_equal(tether_conn_protocol(c->c), "p2");
     assert_string_equal(tether_conn_header(c->c, "X-Server"), "yes");
+    int found = 0; /* the response's headers, listed */
+    for (size_t i = 0; i < tether_conn_header_count(c->c); i++) {
+        const char *name = NULL, *value = NULL;
+        assert_int_equal(tether_conn_header_at(c->c, i, &name, &value), 0);
+        found += strcmp(name, "X-Server") == 0 && strcmp(value, "yes") == 0;
+        found += strcasecmp(name, "Upgrade") == 0 && strcasecmp(value, "websocket") == 0;
+    }
+    assert_int_equal(found, 2);
     assert_int_equal(tether_conn_http_status(c->c), 101);
     assert_string_equal(tether_conn_path(s->c), "/chat/room");
     echo_round(&w, c, s, TETHER_OP_TEXT, "hi", 2);

@@ -27,6 +27,10 @@ sub peer   { Tether::Raw::tether_conn_peer($_[0]->_conn) }
 sub header { Tether::Raw::tether_conn_header($_[0]->_conn, $_[1]) }
 sub origin { Tether::Raw::tether_conn_header($_[0]->_conn, 'Origin') }
 
+# Every header of the request, in order: a list of [name, value] pairs
+# (a name that came twice is there twice).
+sub headers { @{ Tether::Raw::tether_pl_conn_headers($_[0]->_conn) } }
+
 sub protocols {
     my ($self) = @_;
     my $h = $self->header('Sec-WebSocket-Protocol') // return;
@@ -97,6 +101,9 @@ sub-protocol choice.
 =item C<path>, C<query> (undef if none), C<header($name)> (case-insensitive;
 repeated headers joined with ", "), C<origin>, C<peer> (C<ip:port>),
 C<protocols> (the offered sub-protocols, in order).
+
+=item C<headers> - every header of the request in the order it came, as a
+list of C<[$name, $value]> pairs.
 
 =item C<accept( [$protocol] )> - accept, choosing a sub-protocol (one the
 client offered) or none.
