@@ -3,6 +3,7 @@ use strict;
 use warnings;
 use Test::More;
 
+use Tether::Connection;
 use Tether::Deflate;
 use Tether::Frame;
 use Tether::Handshake::Client;
@@ -43,14 +44,21 @@ is($@->close_code, 1002, 'a 1-byte close payload: 1002');
       . Tether::Frame->close(1001, 'away')->to_bytes('client');
     $p->feed($_) for split //, $wire;    # one byte at a time
     my @got;
-    while (my $m = $p->next_message) { push @got, $m }
-    is(scalar @got, 3, 'ping, message, close');
-    is($got[0]->type, 'ping', 'control frame in the middle comes first');
-    is($got[1]->type, 'text', 'then the whole message');
-    is($got[1]->characters, "caf\x{e9}!", 'joined across a split character');
-    is($got[2]->close_code, 1001, 'close code');
-    is($got[2]->close_reason, 'away', 'close reason');
+    while (my $f = $p->next_frame) { push @got, $f }
+    is_deeply([ map { $_->type } @got ], [qw(text ping continuation close)], 'frames in order');
+    ok(!$got[0]->fin && $got[2]->fin, 'fin on the last fragment only');
+    is($got[0]->payload . $got[2]->payload, "caf\xc3\xa9!", 'the split character spans fragments');
+    is($got[3]->close_code, 1001, 'close code');
+    is($got[3]->close_reason, 'away', 'close reason');
     is($p->buffered, 0, 'all consumed');
+
+    # Whole messages are the engine's (Tether::Connection), not the parser's.
+    my $ws = Tether::Connection->new(role => 'server', now => 0);
+    $ws->receive_data($_, 1) for split //, $wire;
+    my @ev = $ws->events;
+    is_deeply([ map { $_->{type} } @ev ], [qw(ping message closed)], 'the engine: ping, message, close')
+      or diag(explain(\@ev));
+    is($ev[1]{data}, "caf\x{e9}!", 'joined across a split character');
 }
 {
     my $p = Tether::Parser->new(role => 'server');
@@ -163,11 +171,14 @@ is($@->close_code, 1002, 'a 1-byte close payload: 1002');
     ok(length $z < length $bytes, 'smaller');
     my $p = Tether::Parser->new(role => 'server', deflate => $sd);
     $p->feed(Tether::Frame->new(type => 'text', rsv => 4, payload => $z)->to_bytes('client'));
-    is($p->next_message->characters, $text, 'compressed text message through the parser');
+    my $f = $p->next_frame;
+    is($f->rsv, 4, 'RSV1 allowed once deflate is negotiated');
+    my $inflated = $sd->decompress($f->payload);
+    utf8::decode($inflated);
+    is($inflated, $text, 'compressed text message, inflated');
 
     my $bomb = $cd->compress("\0" x 100_000);
-    $p->feed(Tether::Frame->new(type => 'binary', rsv => 4, payload => $bomb)->to_bytes('client'));
-    eval { $p->next_message };
+    eval { $sd->decompress($bomb) };
     my $err = $@;
     is(ref $err && $err->close_code, 1009, 'a deflate bomb over the cap: 1009');
 

@@ -4,11 +4,14 @@ use strict;
 use warnings;
 
 use Scalar::Util ();
+use Tether::Endpoint ();
 use Tether::Raw ();
 use Tether::X ();
 
+# What it shares with Tether::Blocking::Connection: sends, accessors.
+our @ISA = ('Tether::Endpoint');
+
 my $OP_TEXT   = $Tether::Raw::TETHER_OP_TEXT;
-my $OP_BINARY = $Tether::Raw::TETHER_OP_BINARY;
 my $NORMAL    = $Tether::Raw::TETHER_CLOSE_NORMAL;
 my $NO_STATUS = $Tether::Raw::TETHER_CLOSE_NO_STATUS;
 
@@ -27,12 +30,6 @@ sub _new {
     }, $class;
     $a{context}->add_conn($a{id}, $self);
     return $self;
-}
-
-sub _conn {
-    my ($self) = @_;
-    return $self->{conn} if $self->{conn};
-    Tether::X::NotOpen->throw('the connection is closed');
 }
 
 sub _call {
@@ -108,26 +105,6 @@ sub _settle {
 
 # ---- The public API -----------------------------------------------------
 
-# Sends return 1 when the message is queued, and 0 when the connection is
-# closing (the closing handshake has begun, from either side): the message
-# is dropped, as nothing more can be sent. Once the connection is closed
-# they throw Tether::X::NotOpen.
-sub send_text {
-    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_TEXT, $_[1]);
-    return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
-    Tether::X::throw_code($rc);
-}
-
-sub send_binary {
-    my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_BINARY, $_[1]);
-    return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
-    Tether::X::throw_code($rc, message => 'a binary message is bytes: characters above 255 found')
-      if $rc == $Tether::Raw::TETHER_E_INVAL;
-    Tether::X::throw_code($rc);
-}
-
 sub on_text   { push @{ $_[0]{text} },   $_[1]; $_[0] }
 sub on_binary { push @{ $_[0]{binary} }, $_[1]; $_[0] }
 sub on_ping   { push @{ $_[0]{ping} },   $_[1]; $_[0] }
@@ -151,19 +128,10 @@ sub close {
     $reason //= '';
     utf8::encode($reason);
     my $rc = Tether::Raw::tether_conn_close($self->_conn, $code, $reason);
-    _close_failed($rc, $code) if $rc < 0;
+    Tether::Endpoint::_close_failed($rc, $code) if $rc < 0;
     $self->{state} = 'closing';
     $self->{context}->arm;
     return;
-}
-
-# A close refused: not open any more, or a code or reason the caller got
-# wrong.
-sub _close_failed {
-    my ($rc, $code) = @_;
-    Tether::X::throw_code($rc) if $rc == $Tether::Raw::TETHER_E_STATE;
-    Tether::X::Usage->throw(message => "cannot close with code $code and this reason: "
-          . Tether::Raw::tether_strerror($rc), error => $rc);
 }
 
 # The promise of the end, made when first asked for (so that a connection
@@ -177,25 +145,7 @@ sub done {
     return $promise;
 }
 
-sub id         { $_[0]{id} }
-sub role       { $_[0]{role} }
-sub state      { $_[0]{state} }
-sub is_open    { $_[0]{state} eq 'open' }
-sub status     { $_[0]{status} }
-sub protocol   { $_[0]{conn} && Tether::Raw::tether_conn_protocol($_[0]{conn}) }
-sub extensions { $_[0]{conn} && Tether::Raw::tether_conn_extensions($_[0]{conn}) }
-sub path       { $_[0]{conn} && Tether::Raw::tether_conn_path($_[0]{conn}) }
-sub query      { $_[0]{conn} && Tether::Raw::tether_conn_query($_[0]{conn}) }
-sub peer       { $_[0]{conn} && Tether::Raw::tether_conn_peer($_[0]{conn}) }
-sub http_status { $_[0]{conn} && Tether::Raw::tether_conn_http_status($_[0]{conn}) }
-sub tls_version { $_[0]{conn} && Tether::Raw::tether_conn_tls_version($_[0]{conn}) }
-sub tls_cipher  { $_[0]{conn} && Tether::Raw::tether_conn_tls_cipher($_[0]{conn}) }
 sub buffered   { $_[0]{conn} ? Tether::Raw::tether_conn_buffered($_[0]{conn}) : 0 }
-
-sub header {
-    my ($self, $name) = @_;
-    return $self->{conn} && Tether::Raw::tether_conn_header($self->{conn}, $name);
-}
 
 sub pause {
     my ($self) = @_;

@@ -129,7 +129,8 @@ Tether::Deflate - permessage-deflate (RFC 7692) for people with their own I/O
 
     my $parser = Tether::Parser->new(role => 'server', deflate => $server);
     $parser->feed($wire);
-    print length($parser->next_message->payload), "\n";    # 600
+    my $frame = $parser->next_frame;                       # RSV1: compressed
+    print length($server->decompress($frame->payload)), "\n";    # 600
 
 =head1 DESCRIPTION
 

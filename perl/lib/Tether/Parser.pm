@@ -95,31 +95,6 @@ sub next_frame {
     }
 }
 
-# The next whole message (fragments joined, and inflated when a
-# Tether::Deflate was given), or a control frame as it comes; undef when
-# more input is needed.
-sub next_message {
-    my ($self) = @_;
-    while (my $f = $self->next_frame) {
-        return $f if $f->is_control;
-        my $m = $self->{message} //= { opcode => $f->{opcode}, rsv => $f->{rsv}, parts => [] };
-        push @{ $m->{parts} }, $f->{payload};
-        next unless $f->{fin};
-        delete $self->{message};
-        my $payload = join '', @{ $m->{parts} };
-        if ($m->{rsv} & $Tether::Raw::TETHER_RSV1) {
-            Tether::X::Usage->throw('a compressed message arrived but no deflate => was given')
-              unless $self->{deflate};
-            $payload = $self->{deflate}->decompress($payload);
-            Tether::X::Protocol->throw(message => 'invalid UTF-8 in a compressed text message',
-                close_code => 1007, error => $Tether::Raw::TETHER_E_UTF8)
-              if $m->{opcode} == $OP_TEXT && !Tether::Frame::utf8_valid($payload);
-        }
-        return Tether::Frame->new(opcode => $m->{opcode}, payload => $payload, fin => 1);
-    }
-    return undef;
-}
-
 sub reset {
     my ($self) = @_;
     Tether::Raw::tether_parser_reset($self->{p});
@@ -159,11 +134,11 @@ Tether::Parser - an incremental WebSocket frame parser (sans-I/O)
     # Bytes may arrive split anywhere:
     $parser->feed($_) for unpack '(a5)*', $wire;
 
-    while (my $msg = $parser->next_message) {
-        if ($msg->type eq 'close') {
-            print "close ", $msg->close_code, "\n";
+    while (my $frame = $parser->next_frame) {
+        if ($frame->type eq 'close') {
+            print "close ", $frame->close_code, "\n";
         } else {
-            print $msg->type, ": ", $msg->payload, "\n";    # text: Hello
+            print $frame->type, ": ", $frame->payload, "\n";    # text: Hel, then continuation: lo
         }
     }
 
@@ -176,6 +151,10 @@ payloads, and UTF-8 of text across fragments. A violation throws
 L<Tether::X::Protocol> whose C<close_code> is the code to close with (1002,
 1007 or 1009) and whose C<message> says what was wrong.
 
+It works frame by frame. Whole messages (fragments joined, inflated, the
+closing handshake and keepalive answered) are the job of
+L<Tether::Connection>, the library's WebSocket engine without I/O.
+
 =head1 METHODS
 
 =over
@@ -183,16 +162,13 @@ L<Tether::X::Protocol> whose C<close_code> is the code to close with (1002,
 =item C<< new(role => 'client'|'server', max_frame => $bytes, rsv_allowed => $bits, utf8_check => 1, deflate => $tether_deflate) >>
 
 C<role> is the side that I<receives>. With C<deflate> (a negotiated
-L<Tether::Deflate>), RSV1 is allowed and C<next_message> inflates.
+L<Tether::Deflate>), RSV1 is allowed on a message's first frame (inflate
+the joined payload with the deflate object).
 
 =item C<feed($bytes)> - add received bytes.
 
 =item C<next_frame> - the next complete L<Tether::Frame> (payload
 unmasked), or C<undef> if more bytes are needed.
-
-=item C<next_message> - the next whole data message (fragments joined,
-inflated if compressed) as a L<Tether::Frame> with C<fin> set, or a control
-frame (ping, pong, close) as it comes, or C<undef>.
 
 =item C<buffered> - bytes fed and not parsed yet; C<reset> - start over.
 

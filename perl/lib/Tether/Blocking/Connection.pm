@@ -4,18 +4,13 @@ use strict;
 use warnings;
 
 use Tether::Context ();
-use Tether::Courier ();
+use Tether::Endpoint ();
 use Tether::Raw ();
 use Tether::X ();
 
 # The same fields as a Tether::Courier, so sends (1 when queued, 0 while
-# closing, a throw once closed) and the accessors are the courier's.
-BEGIN {
-    no strict 'refs';
-    *{$_} = \&{"Tether::Courier::$_"}
-      for qw(_conn send_text send_binary id role state is_open status protocol extensions path
-      query peer http_status tls_version tls_cipher header);
-}
+# closing, a throw once closed) and the accessors are shared with it.
+our @ISA = ('Tether::Endpoint');
 
 my $OP_TEXT   = $Tether::Raw::TETHER_OP_TEXT;
 
@@ -100,7 +95,7 @@ sub close {
             utf8::encode($reason);
             $code //= $Tether::Raw::TETHER_CLOSE_NORMAL;
             my $rc = Tether::Raw::tether_conn_close($self->_conn, $code, $reason);
-            Tether::Courier::_close_failed($rc, $code) if $rc < 0;
+            Tether::Endpoint::_close_failed($rc, $code) if $rc < 0;
             $self->{state} = 'closing';
         }
         # The library's close timeout bounds this wait.
