@@ -379,12 +379,13 @@ static int parse_nct(const char *arg, struct cli_conn_opts *o) {
     return -1;
 }
 
-/* One window size: 0 (no limit) or 8..15. */
+/* One window size: 0 (no limit) or 9..15 (what the library takes: zlib cannot deflate raw with 8).
+ */
 static int parse_wbits(const char *s, int *out) {
     char *end = NULL;
     uint64_t v;
     if (parse_digits(s, &v, &end) != 0 || (*end != '\0' && *end != ',') ||
-        (v != 0 && (v < 8 || v > 15)))
+        (v != 0 && (v < 9 || v > 15)))
         return -1;
     *out = (int)v;
     return 0;
@@ -401,7 +402,7 @@ static int parse_window_bits(const char *arg, struct cli_conn_opts *o) {
         return 0;
     }
     fprintf(stderr,
-            "tether: --deflate-window-bits '%s': expected SERVER[,CLIENT], each 8..15 or 0 "
+            "tether: --deflate-window-bits '%s': expected SERVER[,CLIENT], each 9..15 or 0 "
             "(no limit)\n",
             arg);
     return -1;

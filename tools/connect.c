@@ -61,7 +61,7 @@ static const char usage[] =
     "                       (server) and/or announce that we reset ours (client)\n"
     "  --deflate-window-bits SERVER[,CLIENT]\n"
     "                       ask for server_max_window_bits=SERVER and offer\n"
-    "                       client_max_window_bits=CLIENT, 8..15 each (0: leave it out)\n"
+    "                       client_max_window_bits=CLIENT, 9..15 each (0: leave it out)\n"
     "  --deflate-level N    zlib level of our compressor, 0..9 (default 6)\n"
     "  --deflate-mem-level N  zlib memLevel of our compressor, 1..9 (default 8)\n"
     "  --deflate-threshold BYTES  send shorter messages uncompressed (default 64)\n";

@@ -51,7 +51,7 @@ static const char usage[] =
     "  --deflate-no-context-takeover server|client|both\n"
     "                       impose resetting the compressor after every message\n"
     "  --deflate-window-bits SERVER[,CLIENT]\n"
-    "                       limit the LZ77 windows to 8..15 bits (0: no limit; CLIENT\n"
+    "                       limit the LZ77 windows to 9..15 bits (0: no limit; CLIENT\n"
     "                       defaults to 0 and is imposed only on clients that offer it)\n"
     "  --deflate-level N    zlib level of our compressor, 0..9 (default 6)\n"
     "  --deflate-mem-level N  zlib memLevel of our compressor, 1..9 (default 8)\n"

@@ -108,4 +108,21 @@ else
     echo "skip TLS: no openssl tool to make test certificates"
 fi
 
+# The three commands read the shared options with one parser: the same
+# ranges, the same answer (exit 2) to a value the library would refuse.
+for cmd in serve connect bench; do
+    for bits in 8 16 9,8; do
+        set +e
+        target=ws://127.0.0.1:9/
+        [ $cmd != serve ] || target=--port=0
+        "$T" $cmd --deflate-window-bits "$bits" $target </dev/null >/dev/null 2>"$dir/err"
+        rc=$?
+        set -e
+        [ "$rc" -eq 2 ] || fail "$cmd --deflate-window-bits $bits: exit $rc, not 2"
+        grep -q 'each 9\.\.15 or 0' "$dir/err" || fail "$cmd: $(cat "$dir/err")"
+    done
+    "$T" $cmd --help | grep -q 'deflate-window-bits' || fail "$cmd --help lacks the deflate options"
+done
+echo "ok serve, connect and bench share option parsing"
+
 echo "all ok"

@@ -66,7 +66,7 @@ class Deflate:
 
     ``server_no_context_takeover`` / ``client_no_context_takeover`` drop
     that side's LZ77 context after each message; ``*_max_window_bits``
-    (8..15, None for no limit) bound that side's window; ``level`` (0..9)
+    (9..15, None for no limit) bound that side's window; ``level`` (0..9)
     and ``mem_level`` (1..9) shape our own compressor; messages shorter
     than ``threshold`` bytes are sent uncompressed."""
 
