@@ -463,9 +463,6 @@ class ClientConnection(Connection):
         c = self._c
         self.response = Response(lib.tether_conn_http_status(c), None, conn_headers(c))
 
-    def _closed_hook(self) -> None:
-        pass
-
 
 _CONN_KW = ("max_queue", "write_limit", "close_timeout")
 

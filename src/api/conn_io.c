@@ -46,8 +46,10 @@ static void tt_conn_finish_linger(tether_conn *c) {
 
 void tt_conn_lost(tether_conn *c, int err, const char *text) {
     if (c->phase == TT_PH_DEAD) return;
-    if (!text) text = tt_stack_error_text(&c->stack);
-    if (text) tt_log(TETHER_LOG_WARN, "conn %llu: %s", (unsigned long long)c->id, text);
+    /* A layer's reason is logged here: on a server a connection that fails
+     * its TLS handshake is never seen by the application. */
+    if (!text && (text = tt_stack_error_text(&c->stack)) != NULL)
+        tt_log(TETHER_LOG_WARN, "conn %llu: %s", (unsigned long long)c->id, text);
     tt_ws_output_drop(&c->ws); /* nothing more can be sent */
     tether_event *ev = NULL;
     if (c->phase < TT_PH_OPEN) {

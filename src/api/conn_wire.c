@@ -79,6 +79,12 @@ ssize_t tt_wire_read(tether_conn *c) {
 
 /* ---- writing -------------------------------------------------------------- */
 
+/* Plaintext waits: the handshake's bytes, or frames. */
+static int tt_wire_queued(const tether_conn *c) {
+    size_t frames;
+    return tt_outbuf_len(&c->hs_out) > 0 || tt_ws_output(&c->ws, &frames) != NULL;
+}
+
 /* The plain path: handshake bytes and frames in one writev(2) until the
  * socket is full. Returns 0 or the write's error. */
 static int tt_wire_flush_plain(tether_conn *c) {
@@ -104,7 +110,9 @@ static int tt_wire_flush_plain(tether_conn *c) {
 static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
     for (;;) {
         size_t len;
-        const uint8_t *p = tt_stack_wire(&c->stack, &len, scratch);
+        const uint8_t *p;
+        int rc = tt_stack_wire(&c->stack, &p, &len, scratch);
+        if (rc) return rc;
         if (!len) {
             tt_stack_wire_sent(&c->stack, 0);
             return 1;
@@ -151,31 +159,23 @@ static int tt_wire_flush_stack(tether_conn *c) {
         if ((rc = tt_wire_encrypt(c)) != 0) return rc;
         rc = tt_wire_write_stack(c, scratch + TT_STACK_CHUNK);
         if (rc <= 0) return rc; /* socket full, or failed */
-        if (!tt_stack_is_open(&c->stack)) return 0;
-        size_t frames;
-        if (!tt_outbuf_len(&c->hs_out) && !tt_ws_output(&c->ws, &frames)) return 0;
+        if (!tt_stack_is_open(&c->stack) || !tt_wire_queued(c)) return 0;
     }
 }
 
 int tt_wire_flush(tether_conn *c) {
-    int rc = tt_stack_empty(&c->stack) ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
-    if (!tt_stack_empty(&c->stack)) tt_wire_tell_owed(c);
+    if (tt_stack_empty(&c->stack)) return tt_wire_flush_plain(c);
+    int rc = tt_wire_flush_stack(c);
+    tt_wire_tell_owed(c);
     return rc;
 }
 
 int tt_wire_wants_write(const tether_conn *c) {
-    size_t frames;
-    int queued = tt_outbuf_len(&c->hs_out) > 0 || tt_ws_output(&c->ws, &frames) != NULL;
-    if (tt_stack_empty(&c->stack)) return queued;
-    return tt_stack_owed(&c->stack) > 0 || (tt_stack_is_open(&c->stack) && queued);
+    if (tt_stack_empty(&c->stack)) return tt_wire_queued(c);
+    return tt_stack_owed(&c->stack) > 0 || (tt_stack_is_open(&c->stack) && tt_wire_queued(c));
 }
 
 void tt_wire_goodbye(tether_conn *c) {
-    tt_stack *s = &c->stack;
-    if (tt_stack_empty(s) || c->io.fd < 0 || s->said_bye) return;
-    if (tt_outbuf_len(&s->wire) > 0) return; /* the stream is cut mid-record anyway */
-    uint8_t *scratch = tt_wire_scratch(c->ctx);
-    if (!scratch) return;
-    tt_stack_shutdown(s);
-    tt_wire_write_stack(c, scratch);
+    uint8_t *scratch = c->io.fd >= 0 ? tt_wire_scratch(c->ctx) : NULL;
+    if (scratch && tt_stack_shutdown(&c->stack)) tt_wire_write_stack(c, scratch);
 }

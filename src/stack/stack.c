@@ -6,6 +6,7 @@
  * stack's own wire buffer. */
 #include "stack/stack.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tether.h"
@@ -33,9 +34,13 @@ int tt_stack_is_open(const tt_stack *s) {
     return s->open == s->n;
 }
 
+/* Layer i failed with err: the stack is broken for good. */
 static int tt_stack_fail(tt_stack *s, int i, int err) {
-    if (!s->failed) s->failed = i + 1;
-    return err;
+    if (!s->failed) {
+        s->failed = i + 1;
+        s->error = err;
+    }
+    return s->error;
 }
 
 /* Moves what open layer i has for the layer above into it. */
@@ -68,12 +73,13 @@ static int tt_stack_climb(tt_stack *s, uint8_t *scratch) {
 }
 
 int tt_stack_step(tt_stack *s) {
-    if (s->failed) return TETHER_E_STATE;
+    if (s->failed) return s->error;
     return tt_stack_climb(s, NULL);
 }
 
 int tt_stack_feed(tt_stack *s, const uint8_t *buf, size_t len, uint8_t *scratch) {
-    if (!s->n || s->failed) return TETHER_E_STATE;
+    if (s->failed) return s->error;
+    if (!s->n) return TETHER_E_STATE;
     int rc = s->layer[0]->ops->feed(s->layer[0], buf, len);
     if (rc) return tt_stack_fail(s, 0, rc);
     rc = tt_stack_climb(s, scratch);
@@ -81,6 +87,7 @@ int tt_stack_feed(tt_stack *s, const uint8_t *buf, size_t len, uint8_t *scratch)
 }
 
 ssize_t tt_stack_read(tt_stack *s, uint8_t *buf, size_t cap, uint8_t *scratch) {
+    if (s->failed) return s->error;
     if (!s->n || !tt_stack_is_open(s)) return TETHER_E_AGAIN;
     for (int i = 0; i + 1 < s->n; i++) { /* what lower layers still hold */
         int rc = tt_stack_lift(s, i, scratch);
@@ -99,6 +106,7 @@ size_t tt_stack_owed(const tt_stack *s) {
 }
 
 ssize_t tt_stack_write(tt_stack *s, const uint8_t *buf, size_t len) {
+    if (s->failed) return s->error;
     if (!s->n || !tt_stack_is_open(s) || s->said_bye) return 0;
     if (tt_stack_owed(s) >= TT_STACK_BACKLOG) return 0;
     if (len > TT_STACK_CHUNK) len = TT_STACK_CHUNK;
@@ -120,20 +128,26 @@ static int tt_stack_descend(tt_stack *s, uint8_t *scratch) {
     return 0;
 }
 
-const uint8_t *tt_stack_wire(tt_stack *s, size_t *len, uint8_t *scratch) {
+int tt_stack_wire(tt_stack *s, const uint8_t **out, size_t *len, uint8_t *scratch) {
+    *out = NULL;
     *len = 0;
     s->lent = 0;
-    if (!s->n) return NULL;
     if (tt_outbuf_len(&s->wire) > 0) {
         *len = tt_outbuf_len(&s->wire);
-        return s->wire.buf + s->wire.head;
+        *out = s->wire.buf + s->wire.head;
+        return 0;
     }
-    if (tt_stack_descend(s, scratch) != 0) return NULL;
+    if (!s->n) return 0;
+    /* After a failure nothing new moves down, but what the bottom layer
+     * already has still goes: the alert that tells the peer why. */
+    int rc = s->failed ? 0 : tt_stack_descend(s, scratch);
+    if (rc) return rc;
     tt_layer *bottom = s->layer[0];
     s->lent = bottom->ops->take(bottom, scratch, TT_STACK_CHUNK);
     s->lent_at = scratch;
     *len = s->lent;
-    return s->lent ? scratch : NULL;
+    *out = scratch;
+    return 0;
 }
 
 void tt_stack_wire_sent(tt_stack *s, size_t n) {
@@ -153,11 +167,12 @@ void tt_stack_wire_sent(tt_stack *s, size_t n) {
     tt_outbuf_commit(&s->wire, rest);
 }
 
-void tt_stack_shutdown(tt_stack *s) {
-    if (s->said_bye) return;
+int tt_stack_shutdown(tt_stack *s) {
+    if (!s->n || s->said_bye || tt_outbuf_len(&s->wire) > 0) return 0;
     s->said_bye = 1;
     for (int i = s->n - 1; i >= 0; i--)
         s->layer[i]->ops->shutdown(s->layer[i]);
+    return 1;
 }
 
 const char *tt_stack_error_text(const tt_stack *s) {
@@ -169,15 +184,11 @@ const char *tt_stack_error_text(const tt_stack *s) {
 const char *tt_stack_describe(const tt_stack *s, char *buf, size_t cap) {
     size_t off = 0;
     if (cap) buf[0] = 0;
-    for (int i = 0; i < s->open && off + 1 < cap; i++) {
+    for (int i = 0; i < s->open && off < cap; i++) {
         char one[128];
         const char *d = s->layer[i]->ops->describe(s->layer[i], one, sizeof one);
-        size_t n = strlen(d);
-        if (off && off + 1 < cap) buf[off++] = ' ';
-        if (n > cap - 1 - off) n = cap - 1 - off;
-        memcpy(buf + off, d, n);
-        off += n;
-        buf[off] = 0;
+        int n = snprintf(buf + off, cap - off, "%s%s", off ? " " : "", d);
+        off += n > 0 ? (size_t)n : 0;
     }
     return buf;
 }

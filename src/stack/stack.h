@@ -26,6 +26,7 @@ typedef struct tt_stack {
     int open;       /* how many layers, from the bottom, are open */
     int said_bye;   /* tt_stack_shutdown() ran */
     int failed;     /* which layer failed, + 1 (0: none) */
+    int error;      /* ... and with what: every later call returns it */
     tt_outbuf wire; /* taken from the bottom layer, not taken by the socket */
     size_t lent;    /* bytes handed out in the caller's scratch */
     uint8_t *lent_at;
@@ -57,17 +58,22 @@ ssize_t tt_stack_read(tt_stack *s, uint8_t *buf, size_t cap, uint8_t *scratch);
 ssize_t tt_stack_write(tt_stack *s, const uint8_t *buf, size_t len);
 
 /* Bytes for the socket: what an earlier write left, else what the layers
- * have now, moved down into scratch (*len 0: nothing). Always follow with
- * tt_stack_wire_sent() and the count the socket took: the stack keeps the
- * rest. */
-const uint8_t *tt_stack_wire(tt_stack *s, size_t *len, uint8_t *scratch);
+ * have now, moved down into scratch; *len 0: nothing. After a failure it
+ * still gives what the bottom layer had made (the alert saying why).
+ * Returns 0 or an error moving bytes down. After a 0, always follow with tt_stack_wire_sent() and
+ * the count the socket took: the stack keeps the rest. */
+int tt_stack_wire(tt_stack *s, const uint8_t **out, size_t *len, uint8_t *scratch);
 void tt_stack_wire_sent(tt_stack *s, size_t n);
 /* Every byte the stack still owes the socket: the wire buffer and what
  * the layers hold. The WebSocket counts it as buffered. */
 size_t tt_stack_owed(const tt_stack *s);
 
-/* The orderly end (once): each open layer, top first, says goodbye. */
-void tt_stack_shutdown(tt_stack *s);
+/* The orderly end: each layer, top first, says goodbye (TLS: close_notify
+ * if established; a failed handshake's alert is already queued). Once, and
+ * not after the socket took part of a record (the stream is cut
+ * mid-record anyway). Returns 1 when there may be goodbye bytes to write
+ * now (tt_stack_wire), else 0. */
+int tt_stack_shutdown(tt_stack *s);
 /* Why the stack failed, from the layer that did (NULL if none can say). */
 const char *tt_stack_error_text(const tt_stack *s);
 /* Logs-friendly description of the open layers ("TLSv1.3 ..."), or "". */

@@ -72,12 +72,14 @@ static void pair_free(pair *p) {
 static long carry(tt_stack *from, tt_stack *to, size_t max) {
     static uint8_t wire_copy[TT_STACK_CHUNK];
     size_t len;
-    const uint8_t *w = tt_stack_wire(from, &len, scratch);
+    const uint8_t *w;
+    int rc = tt_stack_wire(from, &w, &len, scratch);
+    if (rc) return rc;
     size_t n = len < max ? len : max;
     if (n) memcpy(wire_copy, w, n);
     tt_stack_wire_sent(from, n);
     if (!n) return 0;
-    int rc = tt_stack_feed(to, wire_copy, n, scratch);
+    rc = tt_stack_feed(to, wire_copy, n, scratch);
     return rc ? rc : (long)n;
 }
 
@@ -184,7 +186,8 @@ static void test_shutdown(void **state) {
     pair p;
     pair_init(&p, 1, "server");
     assert_int_equal(pump(&p, SIZE_MAX), 0);
-    tt_stack_shutdown(&p.client);
+    assert_int_equal(tt_stack_shutdown(&p.client), 1);
+    assert_int_equal(tt_stack_shutdown(&p.client), 0); /* once */
     assert_int_equal(tt_stack_write(&p.client, (const uint8_t *)"late", 4), 0);
     assert_int_equal(pump(&p, SIZE_MAX), 0);
     uint8_t buf[8];
@@ -204,7 +207,20 @@ static void test_failure_explained(void **state) {
     assert_non_null(why);
     assert_non_null(strstr(why, "unable to get local issuer certificate"));
     assert_false(tt_stack_is_open(&p.client));
-    assert_int_equal(tt_stack_feed(&p.client, (const uint8_t *)"x", 1, scratch), TETHER_E_STATE);
+    /* the failure sticks: every later call reports it */
+    assert_int_equal(tt_stack_feed(&p.client, (const uint8_t *)"x", 1, scratch),
+                     TETHER_E_TLS_VERIFY);
+    assert_int_equal(tt_stack_step(&p.client), TETHER_E_TLS_VERIFY);
+    assert_int_equal(tt_stack_write(&p.client, (const uint8_t *)"x", 1), TETHER_E_TLS_VERIFY);
+    /* ... but the alert saying why still goes to the peer, which fails
+     * with the client's reason */
+    const uint8_t *w;
+    size_t len;
+    assert_int_equal(tt_stack_wire(&p.client, &w, &len, scratch), 0);
+    assert_true(len > 0);
+    tt_stack_wire_sent(&p.client, 0);
+    assert_true(carry(&p.client, &p.server, SIZE_MAX) < 0);
+    assert_non_null(strstr(tt_stack_error_text(&p.server), "unknown ca"));
     pair_free(&p);
 }
 
