@@ -929,8 +929,9 @@ TETHER_API void tether_ctx_free(tether_ctx *ctx);
  * together (tether_ctx_set_send_budget). */
 #define TETHER_DEFAULT_SEND_BUDGET (1024u * 1024u * 1024u)
 
-/* A cap on the bytes all connections of ctx may owe their peers together
- * (what tether_conn_buffered() counts, summed), on top of each
+/* A cap on the bytes all connections of ctx may hold to send together
+ * (what tether_conn_buffered() counts, summed, except that a frame shared
+ * by a tether_broadcast() counts once), on top of each
  * connection's send limit: default TETHER_DEFAULT_SEND_BUDGET (1 GiB), 0
  * for none. A data send that would pass it fails with
  * TETHER_E_BACKPRESSURE, as one over the connection's own limit does;
@@ -939,7 +940,8 @@ TETHER_API void tether_ctx_free(tether_ctx *ctx);
  * broadcast to stalled clients cannot take all the memory there is. Loop
  * thread only. Errors: TETHER_E_INVAL. */
 TETHER_API int tether_ctx_set_send_budget(tether_ctx *ctx, size_t bytes);
-/* Bytes all connections of ctx owe their peers now (0 for NULL). */
+/* Bytes all connections of ctx hold to send now, a broadcast's shared
+ * frame counted once: what the send budget caps (0 for NULL). */
 TETHER_API size_t tether_ctx_buffered(const tether_ctx *ctx);
 
 typedef void (*tether_event_cb)(tether_ctx *ctx, tether_event *ev, void *user);
@@ -1061,6 +1063,26 @@ TETHER_API int tether_conn_add_header(tether_conn *c, const char *name, const ch
  * is copied; the call never blocks. Errors: TETHER_E_STATE (not open, or
  * closing), TETHER_E_BACKPRESSURE (send limit reached), TETHER_E_INVAL. */
 TETHER_API int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len);
+/* Sends one whole message to n connections of one context (the loop thread
+ * only), building its frame once: every server connection that would send
+ * it uncompressed queues a reference to that one frame, so a message
+ * broadcast to many stalled clients is held once, and the context's send
+ * budget counts it once. A client connection (it masks each frame with its
+ * own key) or one that compresses the message gets its own copy, as with
+ * tether_conn_send(). Text must be valid UTF-8 (checked once).
+ *
+ * Never blocks, and one receiver's failure does not stop the others: if
+ * results is not NULL, results[i] is set to 0 or the error of conns[i]
+ * as tether_conn_send() gives it (TETHER_E_STATE: not open; _BACKPRESSURE:
+ * its send limit or the context's budget is reached; TETHER_E_NOMEM;
+ * TETHER_E_INVAL: NULL, or of another context than conns[0]). What to do
+ * with those is the caller's policy (skip them, as websockets' broadcast()
+ * does, or close them: `tether serve --broadcast` closes them with 1013).
+ * Returns how many connections queued the message, or before trying any:
+ * TETHER_E_INVAL (conns NULL with n > 0, a bad opcode, data NULL with
+ * len > 0) or TETHER_E_UTF8. */
+TETHER_API int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode opcode,
+                                const void *data, size_t len, int *results);
 /* Streaming send of a message of unknown total length: call with the
  * message's opcode (TEXT or BINARY) for every piece, fin = 1 on the last.
  * No other message may be sent until fin (TETHER_E_STATE); control frames

@@ -79,7 +79,10 @@ struct server {
     tether_listener *listener;
     const char *path;
     int broadcast, verbose, shutting_down;
-    struct peer *peers; /* every accepted connection not yet CLOSED */
+    struct peer *peers;    /* every accepted connection not yet CLOSED */
+    tether_conn **targets; /* a broadcast's receivers, and their results */
+    int *results;
+    size_t cap;
 };
 
 /* ---- Signals ------------------------------------------------------------
@@ -190,8 +193,7 @@ static void on_open(struct server *s, tether_conn *c) {
  * queue or the server's budget is full): in callback mode we cannot stop
  * reading its messages, so one that never reads would make us queue
  * without bound. */
-static void send_or_shed(tether_conn *c, int opcode, const uint8_t *data, size_t len) {
-    int rc = tether_conn_send(c, (tether_opcode)opcode, data, len);
+static void shed_if_full(tether_conn *c, int rc) {
     if (rc == TETHER_E_BACKPRESSURE) {
         fprintf(stderr, "%s: send queue full, closing\n", peer_name(c));
         tether_conn_close(c, TETHER_CLOSE_TRY_AGAIN_LATER, "send queue full");
@@ -199,19 +201,36 @@ static void send_or_shed(tether_conn *c, int opcode, const uint8_t *data, size_t
     /* TETHER_E_STATE: it is closing; the message has nowhere to go. */
 }
 
+/* Every open client gets the message; the library builds its frame once,
+ * so stalled clients share one copy of it. */
+static void broadcast(struct server *s, int opcode, const uint8_t *data, size_t len) {
+    size_t n = 0;
+    for (struct peer *p = s->peers; p; p = p->next)
+        n += p->open;
+    if (n > s->cap) {
+        tether_conn **t = realloc(s->targets, n * sizeof *t);
+        int *r = t ? realloc(s->results, n * sizeof *r) : NULL;
+        if (t) s->targets = t;
+        if (r) s->results = r;
+        if (!t || !r) return; /* out of memory: this message is lost */
+        s->cap = n;
+    }
+    n = 0;
+    for (struct peer *p = s->peers; p; p = p->next)
+        if (p->open) s->targets[n++] = p->conn;
+    tether_broadcast(s->targets, n, (tether_opcode)opcode, data, len, s->results);
+    for (size_t i = 0; i < n; i++)
+        shed_if_full(s->targets[i], s->results[i]);
+}
+
 static void on_message(struct server *s, tether_conn *c, const tether_event *ev) {
     size_t len = 0;
     const uint8_t *data = tether_event_data(ev, &len);
     int opcode = tether_event_opcode(ev);
-    if (!s->broadcast) {
-        send_or_shed(c, opcode, data, len);
-        return;
-    }
-    /* next is read first in case the list changes under a send. */
-    for (struct peer *p = s->peers, *next; p; p = next) {
-        next = p->next;
-        if (p->open) send_or_shed(p->conn, opcode, data, len);
-    }
+    if (s->broadcast)
+        broadcast(s, opcode, data, len);
+    else
+        shed_if_full(c, tether_conn_send(c, (tether_opcode)opcode, data, len));
 }
 
 static void on_closed(struct server *s, tether_conn *c, const tether_event *ev) {
@@ -341,6 +360,8 @@ static int run_server(const struct serve_args *a) {
         free(s.peers);
         s.peers = next;
     }
+    free(s.targets);
+    free(s.results);
     return rc;
 }
 

@@ -164,7 +164,8 @@ struct tether_ctx {
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
     int paused_listeners; /* how many wait for a descriptor to come free */
-    size_t queued;        /* bytes every connection still owes its peer */
+    size_t queued;        /* bytes held to send: every connection's own, and
+                           * each shared (broadcast) frame once */
     size_t send_budget;   /* cap on queued for data sends (0: none) */
     uint64_t now;
     uint8_t *stack_scratch;      /* 2 x TT_STACK_CHUNK, made on first use by a stack */
@@ -220,7 +221,7 @@ void tt_conn_free(tether_conn *c);
 void tt_conn_shut(tether_conn *c);
 void tt_conn_maybe_free(tether_conn *c);
 void tt_conn_arm_timer(tether_conn *c);
-/* Brings ctx->queued up to date with what c owes its peer now. */
+/* Brings ctx->queued up to date with what c alone holds to send now. */
 void tt_conn_account(tether_conn *c);
 
 /* event.c */
@@ -253,6 +254,12 @@ void tt_conn_resume(tether_conn *c);
 /* Keeps input to process later (buf may be c->pending itself). */
 void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len);
 void tt_conn_after_send(tether_conn *c);
+/* 0 if c may send data now, else TETHER_E_INVAL (NULL) or TETHER_E_STATE. */
+int tt_conn_sendable(const tether_conn *c);
+/* The context's budget for queued bytes, across its connections: 0 if len
+ * more bytes fit, else TETHER_E_BACKPRESSURE, as for a send over the
+ * connection's own limit. Control frames are small and always go. */
+int tt_conn_within_budget(const tether_conn *c, size_t len);
 int tt_conn_set_interest(tether_conn *c, unsigned events);
 /* The WebSocket is over: close the TCP connection after flushing. */
 void tt_conn_linger(tether_conn *c);

@@ -5,15 +5,12 @@
 
 #include <string.h>
 
-static int tt_conn_sendable(const tether_conn *c) {
+int tt_conn_sendable(const tether_conn *c) {
     if (!c) return TETHER_E_INVAL;
     return c->phase == TT_PH_OPEN ? 0 : TETHER_E_STATE;
 }
 
-/* The context's budget for queued bytes, across its connections: a data
- * send that would pass it is refused like one over the connection's own
- * limit. Control frames are small and always go. */
-static int tt_conn_within_budget(const tether_conn *c, size_t len) {
+int tt_conn_within_budget(const tether_conn *c, size_t len) {
     const tether_ctx *ctx = c->ctx;
     if (!ctx->send_budget) return 0;
     return len <= ctx->send_budget && ctx->queued <= ctx->send_budget - len ? 0

@@ -85,7 +85,7 @@ void tt_conn_arm_timer(tether_conn *c) {
 }
 
 void tt_conn_account(tether_conn *c) {
-    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_buffered(&c->ws);
+    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_held(&c->ws);
     c->ctx->queued = c->ctx->queued - c->accounted + now;
     c->accounted = now;
 }

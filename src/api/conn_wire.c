@@ -85,16 +85,19 @@ static int tt_wire_queued(const tether_conn *c) {
     return tt_outbuf_len(&c->hs_out) > 0 || tt_ws_output(&c->ws, &frames) != NULL;
 }
 
+/* Pieces of one writev(2): the handshake's bytes, the connection's own
+ * frames and the shared (broadcast) frames between them. */
+#define TT_WIRE_PIECES 16
+
 /* The plain path: handshake bytes and frames in one writev(2) until the
  * socket is full. Returns 0 or the write's error. */
 static int tt_wire_flush_plain(tether_conn *c) {
     for (;;) {
-        struct iovec iov[2];
+        struct iovec iov[TT_WIRE_PIECES];
         int k = 0;
-        size_t hs = tt_outbuf_len(&c->hs_out), frames;
-        const uint8_t *f = tt_ws_output(&c->ws, &frames);
+        size_t hs = tt_outbuf_len(&c->hs_out);
         if (hs) iov[k++] = (struct iovec){c->hs_out.buf + c->hs_out.head, hs};
-        if (frames) iov[k++] = (struct iovec){(void *)f, frames};
+        k += tt_ws_output_pieces(&c->ws, iov + k, TT_WIRE_PIECES - k);
         if (!k) return 0;
         ssize_t n = tt_sock_writev(c->io.fd, iov, k);
         if (n == TETHER_E_AGAIN) return 0;

@@ -1,5 +1,8 @@
-/* The output queue: grows geometrically, compacts instead of growing when
- * the written front leaves room, and lets go of big buffers when empty. */
+/* The output queue: own bytes in a buffer that grows geometrically,
+ * compacts instead of growing when the written front leaves room, and lets
+ * go of big buffers when empty; shared frames in a small ring beside it,
+ * each placed after the own bytes queued before it. Without shared frames
+ * every call is the plain buffer's. */
 #include "ws/outbuf.h"
 
 #include <stdlib.h>
@@ -21,7 +24,7 @@ static int tt_outbuf_grow(tt_outbuf *b, size_t need) {
 }
 
 uint8_t *tt_outbuf_reserve(tt_outbuf *b, size_t n) {
-    size_t len = tt_outbuf_len(b);
+    size_t len = tt_outbuf_own(b);
     if (n > SIZE_MAX - len) return NULL;
     if (b->cap - b->tail >= n) return b->buf + b->tail;
     if (b->head > 0) { /* compact: moving the pending bytes is cheaper than growing */
@@ -36,17 +39,122 @@ uint8_t *tt_outbuf_reserve(tt_outbuf *b, size_t n) {
 
 void tt_outbuf_commit(tt_outbuf *b, size_t n) {
     b->tail += n;
+    if (b->nrefs) b->own_after += n;
+}
+
+static tt_outref *tt_outbuf_ref(const tt_outbuf *b, size_t i) {
+    return &b->refs[(b->first + i) % b->refcap];
+}
+
+/* Doubles the ring, unrolling it to start at 0. */
+static int tt_outbuf_grow_refs(tt_outbuf *b) {
+    size_t cap = b->refcap ? 2 * b->refcap : 4;
+    if (cap > SIZE_MAX / sizeof(tt_outref)) return -1;
+    tt_outref *r = malloc(cap * sizeof *r);
+    if (!r) return -1;
+    for (size_t i = 0; i < b->nrefs; i++)
+        r[i] = *tt_outbuf_ref(b, i);
+    free(b->refs);
+    b->refs = r;
+    b->refcap = cap;
+    b->first = 0;
+    return 0;
+}
+
+int tt_outbuf_push_shared(tt_outbuf *b, tt_shared_frame *f) {
+    if (b->nrefs == b->refcap && tt_outbuf_grow_refs(b) != 0) return TETHER_E_NOMEM;
+    size_t gap = b->nrefs ? b->own_after : tt_outbuf_own(b);
+    b->refs[(b->first + b->nrefs) % b->refcap] = (tt_outref){f, gap};
+    b->nrefs++;
+    b->ref_bytes += f->len;
+    b->own_after = 0;
+    tt_shared_frame_ref(f);
+    return 0;
+}
+
+/* Own bytes that go before the first shared frame. */
+static size_t tt_outbuf_own_first(const tt_outbuf *b) {
+    return b->nrefs ? tt_outbuf_ref(b, 0)->gap : tt_outbuf_own(b);
+}
+
+const uint8_t *tt_outbuf_front(const tt_outbuf *b, size_t *len) {
+    size_t own = tt_outbuf_own_first(b);
+    if (own) {
+        *len = own;
+        return b->buf + b->head;
+    }
+    if (!b->nrefs) {
+        *len = 0;
+        return NULL;
+    }
+    const tt_shared_frame *f = tt_outbuf_ref(b, 0)->f;
+    *len = f->len - b->ref_off;
+    return f->bytes + b->ref_off;
+}
+
+int tt_outbuf_pieces(const tt_outbuf *b, struct iovec *iov, int max) {
+    int k = 0;
+    size_t own = b->head, skip = b->ref_off;
+    for (size_t i = 0; i <= b->nrefs && k < max; i++) {
+        size_t gap = i < b->nrefs ? tt_outbuf_ref(b, i)->gap : b->tail - own;
+        if (gap) iov[k++] = (struct iovec){b->buf + own, gap};
+        own += gap;
+        if (i == b->nrefs || k == max) break;
+        const tt_shared_frame *f = tt_outbuf_ref(b, i)->f;
+        iov[k++] = (struct iovec){(void *)(f->bytes + skip), f->len - skip};
+        skip = 0;
+    }
+    return k;
+}
+
+/* Own bytes were written: empty, the buffer goes back to its start (and
+ * a big one goes away). */
+static void tt_outbuf_consume_own(tt_outbuf *b, size_t n) {
+    b->head += n;
+    if (b->nrefs) tt_outbuf_ref(b, 0)->gap -= n;
+    if (b->head < b->tail) return;
+    b->head = b->tail = 0;
+    if (b->cap > TT_OUTBUF_KEEP) {
+        free(b->buf);
+        b->buf = NULL;
+        b->cap = 0;
+    }
+}
+
+/* Bytes of the first shared frame were written; all of it lets it go. */
+static void tt_outbuf_consume_shared(tt_outbuf *b, size_t n) {
+    tt_outref *r = tt_outbuf_ref(b, 0);
+    b->ref_off += n;
+    b->ref_bytes -= n;
+    if (b->ref_off < r->f->len) return;
+    tt_shared_frame_unref(r->f);
+    b->ref_off = 0;
+    b->first = (b->first + 1) % b->refcap;
+    if (--b->nrefs == 0) b->own_after = 0;
 }
 
 void tt_outbuf_consume(tt_outbuf *b, size_t n) {
-    b->head += n;
-    if (b->head < b->tail) return;
-    b->head = b->tail = 0;
-    if (b->cap > TT_OUTBUF_KEEP) tt_outbuf_free(b);
+    if (!b->nrefs) { /* the common case: own bytes only */
+        tt_outbuf_consume_own(b, n < tt_outbuf_own(b) ? n : tt_outbuf_own(b));
+        return;
+    }
+    while (n) {
+        size_t piece;
+        int own = tt_outbuf_own_first(b) > 0;
+        if (!tt_outbuf_front(b, &piece)) return; /* more than queued: a caller's bug */
+        size_t k = n < piece ? n : piece;
+        if (own)
+            tt_outbuf_consume_own(b, k);
+        else
+            tt_outbuf_consume_shared(b, k);
+        n -= k;
+    }
 }
 
 void tt_outbuf_free(tt_outbuf *b) {
+    for (size_t i = 0; i < b->nrefs; i++)
+        tt_shared_frame_unref(tt_outbuf_ref(b, i)->f);
+    free(b->refs);
     free(b->buf);
-    b->buf = NULL;
-    b->head = b->tail = b->cap = 0;
+    memset(b, 0, sizeof *b);
 }

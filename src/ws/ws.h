@@ -154,6 +154,13 @@ void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type);
 int tt_ws_send(tt_ws *c, tether_opcode op, const void *data, size_t len);
 int tt_ws_send_fragment(tt_ws *c, tether_opcode op, const void *data, size_t len, int fin);
 int tt_ws_ping(tt_ws *c, const void *data, size_t len);
+/* Queues a shared frame (a whole data message of payload_len bytes, built
+ * once for many connections) by reference. Only where no copy of its own
+ * is needed: a server (a client masks each frame) whose message would not
+ * be compressed (tt_ws_can_share). Errors as tt_ws_send, and
+ * TETHER_E_INVAL where it cannot be shared. */
+int tt_ws_can_share(const tt_ws *c, size_t payload_len);
+int tt_ws_send_shared(tt_ws *c, tt_shared_frame *f, size_t payload_len);
 int tt_ws_close(tt_ws *c, int code, const char *reason, uint64_t now);
 
 /* The peer's byte stream ended (err TETHER_E_CLOSED) or failed
@@ -172,10 +179,12 @@ int tt_ws_on_timer(tt_ws *c, uint64_t now, tt_ws_ev *ev);
  * outstanding keepalive ping, which moves tt_ws_deadline() earlier. */
 int tt_ws_note_rx(tt_ws *c, uint64_t now);
 
-/* The frame queue, for whoever writes it out: what is queued (NULL and
- * *len 0 when empty), what the transport took of it, and dropping it all
- * when the peer is gone. */
+/* The frame queue, for whoever writes it out: its first contiguous piece
+ * (NULL and *len 0 when empty), up to max pieces for one writev, what the
+ * transport took of it (n may span pieces), and dropping it all when the
+ * peer is gone. */
 const uint8_t *tt_ws_output(const tt_ws *c, size_t *len);
+int tt_ws_output_pieces(const tt_ws *c, struct iovec *iov, int max);
 void tt_ws_output_sent(tt_ws *c, size_t n);
 void tt_ws_output_drop(tt_ws *c);
 /* Events must not point into the caller's input (it will be reused before
@@ -188,6 +197,9 @@ int tt_ws_take_drain(tt_ws *c);
  * the transport under it (TLS) holds, as last told by
  * tt_ws_set_owed_below(). The send limit and the drain mark count this. */
 size_t tt_ws_buffered(const tt_ws *c);
+/* The memory this connection alone holds for sending: tt_ws_buffered()
+ * without the shared frames, which are counted once where they are made. */
+size_t tt_ws_held(const tt_ws *c);
 void tt_ws_set_owed_below(tt_ws *c, size_t n);
 
 #endif

@@ -107,6 +107,19 @@ int tt_ws_send_fragment(tt_ws *c, tether_opcode op, const void *data, size_t len
     return 0;
 }
 
+int tt_ws_can_share(const tt_ws *c, size_t payload_len) {
+    return c->role == TETHER_ROLE_SERVER && !(c->pmd && payload_len >= c->deflate_threshold);
+}
+
+int tt_ws_send_shared(tt_ws *c, tt_shared_frame *f, size_t payload_len) {
+    if (!c || !f || !tt_ws_can_share(c, payload_len)) return TETHER_E_INVAL;
+    if (c->state != TT_WS_OPEN || c->tx_frag_opcode) return TETHER_E_STATE;
+    if (!tt_ws_fits(c, f->len)) return TETHER_E_BACKPRESSURE;
+    int rc = tt_outbuf_push_shared(&c->out, f);
+    if (rc == 0 && tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
+    return rc;
+}
+
 int tt_ws_ping(tt_ws *c, const void *data, size_t len) {
     if (!c || (!data && len) || len > TETHER_MAX_CONTROL_PAYLOAD) return TETHER_E_INVAL;
     if (c->state != TT_WS_OPEN) return TETHER_E_STATE;
@@ -150,9 +163,16 @@ void tt_ws_set_owed_below(tt_ws *c, size_t n) {
     c->owed_below = n;
 }
 
+size_t tt_ws_held(const tt_ws *c) {
+    return tt_outbuf_own(&c->out) + c->owed_below;
+}
+
 const uint8_t *tt_ws_output(const tt_ws *c, size_t *len) {
-    *len = tt_outbuf_len(&c->out);
-    return *len ? c->out.buf + c->out.head : NULL;
+    return tt_outbuf_front(&c->out, len);
+}
+
+int tt_ws_output_pieces(const tt_ws *c, struct iovec *iov, int max) {
+    return tt_outbuf_pieces(&c->out, iov, max);
 }
 
 void tt_ws_output_sent(tt_ws *c, size_t n) {

@@ -324,3 +324,35 @@ def test_broadcast_to_stalled_clients_is_bounded(tether_server):
             "send queue full, closing" in line for line in srv.stderr_log):
         time.sleep(0.05)
     assert any("send queue full, closing" in line for line in srv.stderr_log), srv.diag()
+
+
+def test_broadcast_is_held_once(tether_server):
+    """20 clients that never read and 40 broadcasts of 1 MiB, with the
+    default budget: the server holds one copy of each message for all of
+    them (it grew by 40 MB here), not one per client (740 MB before
+    broadcast frames were shared), and sheds no one, since the
+    1 GiB budget counts a shared frame once. The bound, 300 MB, is far from
+    both."""
+    srv = tether_server("--broadcast")
+    base = rss_kib(srv.p.pid)
+    stalled = [opened(srv.port)[0] for _ in range(20)]
+    sender, rest = opened(srv.port)
+    message = frame(2, os.urandom(1 << 20))
+    received = len(rest)
+    with sender:
+        for _ in range(40):
+            sender.settimeout(WAIT)
+            sender.sendall(message)
+            # read our own copies so the sender is never the stalled one
+            sender.settimeout(0.05)
+            try:
+                while chunk := sender.recv(1 << 20):
+                    received += len(chunk)
+            except (socket.timeout, BlockingIOError):
+                pass
+        grown = rss_kib(srv.p.pid) - base
+    for s in stalled:
+        s.close()
+    assert grown < 300 * 1024, f"server grew by {grown} KiB"
+    assert not any("send queue full" in line for line in srv.stderr_log), srv.diag()
+    assert received > 0

@@ -596,6 +596,82 @@ static void test_send_budget(void **state) {
     w_free(&w);
 }
 
+/* A broadcast's frame is built once: two clients that stop reading hold
+ * one copy of 20 MiB of broadcasts between them, not two, and the
+ * context's budget counts it once. Order with a connection's own sends
+ * is kept, every receiver gets everything once it reads, and the shared
+ * memory is given back when the last queue has written it. */
+static void test_broadcast(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *a = w_connect(&w, "/", NULL), *b = w_connect(&w, "/", NULL);
+    UNTIL(&w, 5000, a->open && b->open && w_server(&w, 1) && w_server(&w, 1)->open);
+    side *sa = w_server(&w, 0), *sb = w_server(&w, 1);
+    tether_conn *both[2] = {sa->c, sb->c};
+    /* bad calls: nothing is sent */
+    assert_int_equal(tether_broadcast(NULL, 1, TETHER_OP_TEXT, "x", 1, NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_broadcast(both, 2, TETHER_OP_PING, "x", 1, NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_broadcast(both, 2, TETHER_OP_TEXT, NULL, 1, NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_broadcast(both, 2, TETHER_OP_TEXT, "\xff", 1, NULL), TETHER_E_UTF8);
+    assert_int_equal(tether_broadcast(both, 0, TETHER_OP_TEXT, "x", 1, NULL), 0);
+    /* order with the connections' own sends */
+    for (int i = 0; i < 4; i++) {
+        char m[8], o[8];
+        snprintf(m, sizeof m, "m%d", i);
+        snprintf(o, sizeof o, "o%d", i);
+        assert_int_equal(tether_broadcast(both, 2, TETHER_OP_TEXT, m, 2, NULL), 2);
+        assert_int_equal(tether_conn_send(sa->c, TETHER_OP_TEXT, o, 2), 0);
+    }
+    UNTIL(&w, 5000, a->msgs + b->msgs == 12);
+    const char *with = "m0|o0|m1|o1|m2|o2|m3|o3|", *without = "m0|m1|m2|m3|";
+    side *to_sa = a->msgs == 8 ? a : b, *to_sb = a->msgs == 8 ? b : a;
+    assert_string_equal(to_sa->seq, with);
+    assert_string_equal(to_sb->seq, without);
+    /* both stop reading: what the kernel does not absorb (a few MiB each)
+     * waits in the queues, shared */
+    assert_int_equal(tether_conn_pause_reading(a->c, 1), 0);
+    assert_int_equal(tether_conn_pause_reading(b->c, 1), 0);
+    enum { BIG = 256 * 1024, COUNT = 80 };
+    uint8_t *chunk = lu_pattern(BIG, 9);
+    for (int i = 0; i < COUNT; i++) {
+        int results[2] = {-99, -99};
+        assert_int_equal(tether_broadcast(both, 2, TETHER_OP_BINARY, chunk, BIG, results), 2);
+        assert_int_equal(results[0], 0);
+        assert_int_equal(results[1], 0);
+        if (i % 8 == 0) w_pump(&w, 1);
+    }
+    size_t qa = tether_conn_buffered(sa->c), qb = tether_conn_buffered(sb->c);
+    size_t held = tether_ctx_buffered(w.ctx), most = qa > qb ? qa : qb;
+    /* a frame is held whole until every queue has written all of it */
+    assert_true(held <= most + BIG + 64 * 1024);
+    assert_true(qa + qb >= held + (8u << 20));
+    /* a client connection masks its own copy; a NULL has a result of its
+     * own and stops nobody */
+    tether_conn *mixed[3] = {sa->c, a->c, NULL};
+    int results[3];
+    assert_int_equal(tether_broadcast(mixed, 3, TETHER_OP_TEXT, "up", 2, results), 2);
+    assert_int_equal(results[0], 0);
+    assert_int_equal(results[1], 0);
+    assert_int_equal(results[2], TETHER_E_INVAL);
+    side *from_a = a->msgs == 8 ? sa : sb;
+    UNTIL(&w, 5000, from_a->msgs == 1 && from_a->last_len == 2);
+    /* they read again: everything arrives, and the memory goes back */
+    assert_int_equal(tether_conn_pause_reading(a->c, 0), 0);
+    assert_int_equal(tether_conn_pause_reading(b->c, 0), 0);
+    UNTIL(&w, 20000, to_sa->msgs == 8 + COUNT + 1 && to_sb->msgs == 4 + COUNT);
+    assert_int_equal(to_sb->last_len, BIG);
+    assert_memory_equal(to_sb->last, chunk, BIG);
+    assert_string_equal(to_sa->seq, "m0|o0|m1|o1|m2|o2|m3|o3|up|");
+    UNTIL(&w, 10000, tether_ctx_buffered(w.ctx) == 0);
+    /* a connection that is closing gets nothing */
+    assert_int_equal(tether_conn_close(sb->c, 1000, NULL), 0);
+    assert_int_equal(tether_broadcast(both, 2, TETHER_OP_TEXT, "late", 4, results), 1);
+    assert_int_equal(results[1], TETHER_E_STATE);
+    free(chunk);
+    w_free(&w);
+}
+
 /* A message a client starts and never finishes: the server's message
  * timeout (300 ms here; the wait allows 10 s) fails it with 1008, seen by
  * both sides. Nothing else is going on, so only the message's own
@@ -1602,6 +1678,7 @@ int main(void) {
         BOTH(test_names),
         BOTH(test_accept_out_of_fds),
         BOTH(test_send_budget),
+        BOTH(test_broadcast),
         BOTH(test_message_timeout),
         BOTH(test_server_handshake_timeout),
         BOTH(test_client_handshake_timeout),

@@ -1,0 +1,159 @@
+/* The output queue with shared frames between its own bytes: order kept
+ * across pieces, writes that end anywhere, references and the held-bytes
+ * counter returned when the last queue lets go. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ws/outbuf.h"
+
+static void put_own(tt_outbuf *b, const char *s) {
+    size_t n = strlen(s);
+    uint8_t *p = tt_outbuf_reserve(b, n);
+    assert_non_null(p);
+    memcpy(p, s, n);
+    tt_outbuf_commit(b, n);
+}
+
+/* Everything queued, in order, as a writev would send it. */
+static size_t drain_pieces(const tt_outbuf *b, uint8_t *out) {
+    struct iovec iov[16];
+    int k = tt_outbuf_pieces(b, iov, 16);
+    size_t n = 0;
+    for (int i = 0; i < k; i++) {
+        memcpy(out + n, iov[i].iov_base, iov[i].iov_len);
+        n += iov[i].iov_len;
+    }
+    return n;
+}
+
+/* Writes the queue out `step` bytes at a time through tt_outbuf_front. */
+static size_t drain_front(tt_outbuf *b, uint8_t *out, size_t step) {
+    size_t n = 0, len;
+    const uint8_t *p;
+    while ((p = tt_outbuf_front(b, &len)) != NULL) {
+        size_t k = len < step ? len : step;
+        memcpy(out + n, p, k);
+        n += k;
+        tt_outbuf_consume(b, k);
+    }
+    return n;
+}
+
+static void test_interleaved_order(void **state) {
+    (void)state;
+    size_t held = 0;
+    tt_shared_frame *f = tt_shared_frame_new(TETHER_OP_TEXT, "shared", 6, &held);
+    assert_non_null(f);
+    assert_int_equal(f->len, 8); /* 2-byte header, unmasked */
+    assert_int_equal(held, 8);
+    assert_int_equal(f->bytes[0], 0x81);
+    assert_int_equal(f->bytes[1], 6);
+    for (size_t step = 1; step <= 9; step++) {
+        tt_outbuf b = {0};
+        put_own(&b, "ab");
+        assert_int_equal(tt_outbuf_push_shared(&b, f), 0);
+        assert_int_equal(tt_outbuf_push_shared(&b, f), 0); /* twice, back to back */
+        put_own(&b, "cd");
+        assert_int_equal(tt_outbuf_push_shared(&b, f), 0);
+        assert_int_equal(f->refs, 4);
+        assert_int_equal(tt_outbuf_len(&b), 2 + 8 + 8 + 2 + 8);
+        assert_int_equal(tt_outbuf_own(&b), 4);
+        uint8_t want[64], got[64];
+        size_t n = 0;
+        memcpy(want + n, "ab", 2), n += 2;
+        memcpy(want + n, f->bytes, 8), n += 8;
+        memcpy(want + n, f->bytes, 8), n += 8;
+        memcpy(want + n, "cd", 2), n += 2;
+        memcpy(want + n, f->bytes, 8), n += 8;
+        assert_int_equal(drain_pieces(&b, got), n);
+        assert_memory_equal(got, want, n);
+        assert_int_equal(drain_front(&b, got, step), n);
+        assert_memory_equal(got, want, n);
+        assert_int_equal(tt_outbuf_len(&b), 0);
+        assert_int_equal(f->refs, 1);
+        tt_outbuf_free(&b);
+    }
+    tt_shared_frame_unref(f);
+    assert_int_equal(held, 0);
+}
+
+/* A write that ends inside a shared frame resumes there; the ring of
+ * references grows past its first size and wraps. */
+static void test_partial_and_wrap(void **state) {
+    (void)state;
+    size_t held = 0;
+    tt_shared_frame *f = tt_shared_frame_new(TETHER_OP_BINARY, "0123456789", 10, &held);
+    assert_non_null(f);
+    tt_outbuf b = {0};
+    uint8_t got[4096];
+    size_t total = 0;
+    for (int round = 0; round < 40; round++) {
+        put_own(&b, "x");
+        assert_int_equal(tt_outbuf_push_shared(&b, f), 0);
+        if (round % 3 == 0) { /* let some go: the ring wraps */
+            size_t len;
+            tt_outbuf_front(&b, &len);
+            tt_outbuf_consume(&b, 1 + 5); /* "x" and half a frame */
+            total += 6;
+            const uint8_t *p = tt_outbuf_front(&b, &len);
+            assert_int_equal(len, 12 - 5);
+            assert_memory_equal(p, f->bytes + 5, len);
+            tt_outbuf_consume(&b, len);
+            total += len;
+        }
+    }
+    size_t left = tt_outbuf_len(&b);
+    assert_int_equal(left, 40 * 13 - total);
+    assert_int_equal(drain_front(&b, got, 1000), left);
+    for (size_t i = 0; i < left; i += 13) {
+        assert_int_equal(got[i], 'x');
+        assert_memory_equal(got + i + 1, f->bytes, 12);
+    }
+    assert_int_equal(f->refs, 1);
+    tt_outbuf_free(&b);
+    tt_shared_frame_unref(f);
+    assert_int_equal(held, 0);
+}
+
+/* Freeing a queue lets go of the frames still in it. */
+static void test_free_releases(void **state) {
+    (void)state;
+    size_t held = 0;
+    tt_shared_frame *f = tt_shared_frame_new(TETHER_OP_BINARY, "z", 1, &held);
+    tt_outbuf a = {0}, b = {0};
+    assert_int_equal(tt_outbuf_push_shared(&a, f), 0);
+    assert_int_equal(tt_outbuf_push_shared(&b, f), 0);
+    tt_shared_frame_unref(f); /* the maker lets go first */
+    assert_int_equal(held, 3);
+    tt_outbuf_free(&a);
+    assert_int_equal(held, 3);
+    tt_outbuf_consume(&b, 3);
+    assert_int_equal(held, 0); /* written: the last reference went */
+    tt_outbuf_free(&b);
+}
+
+static void test_bad_frames(void **state) {
+    (void)state;
+    assert_null(tt_shared_frame_new(TETHER_OP_PING, "p", 1, NULL));
+    assert_null(tt_shared_frame_new(TETHER_OP_CONTINUATION, "p", 1, NULL));
+    tt_shared_frame *f = tt_shared_frame_new(TETHER_OP_BINARY, NULL, 0, NULL);
+    assert_non_null(f);
+    assert_int_equal(f->len, 2);
+    tt_shared_frame_unref(f);
+    tt_shared_frame_unref(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_interleaved_order),
+        cmocka_unit_test(test_partial_and_wrap),
+        cmocka_unit_test(test_free_releases),
+        cmocka_unit_test(test_bad_frames),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
