@@ -636,7 +636,10 @@ TETHER_API int tether_pmd_reset_inflate(tether_pmd *pmd);
  * Threads: a tether_ws belongs to one thread at a time.
  * Memory: it owns the input you gave it and not yet turned into events, the
  * message being reassembled (up to max_message), and the output you have
- * not taken (sends fail with TETHER_E_BACKPRESSURE past the send limit). */
+ * not taken (sends fail with TETHER_E_BACKPRESSURE past the send limit).
+ * Stable, like the rest of this header (README, "Versions and ABI"): its
+ * shape was fixed once the live connections, examples/ws_endpoint.h,
+ * Python's tether.sansio and Perl's Tether::Connection all ran on it. */
 
 typedef struct tether_ws tether_ws;
 typedef struct tether_opts tether_opts; /* options: see "Options" below */
