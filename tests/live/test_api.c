@@ -668,6 +668,11 @@ static void test_broadcast(void **state) {
     assert_int_equal(tether_conn_close(sb->c, 1000, NULL), 0);
     assert_int_equal(tether_broadcast(both, 2, TETHER_OP_TEXT, "late", 4, results), 1);
     assert_int_equal(results[1], TETHER_E_STATE);
+    /* freeing the context with shared frames still queued frees them */
+    assert_int_equal(tether_conn_pause_reading(to_sa->c, 1), 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(tether_broadcast(both, 1, TETHER_OP_BINARY, chunk, BIG, NULL), 1);
+    assert_true(tether_ctx_buffered(w.ctx) > 0);
     free(chunk);
     w_free(&w);
 }
