@@ -288,6 +288,35 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def broadcast_to_stalled(srv, stalled_count, messages):
+    """Opens stalled_count clients that never read, then sends `messages`
+    broadcasts of 1 MiB from one more client that reads its own copies (so
+    it is never the stalled one). Returns how much the server's RSS grew
+    (KiB) and how many bytes the sender read back."""
+    base = rss_kib(srv.p.pid)
+    stalled = [opened(srv.port)[0] for _ in range(stalled_count)]
+    sender, rest = opened(srv.port)
+    message = frame(2, os.urandom(1 << 20))  # masked once: Python is slow at it
+    received = len(rest)
+    with sender:
+        for _ in range(messages):
+            sender.settimeout(WAIT)
+            try:
+                sender.sendall(message)
+            except OSError:
+                break  # the policy may shed the sender too, once the budget is full
+            sender.settimeout(0.05)
+            try:
+                while chunk := sender.recv(1 << 20):
+                    received += len(chunk)
+            except (socket.timeout, BlockingIOError):
+                pass
+        grown = rss_kib(srv.p.pid) - base
+    for s in stalled:
+        s.close()
+    return grown, received
+
+
 def test_broadcast_to_stalled_clients_is_bounded(tether_server):
     """10 clients that never read and 60 broadcasts of 1 MiB: without a
     server-wide cap each stalled client would queue 60 MiB (578 MB of RSS
@@ -296,27 +325,7 @@ def test_broadcast_to_stalled_clients_is_bounded(tether_server):
     here, 147 MB seen once on a loaded machine, allocator retention
     included): the bound, 250 MB, is far from both."""
     srv = tether_server("--broadcast", "--send-budget", "4M")
-    base = rss_kib(srv.p.pid)
-    stalled = [opened(srv.port)[0] for _ in range(10)]
-    sender, rest = opened(srv.port)
-    message = frame(2, os.urandom(1 << 20))  # masked once: Python is slow at it
-    with sender:
-        for _ in range(60):
-            sender.settimeout(WAIT)
-            try:
-                sender.sendall(message)
-            except OSError:
-                break  # the policy may shed the sender too, once the budget is full
-            # read our own copies so the sender is never the stalled one
-            sender.settimeout(0.05)
-            try:
-                while sender.recv(1 << 20):
-                    pass
-            except (socket.timeout, BlockingIOError):
-                pass
-        grown = rss_kib(srv.p.pid) - base
-    for s in stalled:
-        s.close()
+    grown, _ = broadcast_to_stalled(srv, 10, 60)
     assert grown < 250 * 1024, f"server grew by {grown} KiB"
     # the server says whom it closed, and why (stderr is read by a thread)
     deadline = time.monotonic() + WAIT
@@ -334,25 +343,7 @@ def test_broadcast_is_held_once(tether_server):
     1 GiB budget counts a shared frame once. The bound, 300 MB, is far from
     both."""
     srv = tether_server("--broadcast")
-    base = rss_kib(srv.p.pid)
-    stalled = [opened(srv.port)[0] for _ in range(20)]
-    sender, rest = opened(srv.port)
-    message = frame(2, os.urandom(1 << 20))
-    received = len(rest)
-    with sender:
-        for _ in range(40):
-            sender.settimeout(WAIT)
-            sender.sendall(message)
-            # read our own copies so the sender is never the stalled one
-            sender.settimeout(0.05)
-            try:
-                while chunk := sender.recv(1 << 20):
-                    received += len(chunk)
-            except (socket.timeout, BlockingIOError):
-                pass
-        grown = rss_kib(srv.p.pid) - base
-    for s in stalled:
-        s.close()
+    grown, received = broadcast_to_stalled(srv, 20, 40)
     assert grown < 300 * 1024, f"server grew by {grown} KiB"
     assert not any("send queue full" in line for line in srv.stderr_log), srv.diag()
     assert received > 0
