@@ -5,6 +5,7 @@
 
 #include "proto/ext_header.h"
 #include "proto/hs_common.h"
+#include "proto/http_response.h"
 #include "proto/http_token.h"
 
 #include <string.h>
@@ -90,49 +91,13 @@ int tether_server_hs_accept(tether_server_hs *h, const char **out, size_t *len) 
     return tt_server_finish(h, TT_SERVER_ACCEPTED, out, len);
 }
 
-/* Reason phrases for the statuses a WebSocket server plausibly sends; other
- * codes get their class's name. */
-static const char *tt_reason_phrase(int status) {
-    static const struct {
-        int status;
-        const char *phrase;
-    } phrases[] = {
-        {400, "Bad Request"},
-        {401, "Unauthorized"},
-        {403, "Forbidden"},
-        {404, "Not Found"},
-        {405, "Method Not Allowed"},
-        {406, "Not Acceptable"},
-        {408, "Request Timeout"},
-        {409, "Conflict"},
-        {410, "Gone"},
-        {413, "Content Too Large"},
-        {414, "URI Too Long"},
-        {421, "Misdirected Request"},
-        {426, "Upgrade Required"},
-        {429, "Too Many Requests"},
-        {431, "Request Header Fields Too Large"},
-        {500, "Internal Server Error"},
-        {501, "Not Implemented"},
-        {502, "Bad Gateway"},
-        {503, "Service Unavailable"},
-        {504, "Gateway Timeout"},
-        {505, "HTTP Version Not Supported"},
-    };
-    static const char *const classes[] = {"Informational", "Success", "Redirection", "Client Error",
-                                          "Server Error"};
-    for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
-        if (phrases[i].status == status) return phrases[i].phrase;
-    return classes[status / 100 - 1];
-}
-
 int tether_server_hs_reject(tether_server_hs *h, int status, const char *body, const char **out,
                             size_t *len) {
     if (!h || !out || !len || status <= 100 || status >= 600 || status == 101)
         return TETHER_E_INVAL;
     int rc = tt_server_answerable(h);
     if (rc) return rc;
-    const char *phrase = tt_reason_phrase(status);
+    const char *phrase = tt_http_reason(status);
     if (!body) body = phrase;
     tt_strbuf *b = &h->response;
     tt_strbuf_adds(b, "HTTP/1.1 ");
