@@ -838,6 +838,18 @@ TETHER_API int tether_opts_set_origin(tether_opts *o, const char *origin);
 /* Handshake head limits (defaults as the sans-I/O layer's). */
 TETHER_API int tether_opts_set_max_header_bytes(tether_opts *o, size_t max);
 TETHER_API int tether_opts_set_max_headers(tether_opts *o, size_t max);
+/* Listeners: plain HTTP requests reach the application as HTTP events
+ * (default 0: they are refused with 400). See "Plain HTTP" below. */
+TETHER_API int tether_opts_set_http(tether_opts *o, int on);
+/* Default largest HTTP request body (tether_opts_set_max_body). */
+#define TETHER_DEFAULT_MAX_BODY (1024u * 1024u)
+/* HTTP: the largest request body accepted (413 past it; default
+ * TETHER_DEFAULT_MAX_BODY, at least 1), and how long a kept-alive
+ * connection waits for its next request (ms, default 5000; 0: not at
+ * all, every response closes). The time to send a request's head is the
+ * handshake timeout. */
+TETHER_API int tether_opts_set_max_body(tether_opts *o, size_t bytes);
+TETHER_API int tether_opts_set_keepalive_timeout(tether_opts *o, unsigned ms);
 /* Listeners: SO_REUSEPORT, so several processes can share one port. */
 TETHER_API int tether_opts_set_reuseport(tether_opts *o, int on);
 /* UTF-8 validation of received text (default 1). */
@@ -1000,7 +1012,9 @@ typedef enum tether_event_type {
     TETHER_EV_PING,     /* a ping arrived (already answered) */
     TETHER_EV_PONG,     /* a pong arrived */
     TETHER_EV_DRAIN,    /* the send queue fell to the drain mark */
-    TETHER_EV_CLOSED    /* the connection is over: code, reason, error */
+    TETHER_EV_CLOSED,   /* the connection is over: code, reason, error */
+    TETHER_EV_HTTP,     /* server: a plain HTTP request (tether_opts_set_http) */
+    TETHER_EV_HTTP_BODY /* a piece of its body; fin on the last */
 } tether_event_type;
 
 /* The event's type (a tether_event_type). */
@@ -1011,7 +1025,8 @@ TETHER_API tether_conn *tether_event_conn(const tether_event *ev);
 TETHER_API const uint8_t *tether_event_data(const tether_event *ev, size_t *len);
 /* TEXT or BINARY for MESSAGE and FRAGMENT. */
 TETHER_API int tether_event_opcode(const tether_event *ev);
-/* FRAGMENT: 1 on the last piece of the message. */
+/* FRAGMENT: 1 on the last piece of the message. HTTP: 1 when the request
+ * has no body (no HTTP_BODY event follows); HTTP_BODY: 1 on the last piece. */
 TETHER_API int tether_event_fin(const tether_event *ev);
 /* CLOSED: the close code (the peer's, ours if we failed the connection,
  * 1006 when no close frame was exchanged), the reason, whether the closing
@@ -1057,8 +1072,48 @@ TETHER_API void tether_listener_close(tether_listener *l);
  * releasing the event (or returning from the callback) accepts. */
 TETHER_API int tether_conn_accept(tether_conn *c, const char *protocol);
 TETHER_API int tether_conn_reject(tether_conn *c, int status, const char *body);
-/* An extra header for our handshake response (during REQUEST). */
+/* An extra header for our handshake response (during REQUEST), or for
+ * the response to a plain HTTP request (before tether_conn_respond() or
+ * _respond_start(); Content-Length, Transfer-Encoding and Connection are
+ * tether's, TETHER_E_INVAL). */
 TETHER_API int tether_conn_add_header(tether_conn *c, const char *name, const char *value);
+
+/* ---- Plain HTTP on the WebSocket port -------------------------------------
+ * With tether_opts_set_http(opts, 1) on a listener, a request that does not
+ * ask for a WebSocket upgrade becomes an HTTP event instead of a refusal:
+ * the method (tether_conn_method()), path, query and headers are the
+ * connection's, as for REQUEST. Its body, if any, follows as HTTP_BODY
+ * events (fin on the last; the body limit answers 413 and ends the
+ * connection). Answer with tether_conn_respond(), or start a response
+ * and stream its body; the answer may come later than the event, from any
+ * of your callbacks (loop thread). When both the response and the request
+ * body are done, the connection waits for the next request (HTTP/1.1
+ * keep-alive, pipelined requests one after another, each a new HTTP event
+ * on the same tether_conn) or closes (the client asked for "Connection:
+ * close", or HTTP/1.0). Holding an HTTP or HTTP_BODY event (poll mode)
+ * stops reading, as for messages. The connection ends with a CLOSED event
+ * like any other (error TETHER_E_CLOSED when the client closed it between
+ * requests, TETHER_E_TIMEOUT when it sent no new request within the
+ * keep-alive time). Bad requests get their 4xx and never reach you. */
+
+/* The request's method ("GET", "POST", ...), NULL when c has none. */
+TETHER_API const char *tether_conn_method(const tether_conn *c);
+/* Answers the current request whole: status (200..599), content_type (NULL
+ * for none), body copied (len bytes; ignored for HEAD, 204 and 304, which
+ * carry none). Errors: TETHER_E_INVAL, TETHER_E_STATE (no HTTP request to
+ * answer, or already answered), TETHER_E_NOMEM. */
+TETHER_API int tether_conn_respond(tether_conn *c, int status, const char *content_type,
+                                   const void *body, size_t len);
+/* Starts a streamed response: length >= 0 is its exact body size
+ * (Content-Length), -1 sends it chunked. Then tether_conn_respond_write()
+ * pieces (copied; TETHER_E_BACKPRESSURE past the send limit: wait until
+ * tether_conn_buffered() falls) and tether_conn_respond_end(), which
+ * fails with TETHER_E_STATE if fewer than length bytes were written (a
+ * write past length is TETHER_E_INVAL). */
+TETHER_API int tether_conn_respond_start(tether_conn *c, int status, const char *content_type,
+                                         int64_t length);
+TETHER_API int tether_conn_respond_write(tether_conn *c, const void *data, size_t len);
+TETHER_API int tether_conn_respond_end(tether_conn *c);
 
 /* ---- Connections --------------------------------------------------------- */
 

@@ -36,6 +36,9 @@ struct tether_opts {
     char *origin;
     size_t max_header_bytes, max_headers;
     int reuseport;
+    int http;                   /* plain HTTP requests reach the application */
+    size_t max_body;            /* HTTP request body limit */
+    unsigned keepalive_timeout; /* HTTP: wait for the next request (ms) */
     tt_tls_opts tls;
     tt_deflate_opts deflate;
     int refs;
@@ -59,6 +62,7 @@ typedef enum tt_phase {
     TT_PH_HS_CLIENT,  /* client: request sent, reading the response */
     TT_PH_HS_SERVER,  /* server: reading the request */
     TT_PH_REQUEST,    /* server: REQUEST event out, waiting for the decision */
+    TT_PH_HTTP,       /* server: serving a plain HTTP request (http_server.c) */
     TT_PH_OPEN,       /* WebSocket frames flow */
     TT_PH_LINGER,     /* the WebSocket is over: flushing, then closing TCP */
     TT_PH_DEAD        /* socket closed; freed once the user is done with it */
@@ -74,6 +78,11 @@ typedef struct tt_conn_class {
     /* The user released an event of this type about c (NULL: nothing to
      * do beyond the generic). */
     void (*released)(tether_conn *c, int type);
+    /* Input kept in c->pending before the WebSocket opens is due (NULL:
+     * none is ever kept then). */
+    void (*resume)(tether_conn *c);
+    /* Frees what the role keeps on c (NULL: nothing). */
+    void (*cleanup)(tether_conn *c);
 } tt_conn_class;
 
 struct tether_conn {
@@ -91,8 +100,9 @@ struct tether_conn {
 
     tether_client_hs *chs;
     tether_server_hs *shs;
-    char *extensions; /* negotiated Sec-WebSocket-Extensions value */
-    tether_pmd *pmd;  /* permessage-deflate while it is being negotiated */
+    struct tt_http *http; /* a plain HTTP request being served (server) */
+    char *extensions;     /* negotiated Sec-WebSocket-Extensions value */
+    tether_pmd *pmd;      /* permessage-deflate while it is being negotiated */
     tt_url url;
     struct addrinfo *addrs, *next_addr;
     tt_resolve *resolve;
@@ -275,6 +285,21 @@ void tt_conn_open(tether_conn *c, const uint8_t *extra, size_t extra_len);
 /* Socket readiness and the timer of an open or lingering connection. */
 void tt_conn_on_io(tether_conn *c, unsigned ready);
 void tt_conn_on_timer(tether_conn *c);
+
+/* http_server.c: plain HTTP requests on a server connection
+ * (tether_opts_set_http), once server.c has read a valid head that asks
+ * for no upgrade: rest is the input after it, length and chunked its body's
+ * framing. */
+void tt_http_begin(tether_conn *c, const uint8_t *rest, size_t rest_len, uint64_t length,
+                   int chunked);
+void tt_http_on_io(tether_conn *c, unsigned ready);
+void tt_http_released(tether_conn *c, int type);
+void tt_http_resume(tether_conn *c);
+int tt_http_add_header(tether_conn *c, const char *name, const char *value);
+int tt_http_close(tether_conn *c);
+void tt_http_free(tether_conn *c);
+/* A request parser with the options' head limits (NULL: out of memory). */
+tether_server_hs *tt_server_hs_with_limits(const tether_opts *o);
 
 /* conn.c: a new connection wired to the loop. */
 tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts);

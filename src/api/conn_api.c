@@ -53,6 +53,9 @@ static int tt_conn_cancel(tether_conn *c) {
 
 int tether_conn_close(tether_conn *c, int code, const char *reason) {
     if (c && c->role == TETHER_ROLE_CLIENT && c->phase < TT_PH_OPEN) return tt_conn_cancel(c);
+    /* an HTTP connection, serving a request or waiting for the next */
+    if (c && c->http && (c->phase == TT_PH_HTTP || c->phase == TT_PH_HS_SERVER))
+        return tt_http_close(c);
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_ws_close(&c->ws, code, reason, tt_now_ms());
     if (!rc) tt_conn_after_send(c); /* also arms the close timeout */
@@ -71,7 +74,7 @@ int tether_conn_pause_reading(tether_conn *c, int on) {
 }
 
 size_t tether_conn_buffered(const tether_conn *c) {
-    return c ? tt_ws_buffered(&c->ws) : 0;
+    return c ? tt_ws_buffered(&c->ws) + tt_outbuf_len(&c->hs_out) : 0;
 }
 
 uint64_t tether_conn_id(const tether_conn *c) {

@@ -133,6 +133,11 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
 static void tt_conn_on_readable(tether_conn *c);
 
 void tt_conn_resume(tether_conn *c) {
+    if (c->phase < TT_PH_OPEN) { /* the role's input: a request's head or body */
+        if (c->cls->resume && !c->user_paused) c->cls->resume(c);
+        if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
+        return;
+    }
     if (c->pending_len && !c->paused && !c->user_paused)
         tt_conn_process(c, c->pending, c->pending_len);
     /* A layer may hold decrypted input that no socket event will announce. */

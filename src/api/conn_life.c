@@ -28,6 +28,7 @@ void tt_conn_free(tether_conn *c) {
     tt_url_free(&c->url);
     tether_client_hs_free(c->chs);
     tether_server_hs_free(c->shs);
+    if (c->cls->cleanup) c->cls->cleanup(c);
     tt_ws_cleanup(&c->ws);
     tt_stack_free(&c->stack);
     tt_outbuf_free(&c->hs_out);
@@ -85,7 +86,7 @@ void tt_conn_arm_timer(tether_conn *c) {
 }
 
 void tt_conn_account(tether_conn *c) {
-    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_held(&c->ws);
+    size_t now = c->phase == TT_PH_DEAD ? 0 : tt_ws_held(&c->ws) + tt_outbuf_len(&c->hs_out);
     c->ctx->queued = c->ctx->queued - c->accounted + now;
     c->accounted = now;
 }

@@ -11,6 +11,8 @@ static void tt_opts_defaults(tether_opts *o) {
     o->handshake_timeout = 10000;
     o->max_header_bytes = TETHER_DEFAULT_MAX_HEADER_BYTES;
     o->max_headers = TETHER_DEFAULT_MAX_HEADERS;
+    o->max_body = TETHER_DEFAULT_MAX_BODY;
+    o->keepalive_timeout = 5000;
     tt_deflate_opts_defaults(&o->deflate);
     o->refs = 1;
 }
@@ -106,6 +108,9 @@ TT_OPT_SETTER(drain_mark, size_t, cfg.drain_mark, 1)
 TT_OPT_SETTER(max_header_bytes, size_t, max_header_bytes, v >= 256)
 TT_OPT_SETTER(max_headers, size_t, max_headers, v >= 4)
 TT_OPT_SETTER(reuseport, int, reuseport, v == 0 || v == 1)
+TT_OPT_SETTER(http, int, http, v == 0 || v == 1)
+TT_OPT_SETTER(max_body, size_t, max_body, v > 0)
+TT_OPT_SETTER(keepalive_timeout, unsigned, keepalive_timeout, 1)
 
 /* HTTP token characters (RFC 7230 3.2.6), for protocol and header names. */
 static int tt_is_token(const char *s) {

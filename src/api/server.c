@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A request that is not a valid upgrade: answer with its status, close. */
+/* A request that is not a valid upgrade: answer with its status, close.
+ * The application hears of it only on a connection that served it plain
+ * HTTP requests before (CLOSED). */
 static void tt_server_refuse(tether_conn *c, int err) {
     const char *resp;
     size_t len;
@@ -28,10 +30,47 @@ static void tt_server_refuse(tether_conn *c, int err) {
             tt_outbuf_commit(&c->hs_out, len);
         }
     }
+    tether_event *ev = tt_conn_closed_event(c, err, NULL);
     tt_conn_linger(c);
+    tt_emit(ev);
+}
+
+/* A complete head that is not an upgrade, on a listener that serves plain
+ * HTTP: 0 if it is a valid request (then it is being served), else the
+ * error to refuse it with. */
+static int tt_server_plain(tether_conn *c, int rc, const uint8_t *rest, size_t rest_len) {
+    uint64_t length;
+    int chunked;
+    if (!c->opts->http || rc == TETHER_E_NOMEM) return rc;
+    int plain = tt_server_hs_plain(c->shs, &length, &chunked);
+    if (plain) return plain;
+    tt_http_begin(c, rest, rest_len, length, chunked);
+    return 0;
+}
+
+/* Feeds request bytes to the head parser: on a complete valid upgrade
+ * request the REQUEST event goes out (what follows it waits in pending). */
+static void tt_server_take_head(tether_conn *c, const uint8_t *buf, size_t n) {
+    size_t used = 0;
+    int rc = tether_server_hs_parse(c->shs, buf, n, &used);
+    if (rc == TETHER_E_AGAIN) return;
+    if (rc != 0) {
+        rc = tt_server_plain(c, rc, buf + used, n - used);
+        if (rc) tt_server_refuse(c, rc);
+        return;
+    }
+    tt_conn_keep_input(c, buf + used, n - used); /* early frames wait */
+    c->phase = TT_PH_REQUEST;
+    c->silent = 0;
+    tt_conn_set_interest(c, 0);
+    tt_emit_simple(c, TETHER_EV_REQUEST);
 }
 
 static void tt_server_on_handshake_io(tether_conn *c, unsigned ready) {
+    if (c->phase == TT_PH_HTTP) {
+        tt_http_on_io(c, ready);
+        return;
+    }
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
     if (c->phase != TT_PH_HS_SERVER || !(ready & (TT_IO_READ | TT_IO_ERROR))) return;
     uint8_t *rbuf = c->ctx->rbuf;
@@ -41,18 +80,23 @@ static void tt_server_on_handshake_io(tether_conn *c, unsigned ready) {
         tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);
         return;
     }
-    size_t used = 0;
-    int rc = tether_server_hs_parse(c->shs, rbuf, (size_t)n, &used);
-    if (rc == TETHER_E_AGAIN) return;
-    if (rc != 0) {
-        tt_server_refuse(c, rc);
-        return;
+    tt_server_take_head(c, rbuf, (size_t)n);
+}
+
+/* Input kept before the head was read: a pipelined plain HTTP request
+ * after the one just served, or the rest of a request body. */
+static void tt_server_resume(tether_conn *c) {
+    if (c->phase == TT_PH_HTTP) {
+        tt_http_resume(c);
+    } else if (c->phase == TT_PH_HS_SERVER && c->pending_len) {
+        /* the parser copies what it uses: pending can be let go of */
+        uint8_t *buf = c->pending;
+        size_t n = c->pending_len;
+        c->pending = NULL;
+        c->pending_len = c->pending_cap = 0;
+        tt_server_take_head(c, buf, n);
+        free(buf);
     }
-    tt_conn_keep_input(c, rbuf + used, (size_t)n - used); /* early frames wait */
-    c->phase = TT_PH_REQUEST;
-    c->silent = 0;
-    tt_conn_set_interest(c, 0);
-    tt_emit_simple(c, TETHER_EV_REQUEST);
 }
 
 /* ---- the decision -------------------------------------------------------- */
@@ -80,6 +124,7 @@ int tether_conn_reject(tether_conn *c, int status, const char *body) {
 
 int tether_conn_add_header(tether_conn *c, const char *name, const char *value) {
     if (!c) return TETHER_E_INVAL;
+    if (c->phase == TT_PH_HTTP) return tt_http_add_header(c, name, value);
     if (c->phase != TT_PH_REQUEST) return TETHER_E_STATE;
     return tether_server_hs_add_header(c->shs, name, value);
 }
@@ -122,6 +167,7 @@ static int tt_server_queue_response(tether_conn *c) {
 
 /* The REQUEST event was released: the decision takes effect. */
 static void tt_server_released(tether_conn *c, int type) {
+    tt_http_released(c, type);
     if (type != TETHER_EV_REQUEST || c->phase != TT_PH_REQUEST) return;
     int rc = tt_server_queue_response(c);
     if (rc || c->decided < 0) {
@@ -139,12 +185,15 @@ static const tt_conn_class tt_server_class = {
     .role = TETHER_ROLE_SERVER,
     .on_handshake_io = tt_server_on_handshake_io,
     .released = tt_server_released,
+    .resume = tt_server_resume,
+    .cleanup = tt_http_free,
 };
 
 void tt_server_accept(tether_listener *l, int fd, const char *peer) {
     tether_ctx *ctx = l->ctx;
     tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(l->opts));
-    if (!c || !(c->shs = tether_server_hs_new()) || (l->tls && tt_conn_tls_server(c, l->tls))) {
+    if (!c || !(c->shs = tt_server_hs_with_limits(l->opts)) ||
+        (l->tls && tt_conn_tls_server(c, l->tls))) {
         if (c) {
             c->silent = 1;
             tt_conn_shut(c);
@@ -155,8 +204,6 @@ void tt_server_accept(tether_listener *l, int fd, const char *peer) {
         return;
     }
     snprintf(c->peer, sizeof c->peer, "%s", peer);
-    tether_server_hs_set_max_header_bytes(c->shs, l->opts->max_header_bytes);
-    tether_server_hs_set_max_headers(c->shs, l->opts->max_headers);
     c->silent = 1; /* until the REQUEST event */
     c->phase = TT_PH_HS_SERVER;
     c->io.fd = fd;

@@ -81,9 +81,9 @@ void tt_http_response_head(tt_strbuf *b, int status, const tt_strbuf *extra, int
             tt_strbuf_adds(b, "Content-Length: ");
             tt_strbuf_addu(b, (unsigned long)length);
             tt_strbuf_add(b, "\r\n", 2);
-        } else {
+        } else if (length == -1) {
             tt_strbuf_adds(b, "Transfer-Encoding: chunked\r\n");
-        }
+        } /* else: the body ends when the connection does (HTTP/1.0) */
     }
     if (close) tt_strbuf_adds(b, "Connection: close\r\n");
     tt_strbuf_add(b, "\r\n", 2);

@@ -18,8 +18,9 @@ int tt_http_status_bodiless(int status);
 
 /* Appends the head: status line, Date (now), the extra header lines
  * ("Name: value\r\n" each, already checked), the framing (Content-Length
- * when length >= 0, else Transfer-Encoding: chunked; none for a bodiless
- * status) and Connection: close when close, then the empty line. */
+ * when length >= 0, Transfer-Encoding: chunked for -1, none for -2 (the
+ * body ends with the connection) or a bodiless status) and Connection:
+ * close when close, then the empty line. */
 void tt_http_response_head(tt_strbuf *b, int status, const tt_strbuf *extra, int64_t length,
                            int close, time_t now);
 

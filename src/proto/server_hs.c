@@ -94,7 +94,7 @@ static int tt_server_key_ok(const char *key) {
 /* In absolute form the target's authority is the request's host (RFC 9112
  * section 3.2.2); one that differs from Host names some other server, and
  * a proxy in front of us would have routed it by the other one. */
-static int tt_server_authority_ok(const char *t, const char *host) {
+int tt_server_authority_ok(const char *t, const char *host) {
     size_t scheme = tt_server_scheme_len(t);
     if (!scheme) return 1;
     const char *a = t + scheme;

@@ -30,4 +30,8 @@ struct tether_server_hs {
     int response_kind; /* TT_SERVER_* */
 };
 
+/* server_hs.c: whether an absolute-form target's authority is host (1
+ * for a target in another form). */
+int tt_server_authority_ok(const char *t, const char *host);
+
 #endif

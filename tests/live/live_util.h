@@ -38,7 +38,7 @@ typedef struct side {
     tether_conn *c;
     uint64_t id;
     int server;
-    int requests, open, closed, code, clean, error, status;
+    int requests, http, open, closed, code, clean, error, status;
     char reason[TETHER_MAX_CLOSE_REASON + 1];
     char proto[64];
     char error_text[160]; /* tether_conn_error_text() at CLOSED, "" if NULL */
@@ -138,7 +138,7 @@ static inline void lu_record(world *w, tether_event *ev) {
     size_t len = 0;
     const uint8_t *data = tether_event_data(ev, &len);
     w->events++;
-    if (type == TETHER_EV_REQUEST) {
+    if (type == TETHER_EV_REQUEST || (type == TETHER_EV_HTTP && !s)) {
         assert_null(s);
         s = lu_side_new(w, 1);
         s->c = c;
@@ -161,6 +161,13 @@ static inline void lu_record(world *w, tether_event *ev) {
     switch (type) {
     case TETHER_EV_REQUEST:
         s->requests++;
+        break;
+    case TETHER_EV_HTTP:
+        s->http++;
+        break;
+    case TETHER_EV_HTTP_BODY:
+        lu_append(s, data, len);
+        if (tether_event_fin(ev)) s->frag_fins++;
         break;
     case TETHER_EV_OPEN: {
         s->open++;
