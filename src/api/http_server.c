@@ -66,6 +66,17 @@ static void tt_http_set_reading(tether_conn *c) {
     tt_conn_after_send(c); /* updates the socket's interest */
 }
 
+/* Queues bytes of the response. */
+static int tt_http_queue(tether_conn *c, const void *data, size_t len) {
+    uint8_t *p = len ? tt_outbuf_reserve(&c->hs_out, len) : NULL;
+    if (len && !p) return TETHER_E_NOMEM;
+    if (len) {
+        memcpy(p, data, len);
+        tt_outbuf_commit(&c->hs_out, len);
+    }
+    return 0;
+}
+
 /* Ends the connection after what is queued has gone: CLOSED says how. */
 static void tt_http_end(tether_conn *c, int err, const char *why) {
     tether_event *ev = tt_conn_closed_event(c, err, why);
@@ -89,13 +100,7 @@ static void tt_http_fail(tether_conn *c, int err) {
         tt_http_response_head(&b, status ? status : 400, NULL, (int64_t)strlen(text), 1,
                               time(NULL));
         tt_strbuf_adds(&b, text);
-        if (!tt_strbuf_status(&b)) {
-            uint8_t *p = tt_outbuf_reserve(&c->hs_out, b.len);
-            if (p) {
-                memcpy(p, b.p, b.len);
-                tt_outbuf_commit(&c->hs_out, b.len);
-            }
-        }
+        if (!tt_strbuf_status(&b)) tt_http_queue(c, b.p, b.len);
         tt_strbuf_free(&b);
         h->state = TT_HTTP_DONE;
     }
@@ -210,10 +215,7 @@ static void tt_http_continue(tether_conn *c) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     const char *expect = tether_server_hs_header(c->shs, "Expect");
     if (!expect || strcasecmp(expect, "100-continue") != 0 || c->http->body_done) return;
-    uint8_t *p = tt_outbuf_reserve(&c->hs_out, sizeof cont - 1);
-    if (!p) return;
-    memcpy(p, cont, sizeof cont - 1);
-    tt_outbuf_commit(&c->hs_out, sizeof cont - 1);
+    tt_http_queue(c, cont, sizeof cont - 1);
 }
 
 void tt_http_begin(tether_conn *c, const uint8_t *rest, size_t rest_len, uint64_t length,
@@ -274,16 +276,6 @@ int tt_http_add_header(tether_conn *c, const char *name, const char *value) {
                                           NULL};
     if (!tt_http_answering(c, TT_HTTP_WAIT)) return TETHER_E_STATE;
     return tt_hs_add_extra_header(&c->http->headers, name, value, managed);
-}
-
-static int tt_http_queue(tether_conn *c, const void *data, size_t len) {
-    uint8_t *p = len ? tt_outbuf_reserve(&c->hs_out, len) : NULL;
-    if (len && !p) return TETHER_E_NOMEM;
-    if (len) {
-        memcpy(p, data, len);
-        tt_outbuf_commit(&c->hs_out, len);
-    }
-    return 0;
 }
 
 /* Queues the head. length: the body's, TT_HTTP_CHUNKED, or for HTTP/1.0
