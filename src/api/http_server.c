@@ -221,12 +221,15 @@ static void tt_http_continue(tether_conn *c) {
 void tt_http_begin(tether_conn *c, const uint8_t *rest, size_t rest_len, uint64_t length,
                    int chunked) {
     int rc = tt_http_prepare(c, length, chunked);
+    if (!c->http) {
+        tt_conn_lost(c, rc, NULL);
+        return;
+    }
     c->phase = TT_PH_HTTP;
     c->deadline = 0; /* the application answers in its own time */
     tt_conn_arm_timer(c);
     tt_conn_keep_input(c, rest, rest_len);
     if (rc) {
-        if (c->http) c->http->state = TT_HTTP_WAIT;
         tt_http_fail(c, rc);
         return;
     }
