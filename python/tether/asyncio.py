@@ -32,7 +32,7 @@ from typing import (
 )
 
 from ._engine import (
-    ConnectionInfo, E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, BATCH, CloseInfo, Context, Headers,
+    ConnectionInfo, E_BACKPRESSURE, E_STATE, BATCH, CloseInfo, Context, Headers,
     Request, Response, Sink, close_args, conn_headers, conn_request, decide_request,
     encode_message, logger,
 )

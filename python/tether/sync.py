@@ -28,7 +28,7 @@ import collections
 import os
 import threading
 import time
-from typing import Any, Callable, Deque, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Deque, Iterable, Iterator, Union
 
 from ._engine import (
     ConnectionInfo, E_BACKPRESSURE, E_STATE, CloseInfo, Context, Headers, Request, Response, Sink,
