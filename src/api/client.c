@@ -99,13 +99,11 @@ static void tt_client_connected(tether_conn *c) {
     const char *req;
     size_t len;
     int rc = tether_client_hs_request(c->chs, &req, &len);
-    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->hs_out, len);
-    if (!p) {
-        tt_conn_lost(c, rc ? rc : TETHER_E_NOMEM, NULL);
+    if (!rc) rc = tt_outbuf_append(&c->hs_out, req, len);
+    if (rc) {
+        tt_conn_lost(c, rc, NULL);
         return;
     }
-    memcpy(p, req, len);
-    tt_outbuf_commit(&c->hs_out, len);
     c->phase = TT_PH_HS_CLIENT;
     c->deadline = c->opts->handshake_timeout ? c->ctx->now + c->opts->handshake_timeout : 0;
     tt_conn_arm_timer(c);

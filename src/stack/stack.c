@@ -158,13 +158,8 @@ void tt_stack_wire_sent(tt_stack *s, size_t n) {
     size_t rest = s->lent - n;
     s->lent = 0;
     if (!rest) return;
-    uint8_t *p = tt_outbuf_reserve(&s->wire, rest);
-    if (!p) { /* the bytes are lost: the stream is broken from here */
-        tt_stack_fail(s, 0, TETHER_E_NOMEM);
-        return;
-    }
-    memcpy(p, s->lent_at + n, rest);
-    tt_outbuf_commit(&s->wire, rest);
+    if (tt_outbuf_append(&s->wire, s->lent_at + n, rest) != 0)
+        tt_stack_fail(s, 0, TETHER_E_NOMEM); /* the bytes are lost: the stream is broken */
 }
 
 int tt_stack_shutdown(tt_stack *s) {

@@ -42,6 +42,15 @@ void tt_outbuf_commit(tt_outbuf *b, size_t n) {
     if (b->nrefs) b->own_after += n;
 }
 
+int tt_outbuf_append(tt_outbuf *b, const void *data, size_t len) {
+    if (!len) return 0;
+    uint8_t *p = tt_outbuf_reserve(b, len);
+    if (!p) return TETHER_E_NOMEM;
+    memcpy(p, data, len);
+    tt_outbuf_commit(b, len);
+    return 0;
+}
+
 static tt_outref *tt_outbuf_ref(const tt_outbuf *b, size_t i) {
     return &b->refs[(b->first + i) % b->refcap];
 }
@@ -130,7 +139,13 @@ static void tt_outbuf_consume_shared(tt_outbuf *b, size_t n) {
     tt_shared_frame_unref(r->f);
     b->ref_off = 0;
     b->first = (b->first + 1) % b->refcap;
-    if (--b->nrefs == 0) b->own_after = 0;
+    if (--b->nrefs) return;
+    b->own_after = 0;
+    if (b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
+        free(b->refs);
+        b->refs = NULL;
+        b->refcap = b->first = 0;
+    }
 }
 
 void tt_outbuf_consume(tt_outbuf *b, size_t n) {
@@ -138,10 +153,9 @@ void tt_outbuf_consume(tt_outbuf *b, size_t n) {
         tt_outbuf_consume_own(b, n < tt_outbuf_own(b) ? n : tt_outbuf_own(b));
         return;
     }
-    while (n) {
-        size_t piece;
-        int own = tt_outbuf_own_first(b) > 0;
-        if (!tt_outbuf_front(b, &piece)) return; /* more than queued: a caller's bug */
+    while (n && b->nrefs) {
+        size_t own = tt_outbuf_own_first(b);
+        size_t piece = own ? own : tt_outbuf_ref(b, 0)->f->len - b->ref_off;
         size_t k = n < piece ? n : piece;
         if (own)
             tt_outbuf_consume_own(b, k);
@@ -149,6 +163,7 @@ void tt_outbuf_consume(tt_outbuf *b, size_t n) {
             tt_outbuf_consume_shared(b, k);
         n -= k;
     }
+    if (n) tt_outbuf_consume_own(b, n < tt_outbuf_own(b) ? n : tt_outbuf_own(b));
 }
 
 void tt_outbuf_free(tt_outbuf *b) {

@@ -35,6 +35,9 @@ typedef struct tt_outbuf {
  * does not keep the memory of its largest message. */
 #define TT_OUTBUF_KEEP (16u * 1024u)
 
+/* A ring of shared frames longer than this is freed once empty. */
+#define TT_OUTBUF_KEEP_REFS 16u
+
 /* Every byte still to write, own and shared. */
 static inline size_t tt_outbuf_len(const tt_outbuf *b) {
     return b->tail - b->head + b->ref_bytes;
@@ -49,6 +52,8 @@ static inline size_t tt_outbuf_own(const tt_outbuf *b) {
  * NULL (no memory). Follow with tt_outbuf_commit(b, n). */
 uint8_t *tt_outbuf_reserve(tt_outbuf *b, size_t n);
 void tt_outbuf_commit(tt_outbuf *b, size_t n);
+/* Copies len own bytes to the end: 0 or TETHER_E_NOMEM. */
+int tt_outbuf_append(tt_outbuf *b, const void *data, size_t len);
 /* Appends a shared frame, taking a reference. 0 or TETHER_E_NOMEM. */
 int tt_outbuf_push_shared(tt_outbuf *b, tt_shared_frame *f);
 /* The first contiguous piece to write (NULL and 0 when empty). */
