@@ -297,6 +297,10 @@ void tt_http_released(tether_conn *c, int type);
 void tt_http_resume(tether_conn *c);
 int tt_http_add_header(tether_conn *c, const char *name, const char *value);
 int tt_http_close(tether_conn *c);
+/* Answers a request we refuse with status (0: none; not if a response
+ * has started), then ends the connection: CLOSED with err, if the
+ * application has seen the connection. */
+void tt_http_refuse(tether_conn *c, int err, int status);
 void tt_http_free(tether_conn *c);
 /* A request parser with the options' head limits (NULL: out of memory). */
 tether_server_hs *tt_server_hs_with_limits(const tether_opts *o);

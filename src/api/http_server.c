@@ -24,19 +24,20 @@
 enum { TT_HTTP_WAIT, TT_HTTP_STREAM, TT_HTTP_DONE };
 
 /* Response body framing beyond a length: chunked, or (HTTP/1.0, which
- * knows no chunks) ended by closing the connection. */
+ * knows no chunks) ended by closing the connection; or no body at all
+ * (HEAD, 204, 304), where what the application writes is dropped. */
 #define TT_HTTP_CHUNKED (-1)
 #define TT_HTTP_UNTIL_CLOSE (-2)
+#define TT_HTTP_NO_BODY (-3)
 
 struct tt_http {
     tt_http_body body;
     int body_done;    /* the request body was read whole */
-    int fin_out;      /* the HTTP_BODY with fin was given */
     int head_only;    /* HEAD: the response has no body */
     int http10;       /* the request was HTTP/1.0 */
     int keep_alive;   /* another request may follow on this connection */
     int state;        /* TT_HTTP_* */
-    int64_t out_left; /* the response's body bytes still owed, or < 0 */
+    int64_t out_left; /* the response's body bytes still owed, or TT_HTTP_* */
     int held;         /* an HTTP or HTTP_BODY event is out */
     int pumping;      /* inside tt_http_pump(): a release only clears held */
     size_t consume;   /* pending bytes the last event's slice used */
@@ -66,17 +67,6 @@ static void tt_http_set_reading(tether_conn *c) {
     tt_conn_after_send(c); /* updates the socket's interest */
 }
 
-/* Queues bytes of the response. */
-static int tt_http_queue(tether_conn *c, const void *data, size_t len) {
-    uint8_t *p = len ? tt_outbuf_reserve(&c->hs_out, len) : NULL;
-    if (len && !p) return TETHER_E_NOMEM;
-    if (len) {
-        memcpy(p, data, len);
-        tt_outbuf_commit(&c->hs_out, len);
-    }
-    return 0;
-}
-
 /* Ends the connection after what is queued has gone: CLOSED says how. */
 static void tt_http_end(tether_conn *c, int err, const char *why) {
     tether_event *ev = tt_conn_closed_event(c, err, why);
@@ -88,23 +78,21 @@ static void tt_http_end(tether_conn *c, int err, const char *why) {
     tt_emit(ev);
 }
 
-/* A request we answer ourselves (a body too large or badly framed): the
- * status goes out if no response has started, then the connection ends. */
-static void tt_http_fail(tether_conn *c, int err) {
-    struct tt_http *h = c->http;
-    if (h->state == TT_HTTP_WAIT) {
-        tt_strbuf b = {0};
-        /* too big here is the body: the head's limit (431) was passed */
-        int status = err == TETHER_E_HS_TOO_BIG ? 413 : tether_error_http_status(err);
-        const char *text = tether_strerror(err);
-        tt_http_response_head(&b, status ? status : 400, NULL, (int64_t)strlen(text), 1,
-                              time(NULL));
-        tt_strbuf_adds(&b, text);
-        if (!tt_strbuf_status(&b)) tt_http_queue(c, b.p, b.len);
-        tt_strbuf_free(&b);
-        h->state = TT_HTTP_DONE;
-    }
+void tt_http_refuse(tether_conn *c, int err, int status) {
+    const char *resp;
+    size_t len;
+    /* a request head, or a request whose answer has not started */
+    int answering = c->phase != TT_PH_HTTP || c->http->state == TT_HTTP_WAIT;
+    if (answering && status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0)
+        tt_outbuf_append(&c->hs_out, resp, len);
+    if (c->http) c->http->state = TT_HTTP_DONE;
     tt_http_end(c, err, NULL);
+}
+
+/* A request we answer ourselves (a body too large or badly framed, out of
+ * memory): the head's limit was passed before, so too big is the body. */
+static void tt_http_fail(tether_conn *c, int err) {
+    tt_http_refuse(c, err, err == TETHER_E_HS_TOO_BIG ? 413 : tether_error_http_status(err));
 }
 
 /* Both the response and the request body are done: the next request, or
@@ -142,7 +130,6 @@ static void tt_http_emit(tether_conn *c, int type, const uint8_t *data, size_t l
     ev->len = len;
     ev->fin = fin;
     c->http->held = 1;
-    if (fin) c->http->fin_out = 1;
     tt_emit(ev);
 }
 
@@ -167,9 +154,9 @@ static void tt_http_pump(tether_conn *c) {
             int fin = !h->body.chunked && h->body.remaining == 0;
             h->body_done = fin;
             tt_http_emit(c, TETHER_EV_HTTP_BODY, d, dl, fin);
-        } else if (rc == 0) {
+        } else if (rc == 0) { /* only a chunked body ends apart from its data */
             h->body_done = 1;
-            if (!h->fin_out) tt_http_emit(c, TETHER_EV_HTTP_BODY, NULL, 0, 1);
+            tt_http_emit(c, TETHER_EV_HTTP_BODY, NULL, 0, 1);
         } else if (rc == TETHER_E_AGAIN) {
             if (h->consume) continue; /* framing bytes: drop them, then wait */
             break;
@@ -205,7 +192,6 @@ static int tt_http_prepare(tether_conn *c, uint64_t length, int chunked) {
     h->http10 = tt_server_hs_minor(c->shs) == 0;
     h->keep_alive = tt_server_hs_keep_alive(c->shs);
     h->body_done = !chunked && length == 0;
-    h->fin_out = h->body_done;
     return 0;
 }
 
@@ -215,7 +201,7 @@ static void tt_http_continue(tether_conn *c) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     const char *expect = tether_server_hs_header(c->shs, "Expect");
     if (!expect || strcasecmp(expect, "100-continue") != 0 || c->http->body_done) return;
-    tt_http_queue(c, cont, sizeof cont - 1);
+    tt_outbuf_append(&c->hs_out, cont, sizeof cont - 1);
 }
 
 void tt_http_begin(tether_conn *c, const uint8_t *rest, size_t rest_len, uint64_t length,
@@ -297,11 +283,11 @@ static int tt_http_queue_head(tether_conn *c, int status, const char *type, int6
     tt_strbuf b = {0};
     tt_http_response_head(&b, status, &h->headers, length, !h->keep_alive, time(NULL));
     rc = tt_strbuf_status(&b);
-    if (!rc) rc = tt_http_queue(c, b.p, b.len);
+    if (!rc) rc = tt_outbuf_append(&c->hs_out, b.p, b.len);
     tt_strbuf_free(&b);
     if (rc) return rc;
     int bodiless = h->head_only || tt_http_status_bodiless(status);
-    h->out_left = bodiless ? 0 : length;
+    h->out_left = bodiless ? TT_HTTP_NO_BODY : length;
     return 0;
 }
 
@@ -318,7 +304,7 @@ int tether_conn_respond(tether_conn *c, int status, const char *content_type, co
     if (!c || (!body && len)) return TETHER_E_INVAL;
     if (!h) return TETHER_E_STATE;
     int rc = tt_http_queue_head(c, status, content_type, (int64_t)len);
-    if (!rc && h->out_left) rc = tt_http_queue(c, body, len);
+    if (!rc && h->out_left != TT_HTTP_NO_BODY) rc = tt_outbuf_append(&c->hs_out, body, len);
     if (rc) return rc;
     tt_http_answered(c);
     return 0;
@@ -340,9 +326,9 @@ int tether_conn_respond_start(tether_conn *c, int status, const char *content_ty
 static int tt_http_queue_chunk(tether_conn *c, const void *data, size_t len) {
     char size[24];
     int n = snprintf(size, sizeof size, "%zx\r\n", len);
-    int rc = tt_http_queue(c, size, (size_t)n);
-    if (!rc) rc = tt_http_queue(c, data, len);
-    if (!rc) rc = tt_http_queue(c, "\r\n", 2);
+    int rc = tt_outbuf_append(&c->hs_out, size, (size_t)n);
+    if (!rc) rc = tt_outbuf_append(&c->hs_out, data, len);
+    if (!rc) rc = tt_outbuf_append(&c->hs_out, "\r\n", 2);
     return rc;
 }
 
@@ -350,11 +336,11 @@ int tether_conn_respond_write(tether_conn *c, const void *data, size_t len) {
     struct tt_http *h = tt_http_answering(c, TT_HTTP_STREAM);
     if (!c || (!data && len)) return TETHER_E_INVAL;
     if (!h) return TETHER_E_STATE;
+    if (h->out_left == TT_HTTP_NO_BODY || !len) return 0;
     if (h->out_left >= 0 && (uint64_t)len > (uint64_t)h->out_left) return TETHER_E_INVAL;
-    if (!len || h->out_left == 0) return 0; /* HEAD, 204, 304: no body goes */
     if (tt_outbuf_len(&c->hs_out) > c->opts->cfg.send_limit) return TETHER_E_BACKPRESSURE;
     int rc = h->out_left == TT_HTTP_CHUNKED ? tt_http_queue_chunk(c, data, len)
-                                            : tt_http_queue(c, data, len);
+                                            : tt_outbuf_append(&c->hs_out, data, len);
     if (rc) return rc;
     if (h->out_left > 0) h->out_left -= (int64_t)len;
     tt_conn_after_send(c);
@@ -366,7 +352,7 @@ int tether_conn_respond_end(tether_conn *c) {
     if (!c) return TETHER_E_INVAL;
     if (!h || h->out_left > 0) return TETHER_E_STATE;
     if (h->out_left == TT_HTTP_CHUNKED) {
-        int rc = tt_http_queue(c, "0\r\n\r\n", 5);
+        int rc = tt_outbuf_append(&c->hs_out, "0\r\n\r\n", 5);
         if (rc) return rc;
     }
     tt_http_answered(c);
@@ -374,5 +360,5 @@ int tether_conn_respond_end(tether_conn *c) {
 }
 
 const char *tether_conn_method(const tether_conn *c) {
-    return c && c->shs && c->role == TETHER_ROLE_SERVER ? tt_server_hs_method(c->shs) : NULL;
+    return c && c->shs ? tt_server_hs_method(c->shs) : NULL;
 }

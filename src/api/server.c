@@ -17,22 +17,10 @@
  * The application hears of it only on a connection that served it plain
  * HTTP requests before (CLOSED). */
 static void tt_server_refuse(tether_conn *c, int err) {
-    const char *resp;
-    size_t len;
     int status = tether_error_http_status(err);
-    c->error = err;
     tt_log(TETHER_LOG_INFO, "refused a request from %s: %s (HTTP %d)", c->peer,
            tether_strerror(err), status);
-    if (status && tether_server_hs_reject(c->shs, status, NULL, &resp, &len) == 0) {
-        uint8_t *p = tt_outbuf_reserve(&c->hs_out, len);
-        if (p) {
-            memcpy(p, resp, len);
-            tt_outbuf_commit(&c->hs_out, len);
-        }
-    }
-    tether_event *ev = tt_conn_closed_event(c, err, NULL);
-    tt_conn_linger(c);
-    tt_emit(ev);
+    tt_http_refuse(c, err, status);
 }
 
 /* A complete head that is not an upgrade, on a listener that serves plain
@@ -157,10 +145,8 @@ static int tt_server_queue_response(tether_conn *c) {
         rc = c->decided < 0
                  ? tether_server_hs_reject(c->shs, c->reject_status, c->reject_body, &resp, &len)
                  : tether_server_hs_accept(c->shs, &resp, &len);
-    uint8_t *p = rc ? NULL : tt_outbuf_reserve(&c->hs_out, len);
-    if (!p) return rc ? rc : TETHER_E_NOMEM;
-    memcpy(p, resp, len);
-    tt_outbuf_commit(&c->hs_out, len);
+    if (!rc) rc = tt_outbuf_append(&c->hs_out, resp, len);
+    if (rc) return rc;
     tt_server_hs_compact(c->shs); /* keep only the request, fitted */
     return 0;
 }

@@ -111,6 +111,12 @@ static void test_bodies(void **state) {
     assert_int_equal(w.sides[0].acc_len, 17);
     assert_memory_equal(w.sides[0].acc, "helloworldabcdefg", 17);
     assert_int_equal(w.sides[0].frag_fins, 2);
+    /* a bad request after good ones is refused on the same connection,
+     * which the application hears end */
+    const char bad[] = "GET / HTTP/1.1\r\n\r\n";
+    assert_int_equal(raw_write(fd, bad, sizeof bad - 1), 0);
+    UNTIL(&w, 5000, (rx_poll(&r, fd), strstr(r.buf, "HTTP/1.1 400 ")) && w.sides[0].closed);
+    assert_int_equal(w.sides[0].error, TETHER_E_HS_MALFORMED);
     close(fd);
     w_free(&w);
 }
@@ -147,6 +153,15 @@ static void test_streamed_response(void **state) {
     UNTIL(&w, 5000, w.sides[0].closed == 1);
     assert_int_equal(w.sides[0].error, 0);
     assert_int_equal(w.sides[0].clean, 1);
+    /* HEAD: the same calls succeed, and no body goes out */
+    fd = raw_connect(w.port);
+    const char head[] = "HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_int_equal(raw_write(fd, head, sizeof head - 1), 0);
+    rx rh = {0};
+    UNTIL(&w, 5000, rx_poll(&rh, fd));
+    assert_non_null(strstr(rh.buf, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"));
+    assert_null(strstr(rh.buf, "one,"));
+    close(fd);
     /* HTTP/1.0 knows no chunks: the body ends with the connection */
     fd = raw_connect(w.port);
     const char q10[] = "GET / HTTP/1.0\r\n\r\n";
@@ -224,17 +239,12 @@ static void test_body_errors(void **state) {
     w_free(&w);
 }
 
-/* The answer can come later than the event; meanwhile the next request
- * waits. Expect: 100-continue gets its interim response. */
-static void defer_answer(world *w, tether_event *ev, side *s) {
-    (void)w;
-    (void)ev;
-    (void)s;
-}
-
+/* The answer can come later than the event (no hook answers here);
+ * meanwhile the next request waits. Expect: 100-continue gets its interim
+ * response. */
 static void test_deferred_answer(void **state) {
     world w;
-    http_world(&w, MODE(state), http_opts(), defer_answer);
+    http_world(&w, MODE(state), http_opts(), NULL);
     int fd = raw_connect(w.port);
     const char q[] =
         "PUT /d HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
@@ -274,6 +284,30 @@ static void test_keepalive_timeout(void **state) {
     w_free(&w);
 }
 
+/* Keep-alive off: every answer says "Connection: close" and the
+ * connection ends cleanly after it; the options refuse bad values. */
+static void test_no_keepalive(void **state) {
+    world w;
+    tether_opts *o = http_opts();
+    assert_int_equal(tether_opts_set_http(o, 2), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_http(NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_keepalive_timeout(NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_keepalive_timeout(o, 0), 0);
+    http_world(&w, MODE(state), o, answer_at_fin);
+    int fd = raw_connect(w.port);
+    const char q[] = "GET /k HTTP/1.1\r\nHost: t\r\n\r\nGET /never HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_int_equal(raw_write(fd, q, sizeof q - 1), 0);
+    rx r = {0};
+    UNTIL(&w, 5000, rx_poll(&r, fd) && w.nsides == 1 && w.sides[0].closed);
+    assert_non_null(strstr(r.buf, "Connection: close\r\n\r\nGET /k 0"));
+    assert_null(strstr(r.buf, "/never"));
+    assert_int_equal(w.sides[0].http, 1);
+    assert_int_equal(w.sides[0].error, 0);
+    assert_int_equal(w.sides[0].clean, 1);
+    close(fd);
+    w_free(&w);
+}
+
 /* WebSocket upgrades still work next to plain requests; without the
  * option a plain GET is refused as before. */
 static void test_upgrade_beside(void **state) {
@@ -301,9 +335,9 @@ static void test_upgrade_beside(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        BOTH(test_keep_alive_pipelined), BOTH(test_bodies),         BOTH(test_streamed_response),
-        BOTH(test_bad_requests),         BOTH(test_body_errors),    BOTH(test_deferred_answer),
-        BOTH(test_keepalive_timeout),    BOTH(test_upgrade_beside),
+        BOTH(test_keep_alive_pipelined), BOTH(test_bodies),       BOTH(test_streamed_response),
+        BOTH(test_bad_requests),         BOTH(test_body_errors),  BOTH(test_deferred_answer),
+        BOTH(test_keepalive_timeout),    BOTH(test_no_keepalive), BOTH(test_upgrade_beside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
