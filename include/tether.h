@@ -1114,6 +1114,38 @@ TETHER_API int tether_conn_respond_start(tether_conn *c, int status, const char 
                                          int64_t length);
 TETHER_API int tether_conn_respond_write(tether_conn *c, const void *data, size_t len);
 TETHER_API int tether_conn_respond_end(tether_conn *c);
+/* Answers the current request with bytes of a file: length bytes of fd
+ * from offset (length -1: up to the end of the file), which must be a
+ * regular file; Content-Length is that length. The file is never read
+ * into memory: a plain connection sends it with sendfile(2), a TLS one
+ * reads it in pieces as the socket takes them. On success fd belongs to
+ * tether (closed once sent, or when the connection ends; HEAD, 204 and
+ * 304 close it at once); on error it stays yours. A file that shrinks
+ * while being sent ends the connection. Errors: TETHER_E_INVAL (fd < 0,
+ * not a regular file, offset or length past its end), TETHER_E_STATE,
+ * TETHER_E_IO (fstat failed: errno says why), TETHER_E_NOMEM. */
+TETHER_API int tether_conn_respond_file(tether_conn *c, int status, const char *content_type,
+                                        int fd, int64_t offset, int64_t length);
+/* Serves the current request from the files under the directory root, as
+ * a web server's document root does; path is the request path to look up
+ * (starting with '/'; NULL: the request's own, tether_conn_path()), so a
+ * mount point's prefix can be cut off first. It always answers:
+ *   - GET and HEAD only (405 with Allow otherwise);
+ *   - the file with a Content-Type by its extension (application/
+ *     octet-stream when unknown), an ETag and Last-Modified; 304 when
+ *     If-None-Match names the ETag or, without it, when If-Modified-Since
+ *     is not older than the file;
+ *   - a directory: its index.html (404 without one: no listings); named
+ *     without its final '/', a 301 to the name with it;
+ *   - 404 for what does not exist, is not a regular file or lies behind a
+ *     symbolic link (none is followed below root); 403 when the file may
+ *     not be read; 400 for a path with "." or ".." segments, escaped '/'
+ *     or NUL, or a bad escape: nothing outside root can be named.
+ * The body goes out as with tether_conn_respond_file(). Returns 0 once
+ * the answer is queued, or TETHER_E_INVAL (c or root NULL),
+ * TETHER_E_STATE (no HTTP request to answer), TETHER_E_NOMEM. Loop thread;
+ * it opens files there, so a root on a slow disk stalls the loop. */
+TETHER_API int tether_conn_serve_static(tether_conn *c, const char *root, const char *path);
 
 /* ---- Connections --------------------------------------------------------- */
 

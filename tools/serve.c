@@ -2,11 +2,13 @@
  * serve.c - `tether serve`: an echo server (or, with --broadcast, a relay
  * to every client) in callback mode on tether's own loop.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -23,6 +25,10 @@ static const char usage[] =
     "  --protocol NAME      a supported sub-protocol (repeatable; the first one the\n"
     "                       client offers is chosen)\n"
     "  --broadcast          send every message to every connected client instead\n"
+    "  --static DIR         answer plain HTTP requests (GET, HEAD) with the files in DIR\n"
+    "                       on the same port: index.html for a directory, types by\n"
+    "                       extension, ETag and Last-Modified; nothing outside DIR\n"
+    "                       (no '..', no symbolic links); WebSockets on any path as before\n"
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G suffixes)\n"
     "  --idle-timeout SEC   close (1001) a connection silent this long (default 120; 0: never)\n"
     "  --ping-interval SEC  ping a connection silent this long (default 20; 0: never)\n"
@@ -58,7 +64,7 @@ static const char usage[] =
     "  --deflate-threshold BYTES  send shorter messages uncompressed (default 64)\n";
 
 struct serve_args {
-    const char *host, *path;
+    const char *host, *path, *static_dir;
     int port, broadcast, verbose;
     /* in ms; what a server facing the Internet should have (uWebSockets
      * closes after 120 s idle; websockets pings every 20 s, 20 s to answer) */
@@ -77,7 +83,7 @@ struct peer {
 struct server {
     tether_ctx *ctx;
     tether_listener *listener;
-    const char *path;
+    const char *path, *static_dir;
     int broadcast, verbose, shutting_down;
     struct peer *peers;    /* every accepted connection not yet CLOSED */
     tether_conn **targets; /* a broadcast's receivers, and their results */
@@ -233,8 +239,33 @@ static void on_message(struct server *s, tether_conn *c, const tether_event *ev)
         shed_if_full(c, tether_conn_send(c, (tether_opcode)opcode, data, len));
 }
 
+/* The user pointer of a connection that served plain HTTP (a WebSocket
+ * connection's is its struct peer). */
+static char http_conn;
+
+/* A plain HTTP request (--static): a file, or the error the library picks. */
+static void on_http(struct server *s, tether_conn *c) {
+    tether_conn_set_user(c, &http_conn);
+    const char *method = tether_conn_method(c), *path = tether_conn_path(c);
+    int rc = tether_conn_serve_static(c, s->static_dir, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "%s: cannot answer %s: %s\n", peer_name(c), path ? path : "",
+                tether_strerror(rc));
+        tether_conn_close(c, 0, NULL);
+    } else if (s->verbose) {
+        fprintf(stderr, "http %s %s %s\n", peer_name(c), method ? method : "?", path ? path : "");
+    }
+}
+
 static void on_closed(struct server *s, tether_conn *c, const tether_event *ev) {
     struct peer *p = tether_conn_user(c);
+    if (p == (void *)&http_conn) {
+        /* the client left, or sent no new request in time: normal ends */
+        int err = tether_event_error(ev);
+        if (s->verbose && err != 0 && err != TETHER_E_CLOSED && err != TETHER_E_TIMEOUT)
+            fprintf(stderr, "failed %s: %s\n", peer_name(c), tether_strerror(err));
+        return;
+    }
     if (!p) {
         /* Rejected during REQUEST, or failed before it (a TLS handshake
          * with a client whose certificate was refused, say). */
@@ -267,6 +298,9 @@ static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
         break;
     case TETHER_EV_MESSAGE:
         on_message(s, c, ev);
+        break;
+    case TETHER_EV_HTTP:
+        on_http(s, c);
         break;
     case TETHER_EV_CLOSED:
         on_closed(s, c, ev);
@@ -323,7 +357,7 @@ static int set_time_limits(tether_opts *o, const struct serve_args *a) {
 static int start(struct server *s, const struct serve_args *a) {
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     if (!opts) return -1;
-    if (set_time_limits(opts, a) != 0) {
+    if (set_time_limits(opts, a) != 0 || (a->static_dir && tether_opts_set_http(opts, 1) != 0)) {
         tether_opts_free(opts);
         return -1;
     }
@@ -346,7 +380,10 @@ static int start(struct server *s, const struct serve_args *a) {
 }
 
 static int run_server(const struct serve_args *a) {
-    struct server s = {.path = a->path, .broadcast = a->broadcast, .verbose = a->verbose};
+    struct server s = {.path = a->path,
+                       .static_dir = a->static_dir,
+                       .broadcast = a->broadcast,
+                       .verbose = a->verbose};
     int rc = CLI_EXIT_FAIL;
     if (start(&s, a) == 0) {
         set_signals(s.ctx);
@@ -375,7 +412,8 @@ enum {
     OPT_PING_INTERVAL,
     OPT_PING_TIMEOUT,
     OPT_MESSAGE_TIMEOUT,
-    OPT_SEND_BUDGET
+    OPT_SEND_BUDGET,
+    OPT_STATIC
 };
 
 static const struct option long_opts[] = {
@@ -391,6 +429,7 @@ static const struct option long_opts[] = {
     {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT},
     {"send-budget", required_argument, NULL, OPT_SEND_BUDGET},
+    {"static", required_argument, NULL, OPT_STATIC},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
@@ -401,6 +440,17 @@ static int take_seconds(const char *name, const char *arg, double min_s, unsigne
     if (cli_parse_seconds(name, arg, min_s, 86400.0 * 7, &sec) != 0) return CLI_EXIT_USAGE;
     *ms = (unsigned)(sec * 1000.0 + 0.5);
     if (min_s > 0 && *ms == 0) *ms = 1;
+    return 0;
+}
+
+/* --static DIR: a directory we can open now (the library opens it again
+ * for each request, so later changes to its files are served). */
+static int take_static_dir(struct serve_args *a, const char *arg) {
+    struct stat st;
+    if (stat(arg, &st) != 0)
+        return cli_usage_error("serve", "--static %s: %s", arg, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return cli_usage_error("serve", "--static %s: not a directory", arg);
+    a->static_dir = arg;
     return 0;
 }
 
@@ -434,6 +484,8 @@ static int take_option(struct serve_args *a, int opt, const char *arg) {
     case 'b':
         a->broadcast = 1;
         return 0;
+    case OPT_STATIC:
+        return take_static_dir(a, arg);
     case OPT_SNI:
         return cli_add_sni(&a->conn, arg) == 0 ? 0 : CLI_EXIT_USAGE;
     case OPT_VERIFY_CLIENT:

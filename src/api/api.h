@@ -81,6 +81,9 @@ typedef struct tt_conn_class {
     /* Input kept in c->pending before the WebSocket opens is due (NULL:
      * none is ever kept then). */
     void (*resume)(tether_conn *c);
+    /* A file body (tt_file_body_start) was written whole (NULL: the role
+     * never sends one). */
+    void (*file_sent)(tether_conn *c);
     /* Frees what the role keeps on c (NULL: nothing). */
     void (*cleanup)(tether_conn *c);
 } tt_conn_class;
@@ -100,9 +103,11 @@ struct tether_conn {
 
     tether_client_hs *chs;
     tether_server_hs *shs;
-    struct tt_http *http; /* a plain HTTP request being served (server) */
-    char *extensions;     /* negotiated Sec-WebSocket-Extensions value */
-    tether_pmd *pmd;      /* permessage-deflate while it is being negotiated */
+    struct tt_http *http;      /* a plain HTTP request being served (server) */
+    struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
+    int file_sent;             /* ... it went whole: tell the role after the flush */
+    char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
+    tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;
     struct addrinfo *addrs, *next_addr;
     tt_resolve *resolve;
@@ -205,6 +210,20 @@ void tt_listener_pause(tether_listener *l, int err);
 void tt_listener_on_backoff(tt_timer *t);
 void tt_listeners_resume(tether_ctx *ctx);
 
+/* conn_file.c: a file as a response body, after hs_out on the wire. It
+ * takes fd (closed when sent, or by tt_file_body_free()). */
+int tt_file_body_start(tether_conn *c, int fd, uint64_t offset, uint64_t len);
+void tt_file_body_free(tether_conn *c);
+/* Drops the file body without closing its descriptor (it stays the caller's). */
+void tt_file_body_forget(tether_conn *c);
+/* Plain connections: sendfile(2) until the socket is full (0) or all went
+ * (1), or an error. */
+int tt_file_body_sendfile(tether_conn *c);
+/* Stacked connections: the next bytes, read into buf (> 0), or an error;
+ * then tt_file_body_sent() with how many the stack took. */
+ssize_t tt_file_body_peek(tether_conn *c, uint8_t *buf, size_t cap);
+void tt_file_body_sent(tether_conn *c, size_t n);
+
 /* conn_wire.c: bytes between the socket and the WebSocket, through the
  * transport stack when there is one. tt_wire_read() leaves input at
  * ctx->rbuf and returns its length, 0 at the end of the stream,
@@ -302,6 +321,8 @@ int tt_http_close(tether_conn *c);
  * application has seen the connection. */
 void tt_http_refuse(tether_conn *c, int err, int status);
 void tt_http_free(tether_conn *c);
+/* The file answering the request (tether_conn_respond_file) went whole. */
+void tt_http_file_sent(tether_conn *c);
 /* A request parser with the options' head limits (NULL: out of memory). */
 tether_server_hs *tt_server_hs_with_limits(const tether_opts *o);
 

@@ -77,6 +77,11 @@ void tt_conn_flush(tether_conn *c) {
         return;
     }
     tt_conn_account(c);
+    if (c->file_sent) { /* the role goes on (and may free c): it flushes again */
+        c->file_sent = 0;
+        c->cls->file_sent(c);
+        return;
+    }
     if (c->phase == TT_PH_OPEN && tt_ws_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
     if (c->phase == TT_PH_LINGER && !tt_wire_wants_write(c)) tt_conn_finish_linger(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);

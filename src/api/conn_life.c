@@ -32,6 +32,7 @@ void tt_conn_free(tether_conn *c) {
     tt_ws_cleanup(&c->ws);
     tt_stack_free(&c->stack);
     tt_outbuf_free(&c->hs_out);
+    tt_file_body_free(c);
     free(c->extensions);
     tether_pmd_free(c->pmd);
     tt_opts_unref(c->opts);
@@ -60,6 +61,7 @@ void tt_conn_shut(tether_conn *c) {
         c->resolve = NULL;
     }
     tt_conn_close_fd(c);
+    tt_file_body_free(c); /* its descriptor too, while the user holds c */
     tt_timer_stop(c->ctx->loop, &c->timer);
     c->phase = TT_PH_DEAD;
     tt_conn_account(c); /* a dead connection owes nothing: give back its budget */

@@ -79,10 +79,10 @@ ssize_t tt_wire_read(tether_conn *c) {
 
 /* ---- writing -------------------------------------------------------------- */
 
-/* Plaintext waits: the handshake's bytes, or frames. */
+/* Plaintext waits: the handshake's bytes, a file body, or frames. */
 static int tt_wire_queued(const tether_conn *c) {
     size_t frames;
-    return tt_outbuf_len(&c->hs_out) > 0 || tt_ws_output(&c->ws, &frames) != NULL;
+    return tt_outbuf_len(&c->hs_out) > 0 || c->file || tt_ws_output(&c->ws, &frames) != NULL;
 }
 
 /* Pieces of one writev(2): the handshake's bytes, the connection's own
@@ -96,8 +96,13 @@ static int tt_wire_flush_plain(tether_conn *c) {
         struct iovec iov[TT_WIRE_PIECES];
         int k = 0;
         size_t hs = tt_outbuf_len(&c->hs_out);
+        if (c->file && !hs) { /* a file body follows the head it belongs to */
+            int rc = tt_file_body_sendfile(c);
+            if (rc <= 0) return rc;
+            continue;
+        }
         if (hs) iov[k++] = (struct iovec){c->hs_out.buf + c->hs_out.head, hs};
-        k += tt_ws_output_pieces(&c->ws, iov + k, TT_WIRE_PIECES - k);
+        if (!c->file) k += tt_ws_output_pieces(&c->ws, iov + k, TT_WIRE_PIECES - k);
         if (!k) return 0;
         ssize_t n = tt_sock_writev(c->io.fd, iov, k);
         if (n == TETHER_E_AGAIN) return 0;
@@ -129,13 +134,30 @@ static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
     }
 }
 
-/* Hands plaintext to the stack, the handshake's first, while it takes it.
- * Returns 0 or an error. */
-static int tt_wire_encrypt(tether_conn *c) {
+/* Hands a piece of the file body to the stack, read into scratch (the
+ * socket input's chunk, idle while writing). 1 when the stack took some,
+ * 0 when it is full, or an error. */
+static int tt_wire_encrypt_file(tether_conn *c, uint8_t *scratch) {
+    ssize_t got = tt_file_body_peek(c, scratch, TT_STACK_CHUNK);
+    if (got < 0) return (int)got;
+    ssize_t n = tt_stack_write(&c->stack, scratch, (size_t)got);
+    if (n <= 0) return (int)n; /* what it did not take is read again later */
+    tt_file_body_sent(c, (size_t)n);
+    return 1;
+}
+
+/* Hands plaintext to the stack, the handshake's first, then a file body,
+ * then frames, while it takes it. Returns 0 or an error. */
+static int tt_wire_encrypt(tether_conn *c, uint8_t *scratch) {
     for (;;) {
         size_t len;
         const uint8_t *p;
         int hs = tt_outbuf_len(&c->hs_out) > 0;
+        if (!hs && c->file) {
+            int rc = tt_wire_encrypt_file(c, scratch);
+            if (rc <= 0) return rc;
+            continue;
+        }
         if (hs) {
             len = tt_outbuf_len(&c->hs_out);
             p = c->hs_out.buf + c->hs_out.head;
@@ -159,7 +181,7 @@ static int tt_wire_flush_stack(tether_conn *c) {
     if (rc != 0 && rc != TETHER_E_AGAIN) return rc;
     if (!was_open && rc == 0) tt_wire_log_open(c);
     for (;;) {
-        if ((rc = tt_wire_encrypt(c)) != 0) return rc;
+        if ((rc = tt_wire_encrypt(c, scratch)) != 0) return rc;
         rc = tt_wire_write_stack(c, scratch + TT_STACK_CHUNK);
         if (rc <= 0) return rc; /* socket full, or failed */
         if (!tt_stack_is_open(&c->stack) || !tt_wire_queued(c)) return 0;

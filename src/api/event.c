@@ -26,10 +26,17 @@ tether_event *tt_event_new(tether_ctx *ctx, int type, tether_conn *c) {
     return ev;
 }
 
+/* A plain HTTP connection's usual end: the client left between requests,
+ * or sent none within the keep-alive time. */
+static int tt_event_http_end(const tether_event *ev) {
+    return ev->conn->http && (ev->error == TETHER_E_CLOSED || ev->error == TETHER_E_TIMEOUT);
+}
+
 /* Lifecycle lines: opens and clean closes are notices, failures warnings. */
 static void tt_event_log(const tether_event *ev) {
     if (ev->type != TETHER_EV_OPEN && ev->type != TETHER_EV_CLOSED) return;
-    int level = ev->type == TETHER_EV_CLOSED && ev->error ? TETHER_LOG_WARN : TETHER_LOG_NOTICE;
+    int failed = ev->type == TETHER_EV_CLOSED && ev->error && !tt_event_http_end(ev);
+    int level = failed ? TETHER_LOG_WARN : TETHER_LOG_NOTICE;
     if (!tt_log_on(level)) return;
     const tether_conn *c = ev->conn;
     const char *role = c->role == TETHER_ROLE_SERVER ? "server" : "client";

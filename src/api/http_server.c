@@ -18,10 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-/* Where the response is. */
-enum { TT_HTTP_WAIT, TT_HTTP_STREAM, TT_HTTP_DONE };
+/* Where the response is: not started, its body being written by the
+ * application, a file on the wire as its body, or complete. */
+enum { TT_HTTP_WAIT, TT_HTTP_STREAM, TT_HTTP_FILE, TT_HTTP_DONE };
 
 /* Response body framing beyond a length: chunked, or (HTTP/1.0, which
  * knows no chunks) ended by closing the connection; or no body at all
@@ -67,8 +70,10 @@ static void tt_http_set_reading(tether_conn *c) {
     tt_conn_after_send(c); /* updates the socket's interest */
 }
 
-/* Ends the connection after what is queued has gone: CLOSED says how. */
+/* Ends the connection after what is queued has gone: CLOSED says how. A
+ * file still being sent is dropped (the peer sees its body cut short). */
 static void tt_http_end(tether_conn *c, int err, const char *why) {
+    tt_file_body_free(c);
     tether_event *ev = tt_conn_closed_event(c, err, why);
     if (ev && !err) {
         ev->code = TETHER_CLOSE_NORMAL;
@@ -357,6 +362,49 @@ int tether_conn_respond_end(tether_conn *c) {
     }
     tt_http_answered(c);
     return 0;
+}
+
+/* The file body's length: the rest of the file from offset when length is
+ * -1, and never past its end. */
+static int tt_http_file_length(int fd, int64_t offset, int64_t *length) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return TETHER_E_IO;
+    if (!S_ISREG(st.st_mode) || offset > st.st_size) return TETHER_E_INVAL;
+    if (*length == -1) *length = st.st_size - offset;
+    return *length <= st.st_size - offset ? 0 : TETHER_E_INVAL;
+}
+
+int tether_conn_respond_file(tether_conn *c, int status, const char *content_type, int fd,
+                             int64_t offset, int64_t length) {
+    struct tt_http *h = tt_http_answering(c, TT_HTTP_WAIT);
+    if (!c || fd < 0 || offset < 0 || length < -1) return TETHER_E_INVAL;
+    if (!h) return TETHER_E_STATE;
+    int rc = tt_http_file_length(fd, offset, &length);
+    if (rc) return rc;
+    int body = length > 0 && !h->head_only && !tt_http_status_bodiless(status);
+    if (body && (rc = tt_file_body_start(c, fd, (uint64_t)offset, (uint64_t)length)) != 0)
+        return rc;
+    if ((rc = tt_http_queue_head(c, status, content_type, length)) != 0) {
+        if (body) tt_file_body_forget(c); /* fd stays the caller's */
+        return rc;
+    }
+    if (!body) {
+        close(fd);
+        tt_http_answered(c);
+        return 0;
+    }
+    h->state = TT_HTTP_FILE;
+    tt_conn_after_send(c);
+    return 0;
+}
+
+/* Called from the flush that wrote the file's last byte, which returns at
+ * once: whatever follows (the next request, or the end) flushes again. */
+void tt_http_file_sent(tether_conn *c) {
+    if (c->phase == TT_PH_HTTP && c->http && c->http->state == TT_HTTP_FILE)
+        tt_http_answered(c);
+    else
+        tt_conn_after_send(c);
 }
 
 const char *tether_conn_method(const tether_conn *c) {

@@ -172,6 +172,7 @@ static const tt_conn_class tt_server_class = {
     .on_handshake_io = tt_server_on_handshake_io,
     .released = tt_server_released,
     .resume = tt_server_resume,
+    .file_sent = tt_http_file_sent,
     .cleanup = tt_http_free,
 };
 

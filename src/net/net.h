@@ -55,6 +55,11 @@ int tt_sock_connect_result(int fd);
  * iovcnt <= 0 or > IOV_MAX, or TETHER_E_IO on any other failure. */
 ssize_t tt_sock_read(int fd, void *buf, size_t len);
 ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt);
+/* Copies up to len bytes of the file at *offset to the socket in the
+ * kernel (sendfile(2)), advancing *offset. Returns bytes moved, 0 at the
+ * file's end, TETHER_E_AGAIN when the socket is full, TETHER_E_INVAL, or
+ * TETHER_E_IO (errno says why). */
+ssize_t tt_sock_sendfile(int fd, int file, uint64_t *offset, size_t len);
 /* Ends our direction of the stream (a FIN after what was written) while
  * reading goes on. 0, or TETHER_E_IO. */
 int tt_sock_shutdown_write(int fd);

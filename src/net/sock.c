@@ -6,6 +6,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -197,6 +200,45 @@ ssize_t tt_sock_writev(int fd, const struct iovec *iov, int iovcnt) {
          * takes send(2), a shorter kernel path than sendmsg(2). */
         ssize_t n = iovcnt == 1 ? send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
                                 : sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        int code = tt_errno_to_code(errno);
+        return code == TETHER_E_AGAIN ? code : TETHER_E_IO;
+    }
+}
+
+/* sendfile(2) has no MSG_NOSIGNAL: a peer that has gone would raise
+ * SIGPIPE and kill a program that did not ignore it. So SIGPIPE is
+ * blocked on this thread around the call, and one it raised is taken
+ * back out of the pending set (unless one was pending already). Four
+ * system calls more per call, for up to a megabyte each. */
+static ssize_t tt_sendfile_nosignal(int fd, int file, off_t *off, size_t len) {
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t n = sendfile(fd, file, off, len);
+    int err = errno;
+    /* (a call that moved some bytes may have raised it too) */
+    if (!was_pending &&
+        (n < 0 ? err == EPIPE : sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return n;
+}
+
+ssize_t tt_sock_sendfile(int fd, int file, uint64_t *offset, size_t len) {
+    if (!offset || !len || *offset > (uint64_t)INT64_MAX) return TETHER_E_INVAL;
+    for (;;) {
+        off_t off = (off_t)*offset;
+        ssize_t n = tt_sendfile_nosignal(fd, file, &off, len);
+        if (n > 0) *offset = (uint64_t)off;
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         int code = tt_errno_to_code(errno);

@@ -1,6 +1,7 @@
 /* Response heads for plain HTTP requests, and the reason phrases every
  * response tether writes uses (the WebSocket handshake's refusals too). */
 #include "proto/http_response.h"
+#include "proto/http_date.h"
 
 #include <stdio.h>
 
@@ -53,18 +54,11 @@ int tt_http_status_bodiless(int status) {
     return status < 200 || status == 204 || status == 304;
 }
 
-/* RFC 9110 5.6.7: IMF-fixdate, always in GMT. */
+/* RFC 9110 6.6.1: when the response was made. */
 static void tt_http_add_date(tt_strbuf *b, time_t now) {
-    static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    char date[40];
-    if (!gmtime_r(&now, &tm)) return;
-    int n = snprintf(date, sizeof date, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                     days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if (n > 0 && (size_t)n < sizeof date) tt_strbuf_add(b, date, (size_t)n);
+    char date[TT_HTTP_DATE_SIZE];
+    tt_http_date_format(now, date);
+    if (date[0]) tt_strbuf_add_field(b, "Date", date);
 }
 
 void tt_http_response_head(tt_strbuf *b, int status, const tt_strbuf *extra, int64_t length,

@@ -36,6 +36,7 @@ if ! pkg-config --exists libwebsockets 2>/dev/null; then need+=(libwebsockets-de
 [ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

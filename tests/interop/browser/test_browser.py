@@ -89,13 +89,13 @@ class PageServer:
         self.httpd.server_close()
 
 
-def run_page(page, query, tmp_path, flags=(), timeout=VERDICT_TIMEOUT):
-    """Runs headless Chromium on the page (index.html?QUERY) until its
-    verdict arrives; returns the verdict."""
+def run_page(page, query, tmp_path, flags=(), timeout=VERDICT_TIMEOUT, url=None):
+    """Runs headless Chromium on the page (index.html?QUERY, or url) until
+    its verdict arrives at `page`; returns the verdict."""
     chromium = find_chromium()
     if chromium is None:
         missing("chromium (apt-get install chromium)")
-    url = f"http://127.0.0.1:{page.port}/index.html?{query}"
+    url = url or f"http://127.0.0.1:{page.port}/index.html?{query}"
     argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
             "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update",
