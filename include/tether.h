@@ -499,7 +499,9 @@ TETHER_API int tether_server_hs_select_protocol(tether_server_hs *h, const char 
  * tether_pmd_negotiate()). */
 TETHER_API int tether_server_hs_set_extensions(tether_server_hs *h, const char *value);
 /* An extra header for the response (accept or reject); checked like the
- * client's add_header. */
+ * client's add_header. A reject's Content-Type may be set so (default
+ * text/plain; charset=utf-8); Content-Length and Transfer-Encoding are
+ * tether's (TETHER_E_INVAL). */
 TETHER_API int tether_server_hs_add_header(tether_server_hs *h, const char *name,
                                            const char *value);
 
@@ -1069,7 +1071,10 @@ TETHER_API void tether_listener_close(tether_listener *l);
 
 /* During a REQUEST event (tether_conn_set_user() works then too): accept (choosing a sub-protocol,
  * or NULL for the automatic choice) or reject with an HTTP status and optional body. With neither,
- * releasing the event (or returning from the callback) accepts. */
+ * releasing the event (or returning from the callback) accepts. A rejection is any HTTP
+ * response: headers added with tether_conn_add_header() go with it, e.g. a 401 with
+ * WWW-Authenticate, a 302 or 307 with Location, or a Content-Type for the body (the default is
+ * text/plain; charset=utf-8). */
 TETHER_API int tether_conn_accept(tether_conn *c, const char *protocol);
 TETHER_API int tether_conn_reject(tether_conn *c, int status, const char *body);
 /* An extra header for our handshake response (during REQUEST), or for
@@ -1106,8 +1111,9 @@ TETHER_API int tether_conn_respond(tether_conn *c, int status, const char *conte
                                    const void *body, size_t len);
 /* Starts a streamed response: length >= 0 is its exact body size
  * (Content-Length), -1 sends it chunked. Then tether_conn_respond_write()
- * pieces (copied; TETHER_E_BACKPRESSURE past the send limit: wait until
- * tether_conn_buffered() falls) and tether_conn_respond_end(), which
+ * pieces (copied; TETHER_E_BACKPRESSURE once the send limit is passed:
+ * wait for the DRAIN event, which comes when what is queued falls to the
+ * drain mark, as for messages) and tether_conn_respond_end(), which
  * fails with TETHER_E_STATE if fewer than length bytes were written (a
  * write past length is TETHER_E_INVAL). */
 TETHER_API int tether_conn_respond_start(tether_conn *c, int status, const char *content_type,

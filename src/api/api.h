@@ -106,6 +106,7 @@ struct tether_conn {
     struct tt_http *http;      /* a plain HTTP request being served (server) */
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     int file_sent;             /* ... it went whole: tell the role after the flush */
+    int http_above_mark;       /* a streamed HTTP response went over the drain mark */
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;

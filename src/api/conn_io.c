@@ -83,6 +83,11 @@ void tt_conn_flush(tether_conn *c) {
         return;
     }
     if (c->phase == TT_PH_OPEN && tt_ws_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
+    if (c->phase == TT_PH_HTTP && c->http_above_mark &&
+        tether_conn_buffered(c) <= c->opts->cfg.drain_mark) {
+        c->http_above_mark = 0; /* a streamed response may go on */
+        tt_emit_simple(c, TETHER_EV_DRAIN);
+    }
     if (c->phase == TT_PH_LINGER && !tt_wire_wants_write(c)) tt_conn_finish_linger(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }

@@ -117,6 +117,7 @@ static void tt_http_next(tether_conn *c) {
     tether_server_hs_free(c->shs);
     c->shs = next;
     tt_strbuf_reset(&h->headers);
+    c->http_above_mark = 0; /* a DRAIN now would be about the last answer */
     c->phase = TT_PH_HS_SERVER;
     c->paused = 0;
     c->deadline = tt_now_ms() + keep;
@@ -343,11 +344,15 @@ int tether_conn_respond_write(tether_conn *c, const void *data, size_t len) {
     if (!h) return TETHER_E_STATE;
     if (h->out_left == TT_HTTP_NO_BODY || !len) return 0;
     if (h->out_left >= 0 && (uint64_t)len > (uint64_t)h->out_left) return TETHER_E_INVAL;
-    if (tt_outbuf_len(&c->hs_out) > c->opts->cfg.send_limit) return TETHER_E_BACKPRESSURE;
+    if (tether_conn_buffered(c) > c->opts->cfg.send_limit) {
+        c->http_above_mark = 1; /* DRAIN says when to go on */
+        return TETHER_E_BACKPRESSURE;
+    }
     int rc = h->out_left == TT_HTTP_CHUNKED ? tt_http_queue_chunk(c, data, len)
                                             : tt_outbuf_append(&c->hs_out, data, len);
     if (rc) return rc;
     if (h->out_left > 0) h->out_left -= (int64_t)len;
+    if (tether_conn_buffered(c) > c->opts->cfg.drain_mark) c->http_above_mark = 1;
     tt_conn_after_send(c);
     return 0;
 }
@@ -356,6 +361,7 @@ int tether_conn_respond_end(tether_conn *c) {
     struct tt_http *h = tt_http_answering(c, TT_HTTP_STREAM);
     if (!c) return TETHER_E_INVAL;
     if (!h || h->out_left > 0) return TETHER_E_STATE;
+    c->http_above_mark = 0; /* nothing more to write: no DRAIN to wait for */
     if (h->out_left == TT_HTTP_CHUNKED) {
         int rc = tt_outbuf_append(&c->hs_out, "0\r\n\r\n", 5);
         if (rc) return rc;

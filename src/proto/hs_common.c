@@ -5,6 +5,7 @@
 #include "tether.h"
 
 #include <string.h>
+#include <strings.h>
 
 static int tt_hs_name_managed(const char *name, const char *const *managed) {
     static const char prefix[] = "sec-websocket-";
@@ -34,4 +35,15 @@ int tt_hs_visible_ascii(const char *s) {
     for (; *s; s++)
         if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return 0;
     return 1;
+}
+
+int tt_hs_extra_has(const tt_strbuf *extra, const char *name) {
+    size_t n = strlen(name);
+    for (const char *line = tt_strbuf_str(extra); *line;) {
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') return 1;
+        const char *end = strstr(line, "\r\n");
+        if (!end) break;
+        line = end + 2;
+    }
+    return 0;
 }

@@ -13,6 +13,10 @@
 int tt_hs_add_extra_header(tt_strbuf *out, const char *name, const char *value,
                            const char *const *managed);
 
+/* 1 if the extra header lines in extra (as tt_hs_add_extra_header() wrote
+ * them) hold one named name (compared without case). */
+int tt_hs_extra_has(const tt_strbuf *extra, const char *name);
+
 /* 1 if s is a non-empty string of visible ASCII (0x21-0x7E): what a request
  * target or a Host value may hold. */
 int tt_hs_visible_ascii(const char *s);

@@ -48,10 +48,10 @@ int tether_server_hs_set_extensions(tether_server_hs *h, const char *value) {
 }
 
 /* Besides the WebSocket headers, the framing headers of a reject are ours:
- * a second Content-Length would make the response ambiguous. */
+ * a second Content-Length would make the response ambiguous. Its
+ * Content-Type is the application's to choose. */
 int tether_server_hs_add_header(tether_server_hs *h, const char *name, const char *value) {
-    static const char *const managed[] = {"content-length", "content-type", "transfer-encoding",
-                                          NULL};
+    static const char *const managed[] = {"content-length", "transfer-encoding", NULL};
     int rc = tt_server_answerable(h);
     if (rc) return rc;
     return tt_hs_add_extra_header(&h->extra, name, value, managed);
@@ -109,7 +109,9 @@ int tether_server_hs_reject(tether_server_hs *h, int status, const char *body, c
      * 15.5.6: a 405 lists the allowed methods. */
     if (status == 426) tt_strbuf_adds(b, "Sec-WebSocket-Version: 13\r\n");
     if (status == 405) tt_strbuf_adds(b, "Allow: GET\r\n");
-    tt_strbuf_adds(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    if (!tt_hs_extra_has(&h->extra, "content-type"))
+        tt_strbuf_adds(b, "Content-Type: text/plain; charset=utf-8\r\n");
+    tt_strbuf_adds(b, "Content-Length: ");
     tt_strbuf_addu(b, (unsigned long)strlen(body));
     tt_strbuf_adds(b, "\r\nConnection: close\r\n");
     tt_strbuf_add(b, tt_strbuf_str(&h->extra), h->extra.len);

@@ -333,11 +333,142 @@ static void test_upgrade_beside(void **state) {
     w_free(&w);
 }
 
+/* A streamed body much larger than the send limit: write until
+ * BACKPRESSURE, go on at each DRAIN. */
+#define STREAM_TOTAL (12u << 20)
+#define STREAM_PIECE (200u * 1024u)
+
+static void stream_on_drain(world *w, tether_event *ev, side *s) {
+    if (!s) return;
+    int type = tether_event_type_of(ev);
+    size_t *sent = w->arg;
+    /* in poll mode a DRAIN may be queued while this hook is still
+     * writing; it can arrive after the end */
+    if (*sent == STREAM_TOTAL + 1) return;
+    if (type == TETHER_EV_HTTP)
+        assert_int_equal(tether_conn_respond_start(s->c, 200, NULL, STREAM_TOTAL), 0);
+    else if (type != TETHER_EV_DRAIN)
+        return;
+    static uint8_t piece[STREAM_PIECE];
+    while (*sent < STREAM_TOTAL) {
+        size_t n = STREAM_TOTAL - *sent < STREAM_PIECE ? STREAM_TOTAL - *sent : STREAM_PIECE;
+        memset(piece, (int)(*sent / STREAM_PIECE) & 0xff, n);
+        int rc = tether_conn_respond_write(s->c, piece, n);
+        if (rc == TETHER_E_BACKPRESSURE) return;
+        assert_int_equal(rc, 0);
+        *sent += n;
+        /* what is queued never goes past the limit by more than a write */
+        assert_true(tether_conn_buffered(s->c) <= (1u << 20) + STREAM_PIECE);
+    }
+    assert_int_equal(tether_conn_respond_end(s->c), 0);
+    *sent = STREAM_TOTAL + 1;
+}
+
+static void test_streamed_drain(void **state) {
+    world w;
+    tether_opts *o = http_opts();
+    assert_int_equal(tether_opts_set_send_limit(o, 1u << 20), 0);
+    assert_int_equal(tether_opts_set_drain_mark(o, 64u << 10), 0);
+    http_world(&w, MODE(state), o, stream_on_drain);
+    size_t sent = 0, got = 0, head = 0;
+    w.arg = &sent;
+    int fd = raw_connect(w.port);
+    const char q[] = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_int_equal(raw_write(fd, q, sizeof q - 1), 0);
+    static char buf[1 << 16];
+    int eof = 0, bad = 0;
+    uint64_t end = lu_now_ms() + 20000;
+    while (!eof && lu_now_ms() < end) {
+        w_step(&w, 5);
+        for (;;) {
+            ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n <= 0) {
+                eof = n == 0;
+                break;
+            }
+            size_t i = 0;
+            if (!head) { /* the head arrives in the first read */
+                char *e = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+                assert_non_null(e);
+                head = (size_t)(e + 4 - buf);
+                i = head;
+            }
+            for (; i < (size_t)n; i++, got++)
+                bad += (uint8_t)buf[i] != (uint8_t)((got / STREAM_PIECE) & 0xff);
+        }
+    }
+    close(fd);
+    assert_true(eof);
+    assert_int_equal(got, STREAM_TOTAL);
+    assert_int_equal(sent, STREAM_TOTAL + 1);
+    assert_int_equal(bad, 0);
+    side *s = &w.sides[0];
+    assert_true(s->drains >= 1);
+    w_free(&w);
+}
+
+/* The upgrade hook answers with any response: a challenge, a redirect, a
+ * JSON body with its type. */
+static void refuse_upgrades(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (!s || tether_event_type_of(ev) != TETHER_EV_REQUEST) return;
+    const char *path = tether_conn_path(s->c);
+    if (strcmp(path, "/login") == 0) {
+        assert_int_equal(tether_conn_add_header(s->c, "WWW-Authenticate", "Bearer realm=\"t\""), 0);
+        assert_int_equal(tether_conn_reject(s->c, 401, "token needed\n"), 0);
+    } else if (strcmp(path, "/old") == 0) {
+        assert_int_equal(tether_conn_add_header(s->c, "Location", "/new"), 0);
+        assert_int_equal(tether_conn_reject(s->c, 307, ""), 0);
+    } else {
+        assert_int_equal(tether_conn_add_header(s->c, "Content-Type", "application/json"), 0);
+        assert_int_equal(tether_conn_add_header(s->c, "Content-Length", "9"), TETHER_E_INVAL);
+        assert_int_equal(tether_conn_reject(s->c, 429, "{\"retry\":5}"), 0);
+    }
+}
+
+static void test_upgrade_refused_any_response(void **state) {
+    static const struct {
+        const char *path, *want;
+    } cases[] = {
+        {"/login", "HTTP/1.1 401 Unauthorized\r\n"},
+        {"/old", "HTTP/1.1 307 Temporary Redirect\r\n"},
+        {"/busy", "HTTP/1.1 429 Too Many Requests\r\n"},
+    };
+    static const char *const heads[] = {
+        "\r\nWWW-Authenticate: Bearer realm=\"t\"\r\n",
+        "\r\nLocation: /new\r\n",
+        ("\r\nContent-Length: 11\r\nConnection: close\r\n"
+         "Content-Type: application/json\r\n\r\n{\"retry\":5}"),
+    };
+    world w;
+    http_world(&w, MODE(state), http_opts(), refuse_upgrades);
+    for (size_t i = 0; i < 3; i++) {
+        int fd = raw_connect(w.port);
+        char q[512];
+        int n = snprintf(q, sizeof q,
+                         "GET %s HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                         cases[i].path);
+        assert_int_equal(raw_write(fd, q, (size_t)n), 0);
+        rx r = {0};
+        UNTIL(&w, 5000, rx_poll(&r, fd));
+        close(fd);
+        assert_true(strncmp(r.buf, cases[i].want, strlen(cases[i].want)) == 0);
+        assert_non_null(strstr(r.buf, heads[i]));
+        assert_int_equal(count(r.buf, "Content-Type:") + count(r.buf, "content-type:"), 1);
+    }
+    w_free(&w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        BOTH(test_keep_alive_pipelined), BOTH(test_bodies),       BOTH(test_streamed_response),
-        BOTH(test_bad_requests),         BOTH(test_body_errors),  BOTH(test_deferred_answer),
-        BOTH(test_keepalive_timeout),    BOTH(test_no_keepalive), BOTH(test_upgrade_beside),
+        BOTH(test_keep_alive_pipelined), BOTH(test_bodies),
+        BOTH(test_streamed_response),    BOTH(test_bad_requests),
+        BOTH(test_body_errors),          BOTH(test_deferred_answer),
+        BOTH(test_keepalive_timeout),    BOTH(test_no_keepalive),
+        BOTH(test_upgrade_beside),       BOTH(test_upgrade_refused_any_response),
+        BOTH(test_streamed_drain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

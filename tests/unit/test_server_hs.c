@@ -426,7 +426,6 @@ static void test_accept_options(void **state) {
                                           "Sec-WebSocket-Accept",
                                           "SEC-WEBSOCKET-PROTOCOL",
                                           "Content-Length",
-                                          "content-type",
                                           "Transfer-Encoding",
                                           "a b",
                                           "",
@@ -494,6 +493,23 @@ static void test_reject(void **state) {
                                   "who are you?\n";
     assert_int_equal(len, strlen(want401));
     assert_memory_equal(out, want401, len);
+    tether_server_hs_free(h);
+
+    /* the application's Content-Type replaces ours; the framing stays ours */
+    h = tether_server_hs_new();
+    assert_int_equal(tether_server_hs_add_header(h, "content-type", "application/json"), 0);
+    assert_int_equal(tether_server_hs_add_header(h, "Content-Length", "1"), TETHER_E_INVAL);
+    assert_int_equal(tether_server_hs_add_header(h, "Transfer-Encoding", "chunked"),
+                     TETHER_E_INVAL);
+    assert_int_equal(tether_server_hs_reject(h, 403, "{}", &out, &len), 0);
+    static const char want403[] = "HTTP/1.1 403 Forbidden\r\n"
+                                  "Content-Length: 2\r\n"
+                                  "Connection: close\r\n"
+                                  "content-type: application/json\r\n"
+                                  "\r\n"
+                                  "{}";
+    assert_int_equal(len, strlen(want403));
+    assert_memory_equal(out, want403, len);
     tether_server_hs_free(h);
 
     h = tether_server_hs_new();
