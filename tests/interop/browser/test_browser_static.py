@@ -2,14 +2,18 @@
 
 Headless Chromium loads a page, its stylesheet and its script from tether
 (served from a temporary directory), the script opens a WebSocket back to
-the host it came from and checks the echo; the verdict goes to the test's
-own little HTTP server (test_browser.PageServer) with a no-cors POST.
+the origin it came from and checks the echo; the verdict goes to the
+test's own little HTTP server (test_browser.PageServer) with a no-cors
+POST. Once over http:// and ws://, once over https:// and wss:// (the
+browser trusts the test certificate by its key's hash, as in
+test_browser_tls.py).
 """
 
 import json
 
 from conftest import missing
 from test_browser import PageServer, find_chromium, run_page
+from test_browser_tls import spki_hash
 
 PAGE = """<!doctype html>
 <html><head><link rel="stylesheet" href="style.css"></head>
@@ -21,36 +25,60 @@ const report = new URLSearchParams(location.search).get("report");
 function verdict(v) {
   fetch(report, {method: "POST", mode: "no-cors", body: JSON.stringify(v)});
 }
-const ws = new WebSocket(`ws://${location.host}/chat`);
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+const ws = new WebSocket(`${scheme}://${location.host}/chat`);
 const text = "hello from a page tether served";
 ws.onopen = () => ws.send(text);
 ws.onmessage = (e) => {
   const color = getComputedStyle(document.body).color;
-  verdict({ok: e.data === text, echo: e.data, color: color});
+  verdict({ok: e.data === text, echo: e.data, color: color, url: ws.url});
   ws.close(1000);
 };
 ws.onerror = () => verdict({ok: false, error: "websocket error"});
 """
 
 
-def test_chromium_page_and_websocket_from_one_port(tether_server, tmp_path):
-    if find_chromium() is None:
-        missing("chromium (apt-get install chromium)")
+def docroot(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     (root / "index.html").write_text(PAGE)
     (root / "style.css").write_text("body { color: rgb(1, 2, 3); }\n")
     (root / "app.js").write_text(SCRIPT)
-    srv = tether_server("-v", "--static", root)
+    return root
+
+
+def load(srv, scheme, tmp_path, flags=()):
+    """Chromium loads the page from srv; returns the page's verdict."""
     page = PageServer()
     try:
         report = f"http://127.0.0.1:{page.port}/result"
-        v = run_page(page, "", tmp_path,
-                     url=f"http://127.0.0.1:{srv.port}/?report={report}")
+        return run_page(page, "", tmp_path, flags,
+                        url=f"{scheme}://127.0.0.1:{srv.port}/?report={report}")
     finally:
         page.close()
+
+
+def check(v, srv, ws_scheme):
     assert v.get("ok") is True, json.dumps(v, indent=1)
     assert v.get("color") == "rgb(1, 2, 3)", v
+    assert v.get("url", "").startswith(f"{ws_scheme}://127.0.0.1:{srv.port}/chat"), v
     for path in ("/", "/style.css", "/app.js"):
         srv.wait_stderr(lambda ln, p=path: ln.startswith("http ") and ln.endswith(f" GET {p}"))
     srv.wait_stderr(lambda ln: ln.startswith("open ") and "/chat" in ln)
+
+
+def test_chromium_page_and_websocket_from_one_port(tether_server, tmp_path):
+    if find_chromium() is None:
+        missing("chromium (apt-get install chromium)")
+    srv = tether_server("-v", "--static", docroot(tmp_path))
+    check(load(srv, "http", tmp_path), srv, "ws")
+
+
+def test_chromium_https_page_and_wss_from_one_port(tether_server, tmp_path, certs):
+    """The same over TLS: https:// page, wss:// to the same origin."""
+    if find_chromium() is None:
+        missing("chromium (apt-get install chromium)")
+    srv = tether_server("-v", "--static", docroot(tmp_path),
+                        "--cert", certs / "server.pem", "--key", certs / "server.key")
+    trust = "--ignore-certificate-errors-spki-list=" + spki_hash(certs / "server.pem")
+    check(load(srv, "https", tmp_path, [trust]), srv, "wss")
