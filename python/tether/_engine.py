@@ -23,6 +23,8 @@ EV_PING = lib.TETHER_EV_PING
 EV_PONG = lib.TETHER_EV_PONG
 EV_DRAIN = lib.TETHER_EV_DRAIN
 EV_CLOSED = lib.TETHER_EV_CLOSED
+EV_HTTP = lib.TETHER_EV_HTTP
+EV_HTTP_BODY = lib.TETHER_EV_HTTP_BODY
 OP_TEXT = lib.TETHER_OP_TEXT
 OP_BINARY = lib.TETHER_OP_BINARY
 E_AGAIN = lib.TETHER_E_AGAIN
@@ -102,20 +104,50 @@ class Request:
         return f"Request(path={self.path!r}, peer={self.peer!r})"
 
 
+class MutableHeaders(Headers):
+    """Headers of a response a server is about to send: ``process_response``
+    may set (``headers["X-Name"] = "v"``, replacing a header of that name)
+    and delete them."""
+
+    def __setitem__(self, name: str, value: str) -> None:
+        key = name.lower()
+        self._values[key] = value
+        self._names[key] = name
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower()
+        del self._values[key]
+        del self._names[key]
+
+
 class Response:
-    """A handshake response: what a client received (status 101 and its
-    headers), or what a server's ``process_request`` returns to refuse an
-    upgrade (``Response(403, "forbidden")``)."""
+    """A response: what a client received (status 101 and its headers),
+    or what a server's ``process_request`` returns to answer a plain HTTP
+    request or refuse an upgrade (``Response(403, "forbidden")``, or
+    ``connection.respond(200, "OK\\n")``). A str body is sent as UTF-8
+    text/plain unless the headers name another Content-Type."""
 
     def __init__(self, status: int, body: str | bytes | None = None,
                  headers: Mapping[str, str] | None = None) -> None:
         self.status = status
         self.status_code = status
         self.body = body
-        self.headers: Mapping[str, str] = headers if headers is not None else Headers()
+        self.headers: Mapping[str, str] = (headers if headers is not None
+                                           else MutableHeaders())
 
     def __repr__(self) -> str:
         return f"Response(status={self.status})"
+
+
+def to_response(resp: Any) -> Response:
+    """What a hook returned (a :class:`Response`, a status, or a
+    (status, body[, headers]) tuple) as a Response."""
+    if isinstance(resp, Response):
+        return resp
+    if isinstance(resp, int):
+        return Response(resp)
+    status, body = resp[0], (resp[1] if len(resp) > 1 else None)
+    return Response(status, body, MutableHeaders(dict(resp[2]) if len(resp) > 2 else None))
 
 
 def conn_request(c) -> Request:
@@ -125,37 +157,69 @@ def conn_request(c) -> Request:
                    headers, py_str(lib.tether_conn_peer(c)))
 
 
+# Headers tether writes itself on every response.
+_OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date",
+                          "content-type"})
+
+
+def _add_headers(c, resp: Response) -> None:
+    for k, v in resp.headers.items():
+        if k.lower() not in _OWN_HEADERS:
+            rc = lib.tether_conn_add_header(c, c_str(k), c_str(v))
+            if rc < 0:
+                raise error_from_code(rc, what=f"header {k!r}")
+
+
+def _body_bytes(resp: Response) -> bytes:
+    body = resp.body
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+
+
+def _content_type(resp: Response) -> str | None:
+    ctype = resp.headers.get("Content-Type")
+    if ctype is None and resp.body is not None:
+        ctype = "text/plain; charset=utf-8"
+    return ctype
+
+
 def reject_request(c, resp: Any) -> None:
     """Refuses an upgrade with what ``process_request`` returned: a
     :class:`Response`, a status, or a (status, body[, headers]) tuple."""
-    if isinstance(resp, Response):
-        status, body, headers = resp.status, resp.body, resp.headers
-    elif isinstance(resp, int):
-        status, body, headers = resp, None, {}
-    else:
-        status, body = resp[0], (resp[1] if len(resp) > 1 else None)
-        headers = resp[2] if len(resp) > 2 else {}
-    for k, v in dict(headers or {}).items():
-        lib.tether_conn_add_header(c, c_str(k), c_str(v))
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    rc = lib.tether_conn_reject(c, int(status), c_str(body) if body else ffi.NULL)
+    resp = to_response(resp)
+    _add_headers(c, resp)
+    ctype = _content_type(resp)
+    if ctype is not None:
+        lib.tether_conn_add_header(c, b"Content-Type", c_str(ctype))
+    body = _body_bytes(resp)
+    rc = lib.tether_conn_reject(c, int(resp.status), c_str(body) if body else ffi.NULL)
     if rc < 0:
-        raise error_from_code(rc, what=f"reject with {status}")
+        raise error_from_code(rc, what=f"reject with {resp.status}")
+
+
+def _processed(conn: Any, resp: Response, process_response: Callable | None) -> Response:
+    """The response after ``process_response(conn, request, response)``,
+    which may change it in place or return another."""
+    if process_response is None:
+        return resp
+    other = process_response(conn, conn.request, resp)
+    return resp if other is None else to_response(other)
 
 
 def decide_request(c, conn: Any, process_request: Callable | None,
-                   select_subprotocol: Callable | None) -> None:
+                   select_subprotocol: Callable | None,
+                   process_response: Callable | None = None) -> None:
     """A server's decision on an upgrade request, the same for the sync and
     asyncio servers: ``process_request(conn, request)`` may refuse it,
-    ``select_subprotocol(conn, offered)`` may choose a sub-protocol; a hook
-    that raises refuses with 500 (and is logged). Called during the REQUEST
-    event, on the thread that drives the context."""
+    ``select_subprotocol(conn, offered)`` may choose a sub-protocol, and
+    ``process_response(conn, request, response)`` sees the response
+    (status 101, where it may add headers, or the refusal) and may replace
+    it. A hook that raises refuses with 500 (and is logged). Called during
+    the REQUEST event, on the thread that drives the context."""
     try:
         if process_request is not None:
             resp = process_request(conn, conn.request)
             if resp is not None:
-                reject_request(c, resp)
+                reject_request(c, _processed(conn, to_response(resp), process_response))
                 return
         if select_subprotocol is not None:
             offered = conn.request.headers.get("Sec-WebSocket-Protocol") or ""
@@ -165,9 +229,61 @@ def decide_request(c, conn: Any, process_request: Callable | None,
                 rc = lib.tether_conn_accept(c, c_str(chosen))
                 if rc < 0:
                     raise error_from_code(rc, what=f"select sub-protocol {chosen!r}")
+        if process_response is not None:
+            resp = _processed(conn, Response(101), process_response)
+            if resp.status != 101:
+                reject_request(c, resp)
+            else:
+                _add_headers(c, resp)
     except Exception:
-        logger.exception("process_request / select_subprotocol failed")
+        logger.exception("process_request / select_subprotocol / process_response failed")
         lib.tether_conn_reject(c, 500, ffi.NULL)
+
+
+class HTTPConnection:
+    """A plain HTTP request on a WebSocket server's port (no Upgrade), as
+    ``process_request`` and ``process_response`` see it: ``request``,
+    ``remote_address``, ``respond()`` and the ``server``. It never becomes
+    a WebSocket."""
+
+    def __init__(self, server: Any, c) -> None:
+        self.server = server
+        self.request: Request = conn_request(c)
+        self.remote_address: str | None = self.request.peer
+        self.id: int = lib.tether_conn_id(c)
+
+    def respond(self, status: int, text: str = "") -> Response:
+        """A text/plain response, as websockets' ``respond()``."""
+        return Response(status, text)
+
+    def __repr__(self) -> str:
+        return f"HTTPConnection({self.request!r})"
+
+
+UPGRADE_REQUIRED = ("Failed to open a WebSocket connection: this server answers "
+                    "WebSocket upgrades here.\n")
+
+
+def answer_http(c, conn: HTTPConnection, process_request: Callable | None,
+                process_response: Callable | None) -> None:
+    """Answers a plain HTTP request with what ``process_request`` returns;
+    None (the request wanted a WebSocket but is no upgrade) gets 426, as
+    websockets answers it. A hook that raises gets 500 (and is logged).
+    The request's body, if any, is not read: it is dropped."""
+    try:
+        resp = process_request(conn, conn.request) if process_request is not None else None
+        resp = Response(426, UPGRADE_REQUIRED) if resp is None else to_response(resp)
+        resp = _processed(conn, resp, process_response)
+        _add_headers(c, resp)
+        body = _body_bytes(resp)
+        ctype = _content_type(resp)
+        rc = lib.tether_conn_respond(c, int(resp.status), c_str(ctype) if ctype else ffi.NULL,
+                                     body, len(body))
+        if rc < 0:
+            raise error_from_code(rc, what=f"respond with {resp.status}")
+    except Exception:
+        logger.exception("process_request / process_response failed on a plain HTTP request")
+        lib.tether_conn_respond(c, 500, ffi.NULL, ffi.NULL, 0)
 
 
 def closed_exception(code: int, reason: str, clean: bool, error: int,
@@ -273,10 +389,13 @@ class Context:
     """A tether_ctx in poll mode with a table of live connection objects.
 
     ``on_request(c)`` is called for each REQUEST event (servers) and must
-    attach a Sink to c with :meth:`attach`; ``on_wake()`` for WAKE events."""
+    attach a Sink to c with :meth:`attach`; ``on_wake()`` for WAKE events;
+    ``on_http(c)`` for each plain HTTP request (servers made with
+    ``process_request`` or ``process_response``), which it answers."""
 
     def __init__(self, on_request: Callable[[Any], None] | None = None,
-                 on_wake: Callable[[], None] | None = None) -> None:
+                 on_wake: Callable[[], None] | None = None,
+                 on_http: Callable[[Any], None] | None = None) -> None:
         sync_log_level()
         ctx = lib.tether_ctx_new()
         if ctx == ffi.NULL:
@@ -285,6 +404,7 @@ class Context:
         self.fd: int = lib.tether_ctx_fd(ctx)
         self.on_request = on_request
         self.on_wake = on_wake
+        self.on_http = on_http
         self.live: set[Sink] = set()
         self._evs = ffi.new("tpy_event[]", BATCH)
         self.closed = False
@@ -349,6 +469,12 @@ class Context:
         elif t == EV_WAKE:
             if self.on_wake is not None:
                 self.on_wake()
+        elif t == EV_HTTP:
+            if self.on_http is not None:
+                self.on_http(e.conn)
+            else:
+                lib.tether_conn_respond(e.conn, 404, ffi.NULL, ffi.NULL, 0)
+        # EV_HTTP_BODY: a plain request's body, which the hooks do not read
 
     def free(self) -> None:
         """Frees the context: every connection and listener ends at once."""

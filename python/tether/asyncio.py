@@ -33,8 +33,8 @@ from typing import (
 
 from ._engine import (
     ConnectionInfo, E_BACKPRESSURE, E_STATE, BATCH, CloseInfo, Context, Headers,
-    Request, Response, Sink, close_args, conn_headers, conn_request, decide_request,
-    encode_message, logger,
+    HTTPConnection, Request, Response, Sink, answer_http, close_args, conn_headers,
+    conn_request, decide_request, encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -44,7 +44,7 @@ from .exceptions import (
 from .options import make_opts, split_tls
 
 __all__ = ["connect", "serve", "ClientConnection", "ServerConnection", "Server", "State",
-           "Request", "Response", "Headers"]
+           "Request", "Response", "Headers", "HTTPConnection"]
 
 Data = Union[str, bytes]
 
@@ -61,9 +61,10 @@ class State:
 class _Driver:
     """Runs one tether context inside an asyncio loop (see the module doc)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_request=None, shared=False) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_request=None, shared=False,
+                 on_http=None) -> None:
         self.loop = loop
-        self.core = Context(on_request=on_request)
+        self.core = Context(on_request=on_request, on_http=on_http)
         self.ctx = self.core.ctx
         self.refs = 0
         self.shared = shared
@@ -571,16 +572,20 @@ class Server:
 
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[Any]], host: str,
                  port: int, *, process_request: Callable[..., Any] | None = None,
+                 process_response: Callable[..., Any] | None = None,
                  select_subprotocol: Callable[..., Any] | None = None, **kwargs: Any) -> None:
         self.handler = handler
         self.host = host
         self._port_req = port
         self.process_request = process_request
+        self.process_response = process_response
         self.select_subprotocol = select_subprotocol
         self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
         self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
+        if process_request is not None or process_response is not None:
+            lib.tether_opts_set_http(self._opts, 1)  # plain requests reach the hooks
         self._conns: set[ServerConnection] = set()
         self._listener = ffi.NULL
         self._driver: _Driver = None  # type: ignore[assignment]
@@ -591,7 +596,7 @@ class Server:
 
     async def _start(self) -> "Server":
         loop = asyncio.get_running_loop()
-        self._driver = _Driver(loop, on_request=self._on_request)
+        self._driver = _Driver(loop, on_request=self._on_request, on_http=self._on_http)
         self._driver.ref()
         self._closed = loop.create_future()
         self._done = loop.create_future()
@@ -623,7 +628,11 @@ class Server:
         if self._listener == ffi.NULL:  # closing: no new connections
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
-        decide_request(c, conn, self.process_request, self.select_subprotocol)
+        decide_request(c, conn, self.process_request, self.select_subprotocol,
+                       self.process_response)
+
+    def _on_http(self, c) -> None:
+        answer_http(c, HTTPConnection(self, c), self.process_request, self.process_response)
 
     async def _run_handler(self, conn: ServerConnection) -> None:
         try:
@@ -702,7 +711,10 @@ class serve:
 
     ``process_request(connection, request)`` may refuse an upgrade by
     returning a :class:`Response` (or ``(status, body)``, or a status), or
-    accept it by returning None; ``select_subprotocol(connection,
+    accept it by returning None; with it (or ``process_response``) the port
+    also answers plain HTTP requests with what it returns (426 for None).
+    ``process_response(connection, request, response)`` may add headers
+    to any response or return another. ``select_subprotocol(connection,
     offered)`` may choose the sub-protocol. Other options as for
     :class:`connect`, plus ``reuse_port``; TLS turns on with ``certfile``
     (and ``keyfile``), ``verify_client`` asks for client certificates."""

@@ -32,7 +32,8 @@ from typing import Any, Callable, Deque, Iterable, Iterator, Union
 
 from ._engine import (
     ConnectionInfo, E_BACKPRESSURE, E_STATE, CloseInfo, Context, Headers, Request, Response, Sink,
-    close_args, conn_headers, conn_request, decide_request, encode_message, logger,
+    HTTPConnection, answer_http, close_args, conn_headers, conn_request, decide_request,
+    encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
@@ -42,7 +43,7 @@ from .exceptions import (
 from .options import make_opts, split_tls
 
 __all__ = ["connect", "serve", "ClientConnection", "ServerConnection", "Server", "Request",
-           "Response", "Headers"]
+           "Response", "Headers", "HTTPConnection"]
 
 Data = Union[str, bytes]
 
@@ -53,8 +54,9 @@ class _IODriver:
     """A tether context driven by one thread; other threads give it work
     with :meth:`call` (a queue plus tether_ctx_wake())."""
 
-    def __init__(self, on_request: Callable[[Any], None] | None = None) -> None:
-        self.core = Context(on_request=on_request, on_wake=self._on_wake)
+    def __init__(self, on_request: Callable[[Any], None] | None = None,
+                 on_http: Callable[[Any], None] | None = None) -> None:
+        self.core = Context(on_request=on_request, on_wake=self._on_wake, on_http=on_http)
         self._cmds: Deque[Callable[[], None]] = collections.deque()
         self._lock = threading.Lock()
         self._wake_pending = False
@@ -476,16 +478,20 @@ class Server:
 
     def __init__(self, handler: Callable[[ServerConnection], Any], host: str, port: int, *,
                  process_request: Callable[..., Any] | None = None,
+                 process_response: Callable[..., Any] | None = None,
                  select_subprotocol: Callable[..., Any] | None = None, **kwargs: Any) -> None:
         self.handler = handler
         self.host = host
         self.process_request = process_request
+        self.process_response = process_response
         self.select_subprotocol = select_subprotocol
         self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
         self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
-        self._driver = _IODriver(on_request=self._on_request)
+        if process_request is not None or process_response is not None:
+            lib.tether_opts_set_http(self._opts, 1)  # plain requests reach the hooks
+        self._driver = _IODriver(on_request=self._on_request, on_http=self._on_http)
         self._conns: set[ServerConnection] = set()
         self._lock = threading.Lock()
         self._shutdown = False
@@ -514,7 +520,11 @@ class Server:
         if self._shutdown:
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
-        decide_request(c, conn, self.process_request, self.select_subprotocol)
+        decide_request(c, conn, self.process_request, self.select_subprotocol,
+                       self.process_response)
+
+    def _on_http(self, c) -> None:
+        answer_http(c, HTTPConnection(self, c), self.process_request, self.process_response)
 
     def _run_handler(self, conn: ServerConnection) -> None:
         try:

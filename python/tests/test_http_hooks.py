@@ -1,0 +1,131 @@
+"""process_request / process_response, as websockets has them, on both
+servers: plain HTTP requests (a health check, JSON, keep-alive) answered by
+the hooks on the WebSocket port, headers added to a 101, a response
+replaced, and WebSocket clients (Python websockets, the independent peer)
+served on the same port. HTTP clients are the standard library's."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import threading
+
+import pytest
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+from websockets.sync.client import connect as ws_sync_connect
+
+import tether.asyncio as ta
+import tether.sync as ts
+from conftest import run
+
+
+def process_request(connection, request):
+    if request.path == "/healthz":
+        return connection.respond(200, "OK\n")
+    if request.path == "/status":
+        body = json.dumps({"path": request.path, "agent": request.headers.get("User-Agent")})
+        return ta.Response(200, body, {"Content-Type": "application/json", "X-Kind": "status"})
+    if request.path == "/boom":
+        raise RuntimeError("a bug in the hook")
+    return None  # a WebSocket upgrade goes on; a plain request gets 426
+
+
+def process_response(connection, request, response):
+    response.headers["X-Served-By"] = "tether"
+    if request.path == "/blocked":
+        return connection.respond(403, "blocked by process_response\n")
+    return None
+
+
+def http_get(port, *paths):
+    """[(status, headers, body)] for GETs of paths over one connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    out = []
+    try:
+        for path in paths:
+            conn.request("GET", path, headers={"User-Agent": "probe/1"})
+            r = conn.getresponse()
+            out.append((r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()))
+    finally:
+        conn.close()
+    return out
+
+
+def check_http(port):
+    (st, h, body), (st2, h2, body2), (st3, _, _), (st4, _, _) = http_get(
+        port, "/healthz", "/status", "/chat", "/boom")
+    assert (st, body) == (200, b"OK\n")
+    assert h["content-type"] == "text/plain; charset=utf-8"
+    assert h["x-served-by"] == "tether"
+    assert st2 == 200 and h2["content-type"] == "application/json"
+    assert h2["x-kind"] == "status"
+    assert json.loads(body2) == {"path": "/status", "agent": "probe/1"}
+    assert st3 == 426   # a plain request where a WebSocket was expected
+    assert st4 == 500   # the hook raised
+
+
+class SyncServer:
+    def __init__(self, handler, **kw):
+        self.server = ts.serve(handler, "127.0.0.1", 0, **kw)
+        self.port = self.server.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.server.shutdown()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+def test_sync_server_hooks():
+    def echo(ws):
+        for m in ws:
+            ws.send(m)
+
+    with SyncServer(echo, process_request=process_request,
+                    process_response=process_response) as srv:
+        check_http(srv.port)
+        with ws_sync_connect(f"ws://127.0.0.1:{srv.port}/chat") as ws:
+            assert ws.response.headers["X-Served-By"] == "tether"
+            ws.send("hi")
+            assert ws.recv(timeout=10) == "hi"
+        with pytest.raises(websockets.InvalidStatus) as ei:
+            ws_sync_connect(f"ws://127.0.0.1:{srv.port}/blocked")
+        assert ei.value.response.status_code == 403
+        assert b"blocked by process_response" in ei.value.response.body
+
+
+def test_asyncio_server_hooks():
+    async def echo(ws):
+        async for m in ws:
+            await ws.send(m)
+
+    async def main():
+        async with ta.serve(echo, "127.0.0.1", 0, process_request=process_request,
+                            process_response=process_response) as server:
+            await asyncio.to_thread(check_http, server.port)
+            async with ws_connect(f"ws://127.0.0.1:{server.port}/chat") as ws:
+                assert ws.response.headers["X-Served-By"] == "tether"
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+            with pytest.raises(websockets.InvalidStatus) as ei:
+                await ws_connect(f"ws://127.0.0.1:{server.port}/blocked")
+            assert ei.value.response.status_code == 403
+    run(main())
+
+
+def test_without_hooks_plain_requests_are_refused():
+    """No hook: the port speaks WebSocket only, as before (400)."""
+    async def echo(ws):
+        await ws.recv()
+
+    async def main():
+        async with ta.serve(echo, "127.0.0.1", 0) as server:
+            (st, _, _), = await asyncio.to_thread(http_get, server.port, "/healthz")
+            assert st == 400
+    run(main())
