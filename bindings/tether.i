@@ -41,7 +41,8 @@
 %typemap(in) (const void *data, size_t len), (const void *payload, size_t len),
              (const void *s, size_t len), (const void *in, size_t len),
              (const uint8_t *buf, size_t len), (const uint8_t *payload, size_t len),
-             (const char *reason, size_t reason_len), (const char *key, size_t key_len) {
+             (const char *reason, size_t reason_len), (const char *key, size_t key_len),
+             (const void *body, size_t len) {
     STRLEN n = 0;
     if (!SvOK($input)) {
         $1 = NULL;
@@ -340,6 +341,7 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
     av_push(av, newSVuv(c ? (UV)tether_conn_id(c) : 0));
     switch (type) {
     case TETHER_EV_REQUEST:
+    case TETHER_EV_HTTP: /* held until answered, like a REQUEST */
         av_push(av, tether_pl_conn_sv(aTHX_ c));
         sv = newSV(0);
         SWIG_MakePtr(sv, (void *)ev, SWIGTYPE_p_tether_event, 0);

@@ -9,13 +9,13 @@ use Tether::X ();
 
 # Event types, from the header.
 our ($EV_WAKE, $EV_REQUEST, $EV_OPEN, $EV_MESSAGE, $EV_FRAGMENT, $EV_PING, $EV_PONG,
-    $EV_DRAIN, $EV_CLOSED);
+    $EV_DRAIN, $EV_CLOSED, $EV_HTTP);
 {
     no strict 'refs';
     ($EV_WAKE, $EV_REQUEST, $EV_OPEN, $EV_MESSAGE, $EV_FRAGMENT, $EV_PING, $EV_PONG, $EV_DRAIN,
-        $EV_CLOSED)
+        $EV_CLOSED, $EV_HTTP)
       = map { ${"Tether::Raw::TETHER_EV_$_"} }
-      qw(WAKE REQUEST OPEN MESSAGE FRAGMENT PING PONG DRAIN CLOSED);
+      qw(WAKE REQUEST OPEN MESSAGE FRAGMENT PING PONG DRAIN CLOSED HTTP);
 }
 
 # One shared context for the clients of each loop; servers get their own.
@@ -49,6 +49,7 @@ sub new {
         fh         => $fh,
         conns      => {},
         on_request => $args{on_request},
+        on_http    => $args{on_http},
         deadline   => undef,
         timer      => undef,
     }, $class;
@@ -82,8 +83,8 @@ sub service {
     my $guard = @held ? Tether::Context::Release->new(\@held) : undef;
     for my $ev (@$events) {
         my ($type, $id) = @$ev;
-        if ($type == $EV_REQUEST) {
-            $self->_request($ev);
+        if ($type == $EV_REQUEST || $type == $EV_HTTP) {
+            $self->_request($ev, $type == $EV_HTTP ? 'on_http' : 'on_request');
             next;
         }
         my $c = $self->{conns}{$id} or next;
@@ -109,13 +110,19 @@ package Tether::Context::Release {
 
 package Tether::Context;
 
+# An upgrade request (on_request) or a plain HTTP request (on_http); the
+# event is released once the callback has decided.
 sub _request {
-    my ($self, $ev) = @_;
+    my ($self, $ev, $which) = @_;
     my (undef, $id, $conn, $event) = @$ev;
-    my $ok = eval { $self->{on_request}->($id, $conn); 1 };
+    my $cb = $self->{$which};
+    my $ok = eval {
+        $cb ? $cb->($id, $conn) : Tether::Raw::tether_conn_respond($conn, 404, undef, undef);
+        1;
+    };
     my $err = $@;
     Tether::Raw::tether_event_release($event);
-    warn "Tether: handling an upgrade request failed: $err" unless $ok;
+    warn "Tether: handling a request failed: $err" unless $ok;
 }
 
 # Sets the timer to the library's next deadline.

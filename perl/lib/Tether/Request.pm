@@ -21,6 +21,7 @@ sub _conn {
     Tether::X::NotOpen->throw('the request has been answered: use it only inside on_request');
 }
 
+sub method { Tether::Raw::tether_conn_method($_[0]->_conn) }
 sub path   { Tether::Raw::tether_conn_path($_[0]->_conn) }
 sub query  { Tether::Raw::tether_conn_query($_[0]->_conn) }
 sub peer   { Tether::Raw::tether_conn_peer($_[0]->_conn) }
@@ -53,6 +54,30 @@ sub reject {
     return;
 }
 
+# A plain HTTP request's answer (on_http): status, body (bytes; characters
+# are sent as UTF-8), and content_type / headers => [name, value, ...].
+sub respond {
+    my ($self, $status, $body, %opt) = @_;
+    Tether::X::Usage->throw('respond($status, $body, %options): a status is needed')
+      unless defined $status;
+    my $conn = $self->_conn;
+    my @h = @{ $opt{headers} // [] };
+    while (my ($name, $value) = splice @h, 0, 2) {
+        my $rc = Tether::Raw::tether_conn_add_header($conn, $name, $value);
+        Tether::X::throw_code($rc, message => "header '$name': " . Tether::Raw::tether_strerror($rc))
+          if $rc < 0;
+    }
+    $body //= '';
+    utf8::encode($body) if utf8::is_utf8($body);
+    my $type = $opt{content_type} // (length $body ? 'text/plain; charset=utf-8' : undef);
+    my $rc = Tether::Raw::tether_conn_respond($conn, $status, $type, $body);
+    Tether::X::throw_code($rc) if $rc < 0;
+    $self->{answered} = 1;
+    return;
+}
+
+sub answered { $_[0]{answered} ? 1 : 0 }
+
 sub add_header {
     my ($self, $name, $value) = @_;
     my $rc = Tether::Raw::tether_conn_add_header($self->_conn, $name, $value);
@@ -68,7 +93,7 @@ __END__
 
 =head1 NAME
 
-Tether::Request - an upgrade request, as a Tether server's on_request sees it
+Tether::Request - an upgrade request (on_request) or a plain HTTP request (on_http), as a Tether server sees it
 
 =head1 SYNOPSIS
 
@@ -92,13 +117,14 @@ Tether::Request - an upgrade request, as a Tether server's on_request sees it
 Given to C<on_request> of L<Tether::Server> and
 L<Tether::Blocking::Server> for each valid upgrade request; valid only
 during that call. Doing nothing accepts the request with the automatic
-sub-protocol choice.
+sub-protocol choice. L<Tether::Server>'s C<on_http> gets one for each
+plain HTTP request, which it answers with C<respond>.
 
 =head1 METHODS
 
 =over
 
-=item C<path>, C<query> (undef if none), C<header($name)> (case-insensitive;
+=item C<method> (C<GET>, C<POST>, ...), C<path>, C<query> (undef if none), C<header($name)> (case-insensitive;
 repeated headers joined with ", "), C<origin>, C<peer> (C<ip:port>),
 C<protocols> (the offered sub-protocols, in order).
 
@@ -112,6 +138,13 @@ client offered) or none.
 403) and a plain-text body.
 
 =item C<add_header( $name, $value )> - one more header in the answer.
+
+=item C<respond( $status, $body, %options )> - answers a plain HTTP
+request (C<on_http>): C<$body> bytes (a character string goes as UTF-8),
+C<< content_type => $type >> (default C<text/plain; charset=utf-8> when
+there is a body), C<< headers => [$name => $value, ...] >>. The body of
+the request, if any, is not read: it is dropped. C<answered> says whether
+it was called.
 
 =item C<courier> - the L<Tether::Courier> the connection will have.
 

@@ -13,7 +13,7 @@ use Tether::Raw ();
 use Tether::Request ();
 use Tether::X ();
 
-my %OWN = map { $_ => 1 } qw(event loop host port on_connection on_request);
+my %OWN = map { $_ => 1 } qw(event loop host port on_connection on_request on_http);
 my %KNOWN = (%OWN, map { $_ => 1 } Tether::Options::names());
 
 sub new {
@@ -23,13 +23,16 @@ sub new {
     }
     Tether::X::Usage->throw('on_connection => sub ($courier) {...} is required')
       unless ref $args{on_connection} eq 'CODE';
-    Tether::X::Usage->throw('on_request must be a code reference')
-      if defined $args{on_request} && ref $args{on_request} ne 'CODE';
+    for my $cb (qw(on_request on_http)) {
+        Tether::X::Usage->throw("$cb must be a code reference")
+          if defined $args{$cb} && ref $args{$cb} ne 'CODE';
+    }
 
     my $adapter = Tether::Loop->adapter($args{event}, $args{loop});
     my $self = bless {
         on_connection => $args{on_connection},
         on_request    => $args{on_request},
+        on_http       => $args{on_http},
         host          => $args{host} // '127.0.0.1',
         tls           => ($args{tls} && defined $args{tls}{cert_file}) ? 1 : 0,
     }, $class;
@@ -37,9 +40,12 @@ sub new {
     Scalar::Util::weaken($weak);
     # A context of its own, so that every REQUEST on it is for this server.
     $self->{context} = Tether::Context->new($adapter,
-        on_request => sub { $weak ? $weak->_request(@_) : Tether::Raw::tether_conn_reject($_[1], 503, undef) });
+        on_request => sub { $weak ? $weak->_request(@_) : Tether::Raw::tether_conn_reject($_[1], 503, undef) },
+        on_http    => sub { $weak ? $weak->_http(@_) : Tether::Raw::tether_conn_respond($_[1], 503, undef, undef) });
 
     my $opts = Tether::Options->build(\%args, 'server');
+    # with on_http, plain requests on the port reach it (else: 400)
+    Tether::Raw::tether_opts_set_http($opts, 1) if $args{on_http};
     my ($rc, $l) =
       Tether::Raw::tether_listen($self->{context}->ctx, $self->{host}, $args{port} // 0, $opts);
     Tether::Raw::tether_opts_free($opts);
@@ -70,6 +76,23 @@ sub _request {
     if (!$ok) {
         warn "Tether: the on_request callback died: $err";
         Tether::Raw::tether_conn_reject($conn, 500, undef);
+    }
+}
+
+# A plain HTTP request: on_http answers it with $req->respond; one it
+# leaves unanswered gets 404, one it dies on 500.
+sub _http {
+    my ($self, $id, $conn) = @_;
+    my $req = Tether::Request->_new($conn, undef);
+    my $ok = eval { $self->{on_http}->($req); 1 };
+    my $err = $@;
+    my $answered = $req->answered;
+    $req->_done;
+    if (!$ok) {
+        warn "Tether: the on_http callback died: $err";
+        Tether::Raw::tether_conn_respond($conn, 500, undef, undef) unless $answered;
+    } elsif (!$answered) {
+        Tether::Raw::tether_conn_respond($conn, 404, 'text/plain; charset=utf-8', "not found\n");
     }
 }
 
@@ -184,6 +207,18 @@ a connection is open. Each connection's end is C<< $courier->done >>.
 L<Tether::Request> for each upgrade request, before it is answered: look at
 the path, headers and peer, then C<accept>, C<reject> or do nothing (which
 accepts).
+
+=item C<on_http> - C<< sub ($request) {...} >>: with it the port also
+answers plain HTTP requests (no Upgrade: a health check, a page). It is
+called with a L<Tether::Request> for each, which it answers with
+C<< $request->respond($status, $body, content_type => ..., headers => [...]) >>;
+one it leaves unanswered gets 404, one it dies on 500. WebSocket upgrades
+on the same port go on as before. Without it a plain request gets 400.
+
+    on_http => sub {
+        my ($req) = @_;
+        $req->respond(200, "OK\n") if $req->path eq '/healthz';
+    },
 
 =item C<subprotocols>, C<headers>, C<compression>, C<tls>
 (C<< { cert_file => ..., key_file => ... } >> turns TLS on), limits and
