@@ -141,3 +141,22 @@ def handshake_101(s: socket.socket, extra: str = "", accept: str | None = None) 
     s.sendall((f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {acc}\r\n{extra}\r\n").encode())
     return h
+
+
+class TServer:
+    """A tether.sync server serving in a thread (a context manager)."""
+
+    def __init__(self, handler, **kw):
+        import tether.sync as ts
+        self.server = ts.serve(handler, "127.0.0.1", 0, **kw)
+        self.port = self.server.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.server.shutdown()
+        self.thread.join(20)
+        assert not self.thread.is_alive()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import threading
 
 import pytest
 import websockets
@@ -17,8 +16,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.sync.client import connect as ws_sync_connect
 
 import tether.asyncio as ta
-import tether.sync as ts
-from conftest import run
+from conftest import TServer, run
 
 
 def process_request(connection, request):
@@ -66,28 +64,12 @@ def check_http(port):
     assert st4 == 500   # the hook raised
 
 
-class SyncServer:
-    def __init__(self, handler, **kw):
-        self.server = ts.serve(handler, "127.0.0.1", 0, **kw)
-        self.port = self.server.port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.server.shutdown()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
-
-
 def test_sync_server_hooks():
     def echo(ws):
         for m in ws:
             ws.send(m)
 
-    with SyncServer(echo, process_request=process_request,
+    with TServer(echo, process_request=process_request,
                     process_response=process_response) as srv:
         check_http(srv.port)
         with ws_sync_connect(f"ws://127.0.0.1:{srv.port}/chat") as ws:

@@ -13,7 +13,7 @@ from websockets.sync.server import serve as ws_serve
 
 import tether
 import tether.sync as ts
-from conftest import RawServer, free_port, handshake_101
+from conftest import RawServer, TServer, free_port, handshake_101
 
 
 def ws_echo(ws):
@@ -36,24 +36,6 @@ class WsServer:
     def __exit__(self, *a):
         self.server.shutdown()
         self.thread.join(10)
-
-
-class TServer:
-    """tether.sync server in a thread."""
-
-    def __init__(self, handler, **kw):
-        self.server = ts.serve(handler, "127.0.0.1", 0, **kw)
-        self.port = self.server.port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.server.shutdown()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 def t_echo(ws):
