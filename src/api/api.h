@@ -276,6 +276,9 @@ int tt_deflate_client_accept(tether_conn *c);
 int tt_deflate_server_negotiate(tether_conn *c);
 
 /* conn_io.c */
+/* What c still owes its peer: handshake or HTTP bytes, frames, and what
+ * the transport stack holds (tether_conn_buffered()). */
+size_t tt_conn_owed(const tether_conn *c);
 /* Writes out what is queued; enables write interest if it would block. */
 void tt_conn_flush(tether_conn *c);
 /* Runs input through the WebSocket until it pauses or runs out. */

@@ -74,7 +74,7 @@ int tether_conn_pause_reading(tether_conn *c, int on) {
 }
 
 size_t tether_conn_buffered(const tether_conn *c) {
-    return c ? tt_ws_buffered(&c->ws) + tt_outbuf_len(&c->hs_out) : 0;
+    return c ? tt_conn_owed(c) : 0;
 }
 
 uint64_t tether_conn_id(const tether_conn *c) {

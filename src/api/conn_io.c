@@ -69,6 +69,10 @@ void tt_conn_lost(tether_conn *c, int err, const char *text) {
     tt_emit(ev);
 }
 
+size_t tt_conn_owed(const tether_conn *c) {
+    return tt_ws_buffered(&c->ws) + tt_outbuf_len(&c->hs_out);
+}
+
 void tt_conn_flush(tether_conn *c) {
     if (c->phase == TT_PH_DEAD || c->phase <= TT_PH_CONNECTING) return;
     int rc = tt_wire_flush(c);
@@ -84,7 +88,7 @@ void tt_conn_flush(tether_conn *c) {
     }
     if (c->phase == TT_PH_OPEN && tt_ws_take_drain(&c->ws)) tt_emit_simple(c, TETHER_EV_DRAIN);
     if (c->phase == TT_PH_HTTP && c->http_above_mark &&
-        tether_conn_buffered(c) <= c->opts->cfg.drain_mark) {
+        tt_conn_owed(c) <= c->opts->cfg.drain_mark) {
         c->http_above_mark = 0; /* a streamed response may go on */
         tt_emit_simple(c, TETHER_EV_DRAIN);
     }

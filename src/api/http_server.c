@@ -344,7 +344,7 @@ int tether_conn_respond_write(tether_conn *c, const void *data, size_t len) {
     if (!h) return TETHER_E_STATE;
     if (h->out_left == TT_HTTP_NO_BODY || !len) return 0;
     if (h->out_left >= 0 && (uint64_t)len > (uint64_t)h->out_left) return TETHER_E_INVAL;
-    if (tether_conn_buffered(c) > c->opts->cfg.send_limit) {
+    if (tt_conn_owed(c) > c->opts->cfg.send_limit) {
         c->http_above_mark = 1; /* DRAIN says when to go on */
         return TETHER_E_BACKPRESSURE;
     }
@@ -352,7 +352,7 @@ int tether_conn_respond_write(tether_conn *c, const void *data, size_t len) {
                                             : tt_outbuf_append(&c->hs_out, data, len);
     if (rc) return rc;
     if (h->out_left > 0) h->out_left -= (int64_t)len;
-    if (tether_conn_buffered(c) > c->opts->cfg.drain_mark) c->http_above_mark = 1;
+    if (tt_conn_owed(c) > c->opts->cfg.drain_mark) c->http_above_mark = 1;
     tt_conn_after_send(c);
     return 0;
 }
