@@ -189,7 +189,9 @@ def reject_request(c, resp: Any) -> None:
     _add_headers(c, resp)
     ctype = _content_type(resp)
     if ctype is not None:
-        lib.tether_conn_add_header(c, b"Content-Type", c_str(ctype))
+        rc = lib.tether_conn_add_header(c, b"Content-Type", c_str(ctype))
+        if rc < 0:
+            raise error_from_code(rc, what=f"Content-Type {ctype!r}")
     body = _body_bytes(resp)
     rc = lib.tether_conn_reject(c, int(resp.status), c_str(body) if body else ffi.NULL)
     if rc < 0:

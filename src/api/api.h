@@ -325,6 +325,10 @@ int tt_http_close(tether_conn *c);
  * application has seen the connection. */
 void tt_http_refuse(tether_conn *c, int err, int status);
 void tt_http_free(tether_conn *c);
+/* tether_conn_respond_file() for a descriptor already fstat()ed (st). */
+struct stat;
+int tt_http_respond_file(tether_conn *c, int status, const char *content_type, int fd,
+                         const struct stat *st, int64_t offset, int64_t length);
 /* The file answering the request (tether_conn_respond_file) went whole. */
 void tt_http_file_sent(tether_conn *c);
 /* A request parser with the options' head limits (NULL: out of memory). */

@@ -117,7 +117,6 @@ static void tt_http_next(tether_conn *c) {
     tether_server_hs_free(c->shs);
     c->shs = next;
     tt_strbuf_reset(&h->headers);
-    c->http_above_mark = 0; /* a DRAIN now would be about the last answer */
     c->phase = TT_PH_HS_SERVER;
     c->paused = 0;
     c->deadline = tt_now_ms() + keep;
@@ -372,20 +371,25 @@ int tether_conn_respond_end(tether_conn *c) {
 
 /* The file body's length: the rest of the file from offset when length is
  * -1, and never past its end. */
-static int tt_http_file_length(int fd, int64_t offset, int64_t *length) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return TETHER_E_IO;
-    if (!S_ISREG(st.st_mode) || offset > st.st_size) return TETHER_E_INVAL;
-    if (*length == -1) *length = st.st_size - offset;
-    return *length <= st.st_size - offset ? 0 : TETHER_E_INVAL;
+static int tt_http_file_length(const struct stat *st, int64_t offset, int64_t *length) {
+    if (!S_ISREG(st->st_mode) || offset > st->st_size) return TETHER_E_INVAL;
+    if (*length == -1) *length = st->st_size - offset;
+    return *length <= st->st_size - offset ? 0 : TETHER_E_INVAL;
 }
 
 int tether_conn_respond_file(tether_conn *c, int status, const char *content_type, int fd,
                              int64_t offset, int64_t length) {
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) return TETHER_E_IO;
+    return tt_http_respond_file(c, status, content_type, fd, &st, offset, length);
+}
+
+int tt_http_respond_file(tether_conn *c, int status, const char *content_type, int fd,
+                         const struct stat *st, int64_t offset, int64_t length) {
     struct tt_http *h = tt_http_answering(c, TT_HTTP_WAIT);
     if (!c || fd < 0 || offset < 0 || length < -1) return TETHER_E_INVAL;
     if (!h) return TETHER_E_STATE;
-    int rc = tt_http_file_length(fd, offset, &length);
+    int rc = tt_http_file_length(st, offset, &length);
     if (rc) return rc;
     int body = length > 0 && !h->head_only && !tt_http_status_bodiless(status);
     if (body && (rc = tt_file_body_start(c, fd, (uint64_t)offset, (uint64_t)length)) != 0)

@@ -123,7 +123,7 @@ static int tt_static_send(tether_conn *c, int fd, const struct stat *st, const c
     if (!rc && date[0]) rc = tether_conn_add_header(c, "Last-Modified", date);
     if (!rc && tt_static_not_modified(c, etag, st->st_mtim.tv_sec))
         rc = tether_conn_respond(c, 304, NULL, NULL, 0);
-    else if (!rc && (rc = tether_conn_respond_file(c, 200, tt_content_type(name), fd, 0, -1)) == 0)
+    else if (!rc && (rc = tt_http_respond_file(c, 200, tt_content_type(name), fd, st, 0, -1)) == 0)
         return 0; /* fd is the connection's now */
     close(fd);
     return rc;
