@@ -78,6 +78,7 @@ enum tether_error {
     TETHER_E_TLS_CONFIG = -16,   /* a certificate, key or CA could not be loaded */
     TETHER_E_UNSUPPORTED = -17,  /* this build lacks the feature (see tether_features()) */
     TETHER_E_NOFILE = -18,       /* out of file descriptors (EMFILE, ENFILE) */
+    TETHER_E_HTTP2 = -19, /* the peer broke HTTP/2 (text: nghttp2's reason), or reset the stream */
 
     /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
      * close code a compliant endpoint sends (tether_error_close_code()). */
@@ -843,6 +844,16 @@ TETHER_API int tether_opts_set_max_headers(tether_opts *o, size_t max);
 /* Listeners: plain HTTP requests reach the application as HTTP events
  * (default 0: they are refused with 400). See "Plain HTTP" below. */
 TETHER_API int tether_opts_set_http(tether_opts *o, int on);
+/* Listeners: HTTP/2 (RFC 9113) on the same port (default 1): chosen by
+ * ALPN ("h2") on TLS, by the client's connection preface on cleartext
+ * (prior knowledge); HTTP/1.1 goes on working beside it. Each HTTP/2
+ * stream is a connection of its own to the application, with the same
+ * events as on HTTP/1.1: a WebSocket opened with extended CONNECT (RFC
+ * 8441, announced with SETTINGS_ENABLE_CONNECT_PROTOCOL) is a REQUEST
+ * then a WebSocket, a plain request an HTTP event (with
+ * tether_opts_set_http). 0: ALPN offers only http/1.1 and a preface is
+ * refused like any bad request. */
+TETHER_API int tether_opts_set_http2(tether_opts *o, int on);
 /* Default largest HTTP request body (tether_opts_set_max_body). */
 #define TETHER_DEFAULT_MAX_BODY (1024u * 1024u)
 /* HTTP: the largest request body accepted (413 past it; default

@@ -154,7 +154,7 @@ def make_builder() -> FFI:
         # copy of the library cannot clash with a system libtether.
         define_macros=[("_GNU_SOURCE", None), ("TETHER_NO_VISIBILITY", None)],
         extra_compile_args=["-std=gnu11", "-O2", "-fvisibility=hidden"],
-        libraries=["ssl", "crypto", "z", "pthread"],
+        libraries=["ssl", "crypto", "z", "nghttp2", "pthread"],
     )
     return ffi
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build gcc clang libclang-rt-14-dev clang-format pkg-config
-          libssl-dev openssl zlib1g-dev libcmocka-dev libuv1-dev abigail-tools)
+          libssl-dev openssl zlib1g-dev libnghttp2-dev libcmocka-dev libuv1-dev abigail-tools)
 
 missing=()
 for p in "${packages[@]}"; do

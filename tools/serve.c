@@ -29,6 +29,8 @@ static const char usage[] =
     "                       on the same port: index.html for a directory, types by\n"
     "                       extension, ETag and Last-Modified; nothing outside DIR\n"
     "                       (no '..', no symbolic links); WebSockets on any path as before\n"
+    "  --no-http2           HTTP/1.1 only (by default HTTP/2 is served too: h2 by ALPN\n"
+    "                       on TLS, h2c by prior knowledge, WebSockets over HTTP/2)\n"
     "  --max-message BYTES  largest message accepted (default 16M; K, M, G suffixes)\n"
     "  --idle-timeout SEC   close (1001) a connection silent this long (default 120; 0: never)\n"
     "  --ping-interval SEC  ping a connection silent this long (default 20; 0: never)\n"
@@ -65,7 +67,7 @@ static const char usage[] =
 
 struct serve_args {
     const char *host, *path, *static_dir;
-    int port, broadcast, verbose;
+    int port, broadcast, verbose, no_http2;
     /* in ms; what a server facing the Internet should have (uWebSockets
      * closes after 120 s idle; websockets pings every 20 s, 20 s to answer) */
     unsigned idle_ms, ping_ms, ping_timeout_ms, message_ms;
@@ -357,7 +359,8 @@ static int set_time_limits(tether_opts *o, const struct serve_args *a) {
 static int start(struct server *s, const struct serve_args *a) {
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     if (!opts) return -1;
-    if (set_time_limits(opts, a) != 0 || (a->static_dir && tether_opts_set_http(opts, 1) != 0)) {
+    if (set_time_limits(opts, a) != 0 || (a->static_dir && tether_opts_set_http(opts, 1) != 0) ||
+        tether_opts_set_http2(opts, !a->no_http2) != 0) {
         tether_opts_free(opts);
         return -1;
     }
@@ -413,7 +416,8 @@ enum {
     OPT_PING_TIMEOUT,
     OPT_MESSAGE_TIMEOUT,
     OPT_SEND_BUDGET,
-    OPT_STATIC
+    OPT_STATIC,
+    OPT_NO_HTTP2
 };
 
 static const struct option long_opts[] = {
@@ -430,6 +434,7 @@ static const struct option long_opts[] = {
     {"message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT},
     {"send-budget", required_argument, NULL, OPT_SEND_BUDGET},
     {"static", required_argument, NULL, OPT_STATIC},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
@@ -486,6 +491,9 @@ static int take_option(struct serve_args *a, int opt, const char *arg) {
         return 0;
     case OPT_STATIC:
         return take_static_dir(a, arg);
+    case OPT_NO_HTTP2:
+        a->no_http2 = 1;
+        return 0;
     case OPT_SNI:
         return cli_add_sni(&a->conn, arg) == 0 ? 0 : CLI_EXIT_USAGE;
     case OPT_VERIFY_CLIENT:

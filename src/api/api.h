@@ -37,6 +37,7 @@ struct tether_opts {
     size_t max_header_bytes, max_headers;
     int reuseport;
     int http;                   /* plain HTTP requests reach the application */
+    int http2;                  /* listeners: HTTP/2 beside HTTP/1.1 */
     size_t max_body;            /* HTTP request body limit */
     unsigned keepalive_timeout; /* HTTP: wait for the next request (ms) */
     tt_tls_opts tls;
@@ -63,6 +64,7 @@ typedef enum tt_phase {
     TT_PH_HS_SERVER,  /* server: reading the request */
     TT_PH_REQUEST,    /* server: REQUEST event out, waiting for the decision */
     TT_PH_HTTP,       /* server: serving a plain HTTP request (http_server.c) */
+    TT_PH_H2,         /* server: an HTTP/2 connection carrying streams (h2_carrier.c) */
     TT_PH_OPEN,       /* WebSocket frames flow */
     TT_PH_LINGER,     /* the WebSocket is over: flushing, then closing TCP */
     TT_PH_DEAD        /* socket closed; freed once the user is done with it */
@@ -104,6 +106,9 @@ struct tether_conn {
     tether_client_hs *chs;
     tether_server_hs *shs;
     struct tt_http *http;      /* a plain HTTP request being served (server) */
+    struct tt_h2 *h2;          /* an HTTP/2 connection: its session */
+    struct tt_h2_stream *h2s;  /* an HTTP/2 stream: its wire instead of a socket */
+    int h2_orphan;             /* ... whose HTTP/2 connection ended */
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     int file_sent;             /* ... it went whole: tell the role after the flush */
     int http_above_mark;       /* a streamed HTTP response went over the drain mark */
@@ -238,6 +243,17 @@ int tt_wire_wants_write(const tether_conn *c);
  * alert explaining a failed handshake), if the socket takes it now. */
 void tt_wire_goodbye(tether_conn *c);
 
+/* HTTP/2 on the wire: a stream's bytes go through its session instead of
+ * a socket; a connection carrying a session fills its queue from it. */
+/* The end of our side: shutdown(SHUT_WR), or a stream's END_STREAM. */
+int tt_wire_shutdown_write(tether_conn *c);
+/* Lets go of a stream (its session sends RST_STREAM if it must) or of a
+ * session (each stream's reader is woken to find it gone). */
+void tt_wire_detach(tether_conn *c);
+void tt_wire_h2_orphaned(void *user);
+/* Why the wire failed: the stream's, the session's or a layer's reason. */
+const char *tt_wire_error_text(const tether_conn *c);
+
 /* conn_tls.c: puts TLS on a connection's stack. */
 int tt_conn_tls_client(tether_conn *c);
 int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t);
@@ -333,6 +349,14 @@ int tt_http_respond_file(tether_conn *c, int status, const char *content_type, i
 void tt_http_file_sent(tether_conn *c);
 /* A request parser with the options' head limits (NULL: out of memory). */
 tether_server_hs *tt_server_hs_with_limits(const tether_opts *o);
+
+/* h2_carrier.c: HTTP/2 on a server connection. The role makes each
+ * request stream's connection (stream(), NULL when it cannot). */
+typedef struct tt_h2_opener {
+    tether_conn *(*stream)(tether_conn *carrier);
+} tt_h2_opener;
+/* c's first bytes (buf) are HTTP/2: from now on it carries a session. */
+void tt_h2_carrier_start(tether_conn *c, const uint8_t *buf, size_t n, const tt_h2_opener *open);
 
 /* conn.c: a new connection wired to the loop. */
 tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts);

@@ -5,25 +5,37 @@
  * it can: everything a round queued for a connection goes out in one
  * write. Also where a connection opens, lingers and is lost. */
 #include "api/api.h"
+#include "stack/h2.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 int tt_conn_set_interest(tether_conn *c, unsigned events) {
+    if (c->h2s || c->h2_orphan) { /* no socket: a wake announces input */
+        unsigned was = c->io.events;
+        c->io.events = events;
+        if ((events & TT_IO_READ) && !(was & TT_IO_READ) &&
+            (c->h2_orphan || tt_h2_stream_readable(c->h2s)))
+            tt_conn_wake(c);
+        return 0;
+    }
     if (c->io.fd < 0 || c->io.events == events) return 0;
     return tt_loop_mod(c->ctx->loop, &c->io, events);
+}
+
+/* Whether c reads now: not while a REQUEST waits or reading is paused; a
+ * lingering connection reads whatever the pausing: it only discards input,
+ * waiting for the peer's FIN. */
+static int tt_conn_reading(const tether_conn *c) {
+    return c->phase == TT_PH_LINGER ||
+           (c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused);
 }
 
 /* Read interest follows the phase and pausing; write interest is on only
  * while output waits for the socket. */
 static void tt_conn_update_interest(tether_conn *c) {
     unsigned ev = 0;
-    /* A lingering connection reads whatever the pausing: it only discards
-     * input, waiting for the peer's FIN. */
-    int reading =
-        c->phase == TT_PH_LINGER ||
-        (c->phase != TT_PH_REQUEST && c->phase != TT_PH_DEAD && !c->paused && !c->user_paused);
-    if (reading) ev |= TT_IO_READ;
+    if (tt_conn_reading(c)) ev |= TT_IO_READ;
     if (tt_wire_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
     tt_conn_set_interest(c, ev);
 }
@@ -41,14 +53,14 @@ static void tt_conn_finish_linger(tether_conn *c) {
     tt_wire_goodbye(c);
     if (tt_wire_wants_write(c)) return; /* the close_notify goes first */
     c->fin_sent = 1;
-    if (tt_sock_shutdown_write(c->io.fd) != 0) tt_conn_shut(c);
+    if (tt_wire_shutdown_write(c) != 0) tt_conn_shut(c);
 }
 
 void tt_conn_lost(tether_conn *c, int err, const char *text) {
     if (c->phase == TT_PH_DEAD) return;
     /* A layer's reason is logged here: on a server a connection that fails
      * its TLS handshake is never seen by the application. */
-    if (!text && (text = tt_stack_error_text(&c->stack)) != NULL)
+    if (!text && (text = tt_wire_error_text(c)) != NULL)
         tt_log(TETHER_LOG_WARN, "conn %llu: %s", (unsigned long long)c->id, text);
     tt_ws_output_drop(&c->ws); /* nothing more can be sent */
     tether_event *ev = NULL;
@@ -146,9 +158,20 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len) {
 
 static void tt_conn_on_readable(tether_conn *c);
 
+/* An HTTP/2 stream's input is announced by a wake, not by the loop: read
+ * it if the connection reads now. */
+static void tt_conn_resume_stream(tether_conn *c) {
+    if ((!c->h2s && !c->h2_orphan) || !tt_conn_reading(c)) return;
+    /* lingering, the stream's end is read only after ours was sent: the
+     * loop would flush first, but a wake runs before the round's flush */
+    if (c->phase == TT_PH_LINGER && !c->fin_sent && !c->h2_orphan) return;
+    if (c->h2_orphan || tt_h2_stream_readable(c->h2s)) c->io.cb(&c->io, TT_IO_READ);
+}
+
 void tt_conn_resume(tether_conn *c) {
     if (c->phase < TT_PH_OPEN) { /* the role's input: a request's head or body */
         if (c->cls->resume && !c->user_paused) c->cls->resume(c);
+        tt_conn_resume_stream(c);
         if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
         return;
     }
@@ -157,6 +180,7 @@ void tt_conn_resume(tether_conn *c) {
     /* A layer may hold decrypted input that no socket event will announce. */
     if (!tt_stack_empty(&c->stack) && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
         tt_conn_on_readable(c);
+    tt_conn_resume_stream(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);
 }
 

@@ -21,6 +21,7 @@ static void tt_conn_close_fd(tether_conn *c) {
 
 void tt_conn_free(tether_conn *c) {
     c->ctx->queued -= c->accounted;
+    tt_wire_detach(c);
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
     if (c->resolve) tt_resolve_cancel(c->resolve);
@@ -60,6 +61,7 @@ void tt_conn_shut(tether_conn *c) {
         tt_resolve_cancel(c->resolve);
         c->resolve = NULL;
     }
+    tt_wire_detach(c); /* an HTTP/2 stream or session ends with it */
     tt_conn_close_fd(c);
     tt_file_body_free(c); /* its descriptor too, while the user holds c */
     tt_timer_stop(c->ctx->loop, &c->timer);

@@ -7,6 +7,7 @@
  * inside the stack at a time, so the rest stays in the WebSocket queue
  * where the send limit and DRAIN count it. */
 #include "api/api.h"
+#include "stack/h2.h"
 
 #include <stdlib.h>
 #include <sys/uio.h>
@@ -67,7 +68,129 @@ static ssize_t tt_wire_read_stack(tether_conn *c) {
     return (ssize_t)off;
 }
 
+/* ---- HTTP/2: a stream's wire is its session ------------------------------------ */
+
+/* The HTTP/2 connection has something to send: inside a round it goes at
+ * the round's end; outside one, the loop is woken for it. */
+static void tt_wire_poke(tether_conn *carrier) {
+    if (!carrier) return;
+    if (carrier->ctx->in_service)
+        tt_ctx_mark_dirty(carrier);
+    else
+        tt_conn_wake(carrier);
+}
+
+static ssize_t tt_wire_read_h2s(tether_conn *c) {
+    ssize_t n = tt_h2_stream_read(c->h2s, c->ctx->rbuf, TT_RBUF_SIZE);
+    if (n > 0) {
+        tt_wire_poke(tt_h2_stream_owner(c->h2s)); /* the window opened */
+        if (tt_h2_stream_readable(c->h2s)) tt_ctx_mark_runnable(c);
+    }
+    return n;
+}
+
+/* Response bytes into the stream, in the order the socket path writes
+ * them: the head, a file body, frames. Returns 0 or an error. */
+static int tt_wire_flush_h2s(tether_conn *c) {
+    uint8_t *scratch = tt_wire_scratch(c->ctx);
+    if (!scratch) return TETHER_E_NOMEM;
+    int wrote = 0;
+    for (;;) {
+        size_t len, hs = tt_outbuf_len(&c->hs_out);
+        const uint8_t *p;
+        if (hs) {
+            p = c->hs_out.buf + c->hs_out.head;
+            len = hs;
+        } else if (c->file) {
+            ssize_t got = tt_file_body_peek(c, scratch, TT_STACK_CHUNK);
+            if (got < 0) return (int)got;
+            p = scratch;
+            len = (size_t)got;
+        } else if (!(p = tt_ws_output(&c->ws, &len))) {
+            break;
+        }
+        ssize_t n = tt_h2_stream_write(c->h2s, p, len);
+        if (n < 0) return (int)n;
+        if (n == 0) break; /* its backlog is full: WRITABLE comes back */
+        wrote = 1;
+        if (hs)
+            tt_outbuf_consume(&c->hs_out, (size_t)n);
+        else if (c->file)
+            tt_file_body_sent(c, (size_t)n);
+        else
+            tt_ws_output_sent(&c->ws, (size_t)n);
+    }
+    if (wrote) tt_wire_poke(tt_h2_stream_owner(c->h2s));
+    tt_ws_set_owed_below(&c->ws, tt_h2_stream_owed(c->h2s));
+    return 0;
+}
+
+/* The HTTP/2 connection's frames, into its own queue (hs_out), at most
+ * a backlog's worth ahead of the socket. */
+static int tt_wire_h2_fill(tether_conn *c) {
+    while (tt_outbuf_len(&c->hs_out) < TT_STACK_BACKLOG) {
+        const uint8_t *p;
+        ssize_t n = tt_h2_output(c->h2, &p);
+        if (n <= 0) return (int)n;
+        if (tt_outbuf_append(&c->hs_out, p, (size_t)n)) return TETHER_E_NOMEM;
+    }
+    return 0;
+}
+
+static int tt_wire_flush_plain(tether_conn *c);
+static int tt_wire_flush_stack(tether_conn *c);
+
+static int tt_wire_flush_carrier(tether_conn *c) {
+    int rc = 0;
+    for (int round = 0; round < 64 && !rc; round++) { /* bounded: the socket fills */
+        if ((rc = tt_wire_h2_fill(c)) != 0) break;
+        size_t before = tt_outbuf_len(&c->hs_out);
+        if (!before) break;
+        rc = tt_stack_empty(&c->stack) ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
+        if (tt_outbuf_len(&c->hs_out)) break; /* the socket is full */
+    }
+    /* sending made room in streams, or closed some: the carrier tells them */
+    if (tt_h2_has_ready(c->h2)) tt_ctx_mark_runnable(c);
+    return rc;
+}
+
+void tt_wire_h2_orphaned(void *user) {
+    tether_conn *k = user;
+    k->h2s = NULL;
+    k->h2_orphan = 1;
+    tt_conn_wake(k); /* its next read says the connection is gone */
+}
+
+void tt_wire_detach(tether_conn *c) {
+    if (c->h2s) {
+        tether_conn *carrier = tt_h2_stream_owner(c->h2s);
+        tt_h2_stream_release(c->h2s);
+        c->h2s = NULL;
+        tt_wire_poke(carrier);
+    }
+    if (c->h2) {
+        tt_h2_free(c->h2, tt_wire_h2_orphaned);
+        c->h2 = NULL;
+    }
+}
+
+int tt_wire_shutdown_write(tether_conn *c) {
+    if (!c->h2s) return tt_sock_shutdown_write(c->io.fd);
+    tt_h2_stream_shutdown(c->h2s);
+    tt_wire_poke(tt_h2_stream_owner(c->h2s));
+    tt_ctx_mark_runnable(c); /* the peer's end may be in already */
+    return 0;
+}
+
+const char *tt_wire_error_text(const tether_conn *c) {
+    const char *t = c->h2s ? tt_h2_stream_error_text(c->h2s) : NULL;
+    if (!t && c->h2) t = tt_h2_error_text(c->h2);
+    return t ? t : tt_stack_error_text(&c->stack);
+}
+
 ssize_t tt_wire_read(tether_conn *c) {
+    if (c->h2s) return tt_wire_read_h2s(c);
+    if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */
     if (tt_stack_empty(&c->stack)) return tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
     ssize_t n = tt_wire_read_stack(c);
     if (tt_stack_owed(&c->stack) > 0) { /* alerts, tickets, key updates */
@@ -189,6 +312,9 @@ static int tt_wire_flush_stack(tether_conn *c) {
 }
 
 int tt_wire_flush(tether_conn *c) {
+    if (c->h2s) return tt_wire_flush_h2s(c);
+    if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */
+    if (c->h2) return tt_wire_flush_carrier(c);
     if (tt_stack_empty(&c->stack)) return tt_wire_flush_plain(c);
     int rc = tt_wire_flush_stack(c);
     tt_wire_tell_owed(c);
@@ -196,6 +322,7 @@ int tt_wire_flush(tether_conn *c) {
 }
 
 int tt_wire_wants_write(const tether_conn *c) {
+    if (c->h2 && tt_h2_wants_write(c->h2)) return 1;
     if (tt_stack_empty(&c->stack)) return tt_wire_queued(c);
     return tt_stack_owed(&c->stack) > 0 || (tt_stack_is_open(&c->stack) && tt_wire_queued(c));
 }

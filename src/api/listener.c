@@ -15,6 +15,7 @@ static int tt_listener_tls(tether_listener *l) {
     char err[256] = "";
     int rc = tt_tls_ctx_server(&l->opts->tls, &l->tls, err, sizeof err);
     if (rc) tt_log(TETHER_LOG_ERROR, "listener: %s", err);
+    if (!rc) tt_tls_ctx_alpn(l->tls, l->opts->http2);
     return rc;
 }
 

@@ -13,6 +13,7 @@ static void tt_opts_defaults(tether_opts *o) {
     o->max_headers = TETHER_DEFAULT_MAX_HEADERS;
     o->max_body = TETHER_DEFAULT_MAX_BODY;
     o->keepalive_timeout = 5000;
+    o->http2 = 1;
     tt_deflate_opts_defaults(&o->deflate);
     o->refs = 1;
 }
@@ -109,6 +110,7 @@ TT_OPT_SETTER(max_header_bytes, size_t, max_header_bytes, v >= 256)
 TT_OPT_SETTER(max_headers, size_t, max_headers, v >= 4)
 TT_OPT_SETTER(reuseport, int, reuseport, v == 0 || v == 1)
 TT_OPT_SETTER(http, int, http, v == 0 || v == 1)
+TT_OPT_SETTER(http2, int, http2, v == 0 || v == 1)
 TT_OPT_SETTER(max_body, size_t, max_body, v > 0)
 TT_OPT_SETTER(keepalive_timeout, unsigned, keepalive_timeout, 1)
 

@@ -7,6 +7,7 @@
  * never reaches the application. */
 #include "api/api.h"
 #include "proto/server_hs.h"
+#include "stack/h2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,31 @@ static void tt_server_take_head(tether_conn *c, const uint8_t *buf, size_t n) {
     tt_emit_simple(c, TETHER_EV_REQUEST);
 }
 
+static const tt_h2_opener tt_server_opener;
+
+/* 1 if the connection speaks HTTP/2 (ALPN chose h2, or a cleartext one
+ * opens with the client preface), 0 if not, -1 if a preface may be
+ * starting. Only the first request can: c->http is made by the first. */
+static int tt_server_is_h2(tether_conn *c, const uint8_t *buf, size_t n) {
+    if (!c->opts->http2 || c->http) return 0;
+    tt_tls *tls = tt_conn_tls(c);
+    if (tls) return tt_tls_alpn_is(tls, "h2");
+    return tt_h2_preface(buf, n);
+}
+
+/* The first bytes of a request, or of an HTTP/2 connection. */
+static void tt_server_input(tether_conn *c, const uint8_t *buf, size_t n) {
+    int h2 = tt_server_is_h2(c, buf, n);
+    if (h2 > 0)
+        tt_h2_carrier_start(c, buf, n, &tt_server_opener);
+    else if (h2 < 0)
+        tt_conn_keep_input(c, buf, n); /* more of the preface, or not */
+    else
+        tt_server_take_head(c, buf, n);
+}
+
+static void tt_server_resume(tether_conn *c);
+
 static void tt_server_on_handshake_io(tether_conn *c, unsigned ready) {
     if (c->phase == TT_PH_HTTP) {
         tt_http_on_io(c, ready);
@@ -68,7 +94,12 @@ static void tt_server_on_handshake_io(tether_conn *c, unsigned ready) {
         tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);
         return;
     }
-    tt_server_take_head(c, rbuf, (size_t)n);
+    if (c->pending_len) { /* the start of a preface came before */
+        tt_conn_keep_input(c, rbuf, (size_t)n);
+        tt_server_resume(c);
+        return;
+    }
+    tt_server_input(c, rbuf, (size_t)n);
 }
 
 /* Input kept before the head was read: a pipelined plain HTTP request
@@ -82,7 +113,7 @@ static void tt_server_resume(tether_conn *c) {
         size_t n = c->pending_len;
         c->pending = NULL;
         c->pending_len = c->pending_cap = 0;
-        tt_server_take_head(c, buf, n);
+        tt_server_input(c, buf, n);
         free(buf);
     }
 }
@@ -175,6 +206,31 @@ static const tt_conn_class tt_server_class = {
     .file_sent = tt_http_file_sent,
     .cleanup = tt_http_free,
 };
+
+/* An HTTP/2 request stream: a server connection like an accepted one,
+ * reading its request from the stream (its "socket" reads). */
+static tether_conn *tt_server_stream(tether_conn *carrier) {
+    tether_ctx *ctx = carrier->ctx;
+    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(carrier->opts));
+    if (!c) {
+        tt_opts_unref(carrier->opts);
+        return NULL;
+    }
+    c->silent = 1; /* until the REQUEST or HTTP event */
+    if (!(c->shs = tt_server_hs_with_limits(c->opts))) {
+        tt_conn_shut(c);
+        return NULL;
+    }
+    snprintf(c->peer, sizeof c->peer, "%s", carrier->peer);
+    c->phase = TT_PH_HS_SERVER;
+    c->io.events = TT_IO_READ;
+    unsigned t = c->opts->handshake_timeout;
+    c->deadline = t ? ctx->now + t : 0;
+    tt_conn_arm_timer(c);
+    return c;
+}
+
+static const tt_h2_opener tt_server_opener = {tt_server_stream};
 
 void tt_server_accept(tether_listener *l, int fd, const char *peer) {
     tether_ctx *ctx = l->ctx;

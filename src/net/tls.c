@@ -207,6 +207,13 @@ const char *tt_tls_version(const tt_tls *s) {
     return SSL_get_version(s->ssl);
 }
 
+int tt_tls_alpn_is(const tt_tls *s, const char *proto) {
+    const unsigned char *p;
+    unsigned n;
+    SSL_get0_alpn_selected(s->ssl, &p, &n);
+    return n == strlen(proto) && memcmp(p, proto, n) == 0;
+}
+
 const char *tt_tls_cipher(const tt_tls *s) {
     return SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl));
 }

@@ -34,6 +34,8 @@ int tt_tls_ctx_client(const tt_tls_opts *o, tt_tls_ctx **out, char *err, size_t 
 int tt_tls_ctx_server(const tt_tls_opts *o, tt_tls_ctx **out, char *err, size_t errlen);
 tt_tls_ctx *tt_tls_ctx_ref(tt_tls_ctx *t);
 void tt_tls_ctx_unref(tt_tls_ctx *t);
+/* Server: answer ALPN with h2 (when h2 is set and offered) or http/1.1. */
+void tt_tls_ctx_alpn(tt_tls_ctx *t, int h2);
 /* Whether two client option sets build the same context (for caching). */
 int tt_tls_opts_same_ctx(const tt_tls_opts *a, const tt_tls_opts *b);
 
@@ -70,5 +72,7 @@ size_t tt_tls_out_pending(const tt_tls *s);
 const char *tt_tls_error_text(const tt_tls *s);
 const char *tt_tls_version(const tt_tls *s);
 const char *tt_tls_cipher(const tt_tls *s);
+/* Whether ALPN chose proto ("h2") for this session. */
+int tt_tls_alpn_is(const tt_tls *s, const char *proto);
 
 #endif

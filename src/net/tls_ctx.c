@@ -160,6 +160,35 @@ int tt_tls_ctx_server(const tt_tls_opts *o, tt_tls_ctx **out, char *err, size_t 
     return 0;
 }
 
+/* ALPN (RFC 7301) on a server: h2 when allowed and offered, else
+ * http/1.1 when offered; a client that offers neither (a WebSocket client
+ * may offer something else, or nothing) goes on without ALPN. */
+static int tt_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned inlen, void *arg) {
+    (void)ssl;
+    const unsigned char *h1 = NULL;
+    for (unsigned i = 0; i < inlen && i + 1u + in[i] <= inlen; i += 1u + in[i]) {
+        const unsigned char *p = in + i + 1;
+        if (arg && in[i] == 2 && memcmp(p, "h2", 2) == 0) {
+            *out = p;
+            *outlen = 2;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        if (in[i] == 8 && memcmp(p, "http/1.1", 8) == 0) h1 = p;
+    }
+    if (!h1) return SSL_TLSEXT_ERR_NOACK;
+    *out = h1;
+    *outlen = 8;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+void tt_tls_ctx_alpn(tt_tls_ctx *t, int h2) {
+    void *arg = h2 ? (void *)t : NULL;
+    SSL_CTX_set_alpn_select_cb(t->ssl_ctx, tt_alpn_select, arg);
+    for (size_t i = 0; i < t->nsni; i++)
+        SSL_CTX_set_alpn_select_cb(t->sni_ctx[i], tt_alpn_select, arg);
+}
+
 tt_tls_ctx *tt_tls_ctx_ref(tt_tls_ctx *t) {
     t->refs++;
     return t;

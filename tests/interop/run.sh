@@ -26,7 +26,7 @@ TETHER=$(realpath "$2")
 shift 2
 
 # --- system packages: chromium, libwebsockets-dev, pkg-config, openssl (the test
-# certificates), a C compiler, node
+# certificates), a C compiler, node, curl, h2load (nghttp2-client)
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
@@ -37,6 +37,7 @@ if ! pkg-config --exists libwebsockets 2>/dev/null; then need+=(libwebsockets-de
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

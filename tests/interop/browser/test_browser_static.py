@@ -82,3 +82,19 @@ def test_chromium_https_page_and_wss_from_one_port(tether_server, tmp_path, cert
                         "--cert", certs / "server.pem", "--key", certs / "server.key")
     trust = "--ignore-certificate-errors-spki-list=" + spki_hash(certs / "server.pem")
     check(load(srv, "https", tmp_path, [trust]), srv, "wss")
+
+
+def test_chromium_websocket_over_http2(tether_server, tmp_path, certs):
+    """RFC 8441 from a browser: the https:// page comes over HTTP/2 (ALPN),
+    and Chromium opens its wss:// WebSocket as a stream of that same
+    connection (extended CONNECT), so the page's requests and the WebSocket
+    share one peer address in the server's log."""
+    if find_chromium() is None:
+        missing("chromium (apt-get install chromium)")
+    srv = tether_server("-v", "--static", docroot(tmp_path),
+                        "--cert", certs / "server.pem", "--key", certs / "server.key")
+    trust = "--ignore-certificate-errors-spki-list=" + spki_hash(certs / "server.pem")
+    check(load(srv, "https", tmp_path, [trust]), srv, "wss")
+    page = srv.wait_stderr(lambda ln: ln.startswith("http ") and ln.endswith(" GET /"))[0]
+    ws = srv.wait_stderr(lambda ln: ln.startswith("open ") and "/chat" in ln)[0]
+    assert page.split()[1] == ws.split()[1], (page, ws)

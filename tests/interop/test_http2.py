@@ -1,0 +1,148 @@
+"""HTTP/2 on the WebSocket port (RFC 9113, RFC 8441) against independent peers.
+
+- curl (libcurl's nghttp2 client): files over h2c by prior knowledge and over
+  h2 chosen by ALPN, HEAD, 404, several streams on one connection, a large
+  file byte for byte through flow control; HTTP/1.1 on the same port.
+- nghttp and h2load (Debian's nghttp2-client): streams at once on one
+  connection; thousands of concurrent streams on a few connections.
+- Node's http2 client with ws's framing (peers/node/h2_ws_client.js):
+  WebSockets by extended CONNECT, several on one connection, a 1 MiB message
+  each, permessage-deflate, closed with END_STREAM; over h2c and h2/TLS.
+- Python websockets (HTTP/1.1) on the same port meanwhile.
+Everything is on 127.0.0.1.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import missing, NODE_DIR
+
+TIMEOUT = 90
+BIG = 8 * 1024 * 1024
+
+
+@pytest.fixture
+def docroot(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("<!doctype html><p>h2</p>\n")
+    (root / "big.bin").write_bytes(os.urandom(BIG))
+    return root
+
+
+def run(argv, timeout=TIMEOUT):
+    if shutil.which(argv[0]) is None:
+        missing(f"{argv[0]} (apt-get install {'curl' if argv[0] == 'curl' else 'nghttp2-client'})")
+    cp = subprocess.run([str(a) for a in argv], capture_output=True, timeout=timeout)
+    assert cp.returncode == 0, (argv, cp.stdout.decode(errors="replace")[-2000:],
+                                cp.stderr.decode(errors="replace")[-2000:])
+    return cp.stdout
+
+
+def curl(*args):
+    return run(["curl", "--silent", "--show-error", "--noproxy", "*", *args])
+
+
+def tls(certs, port):
+    return ["--cacert", certs / "ca.pem", "--resolve", f"localhost:{port}:127.0.0.1"]
+
+
+def test_h2c_prior_knowledge(tether_server, docroot):
+    srv = tether_server("-v", "--static", docroot)
+    base = f"http://127.0.0.1:{srv.port}"
+    out = curl("--http2-prior-knowledge", "-D", "-", base + "/").decode()
+    assert out.startswith("HTTP/2 200"), out
+    assert "content-type: text/html; charset=utf-8\r\n" in out
+    assert "connection:" not in out.lower()     # RFC 9113 8.2.2
+    assert out.endswith("<!doctype html><p>h2</p>\n")
+    head = curl("--http2-prior-knowledge", "-I", base + "/big.bin").decode()
+    assert head.startswith("HTTP/2 200") and f"content-length: {BIG}\r\n" in head
+    code = curl("--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                base + "/missing")
+    assert code == b"404"
+    # three streams at once on one connection, one of them 8 MiB through the
+    # windows: nghttp (curl 7.88 cannot reuse an h2c connection, its #10634)
+    out = run(["nghttp", "-ns", base + "/", base + "/big.bin", base + "/missing"]).decode()
+    rows = {ln.split()[-1]: ln.split() for ln in out.splitlines() if re.match(r"^\s*\d+ ", ln)}
+    assert rows["/"][4] == "200" and rows["/big.bin"][4] == "200", out
+    assert rows["/missing"][4] == "404", out
+    got = curl("--http2-prior-knowledge", base + "/big.bin")
+    assert hashlib.sha256(got).digest() == hashlib.sha256((docroot / "big.bin").read_bytes()).digest()
+    # HTTP/1.1 goes on working on the same port
+    assert curl("--http1.1", "-w", "%{http_version}", "-o", "/dev/null", base + "/") == b"1.1"
+    srv.wait_stderr(lambda ln: ln.startswith("http ") and "GET /big.bin" in ln)
+
+
+def test_h2_by_alpn(tether_server, docroot, certs):
+    srv = tether_server("--static", docroot, "--cert", certs / "server.pem",
+                        "--key", certs / "server.key")
+    url = f"https://localhost:{srv.port}"
+    # three requests, one connection
+    out = curl(*tls(certs, srv.port), "-w", "%{http_version} %{num_connects}\n",
+               "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+               url + "/", url + "/missing", url + "/").decode().split()
+    assert out == ["2", "1", "2", "0", "2", "0"], out
+    got = curl(*tls(certs, srv.port), url + "/big.bin")
+    assert hashlib.sha256(got).digest() == hashlib.sha256((docroot / "big.bin").read_bytes()).digest()
+    # a client that offers only http/1.1 gets it
+    out = curl(*tls(certs, srv.port), "--http1.1", "-w", "%{http_version}", "-o", "/dev/null",
+               url + "/")
+    assert out == b"1.1"
+
+
+def test_h2_off(tether_server, docroot, certs):
+    srv = tether_server("--static", docroot, "--no-http2", "--cert", certs / "server.pem",
+                        "--key", certs / "server.key")
+    out = curl(*tls(certs, srv.port), "-w", "%{http_version}", "-o", "/dev/null",
+               f"https://localhost:{srv.port}/")
+    assert out == b"1.1"
+
+
+def test_h2load_many_streams(tether_server, docroot):
+    srv = tether_server("--static", docroot)
+    out = run(["h2load", "-n", "4000", "-c", "4", "-m", "50",
+               f"http://127.0.0.1:{srv.port}/"]).decode()
+    assert re.search(r"requests: 4000 total, 4000 started, 4000 done, 4000 succeeded", out), out
+    assert "status codes: 4000 2xx" in out, out
+
+
+def node_h2(node_env, url, streams, *extra):
+    if node_env is None:
+        missing("node and the ws module (tests/interop/run.sh installs them)")
+    cp = subprocess.run(["node", NODE_DIR / "h2_ws_client.js", url, str(streams), *map(str, extra)],
+                        capture_output=True, timeout=TIMEOUT, env=node_env)
+    lines = cp.stdout.decode().strip().splitlines()
+    assert lines, cp.stderr.decode(errors="replace")
+    return json.loads(lines[-1])
+
+
+def test_websockets_over_h2c(tether_server, node_env, peer_client):
+    srv = tether_server("-v", "--deflate")
+    rep = node_h2(node_env, f"http://127.0.0.1:{srv.port}/chat", 8, "--pmd")
+    assert rep["ok"] is True, rep
+    assert rep["connect_protocol"] is True          # SETTINGS_ENABLE_CONNECT_PROTOCOL
+    assert rep["opened"] == 8 and rep["echoed"] == 16 and rep["closed"] == 8, rep
+    assert all(e.startswith("permessage-deflate") for e in rep["extensions"]), rep
+    # each stream was a connection of its own to the application
+    srv.wait_stderr(lambda ln: ln.startswith("closed ") and " 1000" in ln, count=8)
+    # an HTTP/1.1 WebSocket on the same port
+    assert peer_client("py", srv.url + "/x", "echo-text").get("ok") is True
+
+
+def test_websockets_over_h2_tls(tether_server, node_env, certs):
+    srv = tether_server("--cert", certs / "server.pem", "--key", certs / "server.key")
+    rep = node_h2(node_env, f"https://127.0.0.1:{srv.port}/chat", 4, "--ca", certs / "ca.pem")
+    assert rep["ok"] is True, rep
+    assert rep["opened"] == 4 and rep["closed"] == 4, rep
+
+
+def test_websocket_path_refused_over_h2(tether_server, node_env):
+    srv = tether_server("--path", "/only")
+    rep = node_h2(node_env, f"http://127.0.0.1:{srv.port}/other", 1)
+    assert rep["ok"] is False and rep["status"] == [404], rep
