@@ -1237,6 +1237,10 @@ TETHER_API size_t tether_conn_header_count(const tether_conn *c);
 TETHER_API int tether_conn_header_at(const tether_conn *c, size_t i, const char **name,
                                      const char **value);
 TETHER_API const char *tether_conn_peer(const tether_conn *c);
+/* The HTTP/2 stream this connection is (its id, odd, > 0: the peer
+ * address is then the HTTP/2 connection's), or 0 for a connection of its
+ * own (HTTP/1.1), or TETHER_E_INVAL. Any thread that owns c. */
+TETHER_API int tether_conn_http2_stream(const tether_conn *c);
 TETHER_API int tether_conn_http_status(const tether_conn *c);
 TETHER_API const char *tether_conn_protocol(const tether_conn *c);
 /* Why the connection failed, in words, or NULL. */

@@ -172,13 +172,24 @@ static void on_request(struct server *s, tether_conn *c) {
     /* Otherwise returning accepts, with the sub-protocol the options pick. */
 }
 
-/* "open PEER PATH [protocol P] [tls VERSION CIPHER] [extensions E]": the
- * extensions go last, as their value has spaces. */
+/* How the connection came: "HTTP/1.1", or "HTTP/2 stream N" (many share
+ * one TCP connection, and so the peer address). */
+static const char *transport(const tether_conn *c, char *buf, size_t cap) {
+    int id = tether_conn_http2_stream(c);
+    if (id <= 0) return "HTTP/1.1";
+    snprintf(buf, cap, "HTTP/2 stream %d", id);
+    return buf;
+}
+
+/* "open PEER PATH via TRANSPORT [protocol P] [tls VERSION CIPHER]
+ * [extensions E]": the extensions go last, as their value has spaces. */
 static void log_open(const tether_conn *c) {
     const char *proto = tether_conn_protocol(c), *path = tether_conn_path(c);
     const char *tls = tether_conn_tls_version(c), *cipher = tether_conn_tls_cipher(c);
     const char *ext = tether_conn_extensions(c);
-    fprintf(stderr, "open %s %s", peer_name(c), path ? path : "");
+    char via[32];
+    fprintf(stderr, "open %s %s via %s", peer_name(c), path ? path : "",
+            transport(c, via, sizeof via));
     if (proto) fprintf(stderr, " protocol %s", proto);
     if (tls) fprintf(stderr, " tls %s %s", tls, cipher ? cipher : "?");
     if (ext) fprintf(stderr, " extensions %s", ext);
@@ -255,7 +266,9 @@ static void on_http(struct server *s, tether_conn *c) {
                 tether_strerror(rc));
         tether_conn_close(c, 0, NULL);
     } else if (s->verbose) {
-        fprintf(stderr, "http %s %s %s\n", peer_name(c), method ? method : "?", path ? path : "");
+        char via[32];
+        fprintf(stderr, "http %s %s %s via %s\n", peer_name(c), method ? method : "?",
+                path ? path : "", transport(c, via, sizeof via));
     }
 }
 

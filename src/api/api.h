@@ -109,6 +109,7 @@ struct tether_conn {
     struct tt_h2 *h2;          /* an HTTP/2 connection: its session */
     struct tt_h2_stream *h2s;  /* an HTTP/2 stream: its wire instead of a socket */
     int h2_orphan;             /* ... whose HTTP/2 connection ended */
+    int h2_id;                 /* ... and its id (0: not a stream) */
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     int file_sent;             /* ... it went whole: tell the role after the flush */
     int http_above_mark;       /* a streamed HTTP response went over the drain mark */

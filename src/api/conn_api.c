@@ -123,6 +123,10 @@ const char *tether_conn_peer(const tether_conn *c) {
     return c && c->peer[0] ? c->peer : NULL;
 }
 
+int tether_conn_http2_stream(const tether_conn *c) {
+    return c ? c->h2_id : TETHER_E_INVAL;
+}
+
 int tether_conn_http_status(const tether_conn *c) {
     if (!c) return TETHER_E_INVAL;
     return c->chs ? tether_client_hs_status(c->chs) : 0;

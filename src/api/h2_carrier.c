@@ -22,6 +22,7 @@ static void tt_h2c_dispatch(tether_conn *c) {
                 continue;
             }
             k->h2s = s;
+            k->h2_id = (int)tt_h2_stream_id(s);
             tt_h2_stream_attach(s, k);
             tt_ctx_mark_runnable(k);
             continue;

@@ -106,7 +106,7 @@ static int tt_h2_head_field(tt_h2_head *hd, char *line) {
  * place) into hd. Returns 0 or -1. */
 static int tt_h2_parse_head(tt_h2_head *hd, char *head, int tunnel) {
     char *line = head, *next;
-    if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[9]) ||
+    if (strlen(line) < 12 || strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[9]) ||
         !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) || line[8] != ' ')
         return -1;
     hd->status = atoi(line + 9);

@@ -490,19 +490,20 @@ def parse_ext(value):
     return out
 
 
-OPEN_RE = re.compile(r"^open (\S+) (\S*)(?: protocol (\S+))?"
+OPEN_RE = re.compile(r"^open (\S+) (\S*) via (HTTP/1\.1|HTTP/2 stream \d+)(?: protocol (\S+))?"
                      r"(?: tls (\S+) (\S+))?(?: extensions (.*))?$")
 
 
 def tether_opens(proc, count, timeout=REPORT_TIMEOUT):
     """The first `count` `open ...` lines of a `tether serve -v`, each as a
-    dict: peer, path, protocol, tls, cipher, extensions (raw value)."""
+    dict: peer, path, via (HTTP/1.1, HTTP/2 stream N), protocol, tls,
+    cipher, extensions (raw value)."""
     out = []
     for line in proc.wait_stderr(lambda ln: ln.startswith("open "), count,
                                  timeout):
         m = OPEN_RE.match(line)
         assert m, f"bad `open` line from tether serve -v: {line!r}"
-        out.append(dict(zip(("peer", "path", "protocol", "tls", "cipher",
+        out.append(dict(zip(("peer", "path", "via", "protocol", "tls", "cipher",
                              "extensions"), m.groups())))
     return out
 

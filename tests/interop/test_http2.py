@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 
-from conftest import missing, NODE_DIR
+from conftest import missing, tether_opens, NODE_DIR
 
 TIMEOUT = 90
 BIG = 8 * 1024 * 1024
@@ -76,7 +76,8 @@ def test_h2c_prior_knowledge(tether_server, docroot):
     assert hashlib.sha256(got).digest() == hashlib.sha256((docroot / "big.bin").read_bytes()).digest()
     # HTTP/1.1 goes on working on the same port
     assert curl("--http1.1", "-w", "%{http_version}", "-o", "/dev/null", base + "/") == b"1.1"
-    srv.wait_stderr(lambda ln: ln.startswith("http ") and "GET /big.bin" in ln)
+    srv.wait_stderr(lambda ln: ln.startswith("http ") and "GET /big.bin via HTTP/2 stream" in ln)
+    srv.wait_stderr(lambda ln: ln.startswith("http ") and ln.endswith("GET / via HTTP/1.1"))
 
 
 def test_h2_by_alpn(tether_server, docroot, certs):
@@ -129,7 +130,11 @@ def test_websockets_over_h2c(tether_server, node_env, peer_client):
     assert rep["connect_protocol"] is True          # SETTINGS_ENABLE_CONNECT_PROTOCOL
     assert rep["opened"] == 8 and rep["echoed"] == 16 and rep["closed"] == 8, rep
     assert all(e.startswith("permessage-deflate") for e in rep["extensions"]), rep
-    # each stream was a connection of its own to the application
+    # each stream was a connection of its own to the application, on one
+    # TCP connection
+    opens = tether_opens(srv, 8)
+    assert len({o["peer"] for o in opens}) == 1, opens
+    assert sorted(int(o["via"].split()[-1]) for o in opens) == list(range(1, 17, 2)), opens
     srv.wait_stderr(lambda ln: ln.startswith("closed ") and " 1000" in ln, count=8)
     # an HTTP/1.1 WebSocket on the same port
     assert peer_client("py", srv.url + "/x", "echo-text").get("ok") is True

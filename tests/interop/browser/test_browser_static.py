@@ -10,8 +10,9 @@ test_browser_tls.py).
 """
 
 import json
+import re
 
-from conftest import missing
+from conftest import missing, tether_opens
 from test_browser import PageServer, find_chromium, run_page
 from test_browser_tls import spki_hash
 
@@ -63,7 +64,7 @@ def check(v, srv, ws_scheme):
     assert v.get("color") == "rgb(1, 2, 3)", v
     assert v.get("url", "").startswith(f"{ws_scheme}://127.0.0.1:{srv.port}/chat"), v
     for path in ("/", "/style.css", "/app.js"):
-        srv.wait_stderr(lambda ln, p=path: ln.startswith("http ") and ln.endswith(f" GET {p}"))
+        srv.wait_stderr(lambda ln, p=path: ln.startswith("http ") and f" GET {p} via " in ln)
     srv.wait_stderr(lambda ln: ln.startswith("open ") and "/chat" in ln)
 
 
@@ -95,6 +96,8 @@ def test_chromium_websocket_over_http2(tether_server, tmp_path, certs):
                         "--cert", certs / "server.pem", "--key", certs / "server.key")
     trust = "--ignore-certificate-errors-spki-list=" + spki_hash(certs / "server.pem")
     check(load(srv, "https", tmp_path, [trust]), srv, "wss")
-    page = srv.wait_stderr(lambda ln: ln.startswith("http ") and ln.endswith(" GET /"))[0]
-    ws = srv.wait_stderr(lambda ln: ln.startswith("open ") and "/chat" in ln)[0]
-    assert page.split()[1] == ws.split()[1], (page, ws)
+    page = srv.wait_stderr(lambda ln: ln.startswith("http ") and " GET / via " in ln)[0]
+    ws = tether_opens(srv, 1)[0]
+    assert page.split()[1] == ws["peer"], (page, ws)
+    assert page.endswith(" via HTTP/2 stream 1"), page
+    assert re.fullmatch(r"HTTP/2 stream \d+", ws["via"]), ws
