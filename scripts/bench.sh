@@ -8,8 +8,10 @@
 #
 # SECONDS per run (default 10). --only picks sections (comma-separated;
 # default all): ws (cleartext, with Node ws and idle memory), tls (wss://,
-# tether and libwebsockets with the same certificate) and deflate
-# (permessage-deflate on a generated JSON corpus). Certificates are made
+# tether and libwebsockets with the same certificate), deflate
+# (permessage-deflate on a generated JSON corpus) and http (hello-world
+# requests with h2load, bench/http_bench.py: tether, libwebsockets, and
+# uWebSockets when UWS_SRC and USOCKETS_SRC name checkouts of its sources). Certificates are made
 # fresh by tests/certs/make_certs.sh and the corpus by bench/corpus.py,
 # both under build/bench/.
 set -euo pipefail
@@ -21,7 +23,7 @@ while [ $# -gt 0 ]; do
     --only) only=${2:?--only needs ws, tls, deflate or all}; shift 2 ;;
     --only=*) only=${1#--only=}; shift ;;
     [0-9]*) secs=$1; shift ;;
-    *) echo "usage: bash scripts/bench.sh [SECONDS] [--only ws|tls|deflate|all]" >&2; exit 2 ;;
+    *) echo "usage: bash scripts/bench.sh [SECONDS] [--only ws|tls|deflate|http|all]" >&2; exit 2 ;;
     esac
 done
 want() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
@@ -29,6 +31,7 @@ want() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
 bash scripts/deps.sh
 packages=(libwebsockets-dev util-linux openssl)
 want ws && packages+=(nodejs npm)
+want http && packages+=(nghttp2-client)
 missing=()
 for p in "${packages[@]}"; do
     command -v node >/dev/null && [ "$p" = nodejs ] && continue
@@ -59,4 +62,15 @@ if want deflate; then
     args+=(--corpus "$out/corpus.jsonl")
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if want http; then
+    cc -O2 -Iinclude -I"$out/tether/include" -o "$out/http_hello" bench/http_hello.c \
+        "$out/tether/libtether.a" $(pkg-config --libs --static libssl libcrypto zlib libnghttp2) -lpthread
+    cc -O2 -o "$out/lws_http" bench/lws_http.c $(pkg-config --cflags --libs libwebsockets)
+    http=(--tether "$out/http_hello" --lws "$out/lws_http" --duration "$secs")
+    if [ -n "${UWS_SRC:-}" ] && [ -n "${USOCKETS_SRC:-}" ]; then
+        bash bench/uws_build.sh "$UWS_SRC" "$USOCKETS_SRC" "$out/uws_http"
+        http+=(--uws "$out/uws_http")
+    fi
+    python3 bench/http_bench.py "${http[@]}"
+fi
 exec python3 bench/run.py "${args[@]}"
