@@ -854,6 +854,16 @@ TETHER_API int tether_opts_set_http(tether_opts *o, int on);
  * tether_opts_set_http). 0: ALPN offers only http/1.1 and a preface is
  * refused like any bad request. */
 TETHER_API int tether_opts_set_http2(tether_opts *o, int on);
+/* Clients (wss:// URLs; default 0): prefer HTTP/2. TLS offers h2 and
+ * http/1.1 by ALPN; when the server takes h2 and announces RFC 8441's
+ * extended CONNECT, the WebSocket is a stream of an HTTP/2 connection (the
+ * handshake is CONNECT with :protocol websocket, answered with 200; the
+ * events and options are the same). A server that takes http/1.1 gets
+ * the usual upgrade; one that takes h2 without extended CONNECT is tried
+ * again over a new HTTP/1.1 connection. tether_conn_http2_stream() says
+ * which it was. Cleartext ws:// always uses HTTP/1.1 (there is no ALPN to
+ * ask with). */
+TETHER_API int tether_opts_set_prefer_http2(tether_opts *o, int on);
 /* Default largest HTTP request body (tether_opts_set_max_body). */
 #define TETHER_DEFAULT_MAX_BODY (1024u * 1024u)
 /* HTTP: the largest request body accepted (413 past it; default
@@ -1237,9 +1247,10 @@ TETHER_API size_t tether_conn_header_count(const tether_conn *c);
 TETHER_API int tether_conn_header_at(const tether_conn *c, size_t i, const char **name,
                                      const char **value);
 TETHER_API const char *tether_conn_peer(const tether_conn *c);
-/* The HTTP/2 stream this connection is (its id, odd, > 0: the peer
- * address is then the HTTP/2 connection's), or 0 for a connection of its
- * own (HTTP/1.1), or TETHER_E_INVAL. Any thread that owns c. */
+/* The HTTP/2 stream this connection is (its id, odd, > 0: on a server
+ * the peer address is then the HTTP/2 connection's, shared by its
+ * streams), or 0 for a connection of its own (HTTP/1.1), or
+ * TETHER_E_INVAL. */
 TETHER_API int tether_conn_http2_stream(const tether_conn *c);
 TETHER_API int tether_conn_http_status(const tether_conn *c);
 TETHER_API const char *tether_conn_protocol(const tether_conn *c);

@@ -34,6 +34,8 @@ static const char usage[] =
     "  --protocol NAME      offer a sub-protocol (repeatable, in order of preference)\n"
     "  -H, --header 'N: V'  add a request header (repeatable)\n"
     "  --origin ORIGIN      send this Origin header\n"
+    "  --http2              wss://: prefer HTTP/2 (RFC 8441) when the server offers it,\n"
+    "                       else HTTP/1.1\n"
     "  --max-message BYTES  largest message received, and longest stdin line\n"
     "                       (default 16M; K, M, G suffixes)\n"
     "  -v, --verbose        report the connection, its sub-protocol, TLS version and\n"
@@ -71,7 +73,7 @@ static const char usage[] =
 
 struct connect_args {
     const char *url;
-    int binary, echo, verbose;
+    int binary, echo, verbose, http2;
     struct cli_conn_opts conn;
 };
 
@@ -212,12 +214,18 @@ static void echo_message(struct client *cl, tether_conn *c, int opcode, const ui
     }
 }
 
-/* -v: "connected[, protocol P]", then "tls VERSION CIPHER" on TLS, then
- * "extensions E" or "extensions none". */
+/* -v: "connected[, protocol P]", "via HTTP/1.1" or "via HTTP/2 stream N",
+ * then "tls VERSION CIPHER" on TLS, then "extensions E" or "extensions
+ * none". */
 static void log_open(const tether_conn *c) {
     const char *proto = tether_conn_protocol(c), *ext = tether_conn_extensions(c);
     const char *tls = tether_conn_tls_version(c), *cipher = tether_conn_tls_cipher(c);
+    int stream = tether_conn_http2_stream(c);
     fprintf(stderr, "connected%s%s\n", proto ? ", protocol " : "", proto ? proto : "");
+    if (stream > 0)
+        fprintf(stderr, "via HTTP/2 stream %d\n", stream);
+    else
+        fprintf(stderr, "via HTTP/1.1\n");
     if (tls) fprintf(stderr, "tls %s %s\n", tls, cipher ? cipher : "?");
     fprintf(stderr, "extensions %s\n", ext ? ext : "none");
 }
@@ -403,7 +411,10 @@ static int run_client(const struct connect_args *a) {
     cl.opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
     cl.max_line = a->conn.max_message ? a->conn.max_message : CLI_DEFAULT_MAX_MESSAGE;
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
-    if (!opts) return CLI_EXIT_FAIL;
+    if (!opts || tether_opts_set_prefer_http2(opts, a->http2) != 0) {
+        tether_opts_free(opts);
+        return CLI_EXIT_FAIL;
+    }
     int rc = TETHER_E_NOMEM;
     if ((cl.ctx = tether_ctx_new()) != NULL) rc = tether_ctx_set_callback(cl.ctx, on_event, &cl);
     if (rc == 0) rc = tether_connect(cl.ctx, a->url, opts, &cl.conn);
@@ -431,7 +442,8 @@ enum {
     OPT_INSECURE,
     OPT_ALLOW_SELFSIGNED,
     OPT_SKIP_HOSTNAME_CHECK,
-    OPT_ALLOW_EXPIRED
+    OPT_ALLOW_EXPIRED,
+    OPT_HTTP2
 };
 
 static const struct option long_opts[] = {
@@ -445,6 +457,7 @@ static const struct option long_opts[] = {
     {"allow-selfsigned", no_argument, NULL, OPT_ALLOW_SELFSIGNED},
     {"skip-hostname-check", no_argument, NULL, OPT_SKIP_HOSTNAME_CHECK},
     {"allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED},
+    {"http2", no_argument, NULL, OPT_HTTP2},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
@@ -480,6 +493,9 @@ static int take_option(struct connect_args *a, int opt, const char *arg) {
         return 0;
     case OPT_ALLOW_EXPIRED:
         a->conn.tls_flags |= TETHER_TLS_ALLOW_EXPIRED;
+        return 0;
+    case OPT_HTTP2:
+        a->http2 = 1;
         return 0;
     default:
         return cli_take_shared_option("connect", usage, &a->conn, &a->verbose, opt, arg);

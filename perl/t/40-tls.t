@@ -176,4 +176,23 @@ subtest 'blocking server with TLS' => sub {
     is($? >> 8, 0, 'the client got its echo');
 };
 
+subtest 'WebSocket over HTTP/2 (RFC 8441) when the client asks' => sub {
+    my $h2 = start_tether_serve('-v', '--cert', "$d/server.pem", '--key', "$d/server.key");
+    my $h1 = start_tether_serve('--no-http2', '--cert', "$d/server.pem", '--key', "$d/server.key");
+    for ([$h2, 1, 'a server with HTTP/2: stream 1'], [$h1, 0, 'an HTTP/1.1 server: HTTP/1.1']) {
+        my ($srv, $stream, $what) = @$_;
+        my @got = with_timeout(20, sub {
+            my $ws = Tether::Blocking::Client->connect(timeout => 10, url => $srv->url,
+                tls => { ca_file => "$d/ca.pem" }, http2 => 1);
+            $ws->send_text('over h2?');
+            my $echo = $ws->recv;
+            my $s = $ws->http2_stream;
+            $ws->close;
+            return ($echo, $s);
+        });
+        is($got[0], 'over h2?', "echo: $what");
+        is($got[1], $stream, "http2_stream: $what");
+    }
+};
+
 done_testing;

@@ -3,6 +3,7 @@ tether; the certificates are made at test time by tests/certs/make_certs.sh."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 
@@ -165,3 +166,51 @@ def test_sync_tls_both_ways(certs):
     finally:
         server.shutdown()
         th.join(15)
+
+
+def test_websocket_over_http2(certs):
+    """http2=True on a client: over wss:// the WebSocket is a stream of an
+    HTTP/2 connection (RFC 8441) when the server takes it, on both ends;
+    a server with http2=False makes it HTTP/1.1, and so does websockets
+    (which knows no HTTP/2)."""
+    seen = []
+
+    async def handler(ws):
+        seen.append(ws.http2_stream)
+        await echo(ws)
+
+    async def main():
+        async with ta.serve(handler, "127.0.0.1", 0, certfile=certs / "server.pem",
+                            keyfile=certs / "server.key", compression="deflate") as server:
+            url = f"wss://localhost:{server.port}/"
+            async with ta.connect(url, cafile=certs / "ca.pem", http2=True,
+                                  compression="deflate") as ws:
+                await ws.send("over h2")
+                assert await ws.recv() == "over h2"
+                await ws.send(b"\x01" * (1 << 20))
+                assert len(await ws.recv()) == 1 << 20
+                assert ws.http2_stream == 1
+                assert ws.extensions.startswith("permessage-deflate")
+
+            def sync_client():  # in a thread: this one runs the server's loop
+                with ts.connect(url, cafile=certs / "ca.pem", http2=True) as ws:
+                    ws.send("sync over h2")
+                    assert ws.recv() == "sync over h2"
+                    assert ws.http2_stream == 1
+
+            await asyncio.to_thread(sync_client)
+        async with ta.serve(handler, "127.0.0.1", 0, certfile=certs / "server.pem",
+                            keyfile=certs / "server.key", http2=False) as server:
+            async with ta.connect(f"wss://localhost:{server.port}/", cafile=certs / "ca.pem",
+                                  http2=True) as ws:
+                await ws.send("h1")
+                assert await ws.recv() == "h1" and ws.http2_stream == 0
+        async with ws_serve(echo, "127.0.0.1", 0, ssl=server_ctx(certs)) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            async with ta.connect(f"wss://localhost:{port}/", cafile=certs / "ca.pem",
+                                  http2=True) as ws:
+                await ws.send("ws")
+                assert await ws.recv() == "ws" and ws.http2_stream == 0
+        assert seen == [1, 1, 0], seen
+
+    run(main())

@@ -347,6 +347,7 @@ class ConnectionInfo:
     _subprotocol: str | None = None
     _extensions: str | None = None
     _tls: tuple[str | None, str | None] = (None, None)
+    _http2_stream: int = 0
     _info: CloseInfo | None = None
     state: int = 0  #: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3
 
@@ -370,6 +371,12 @@ class ConnectionInfo:
     def tls_cipher(self) -> str | None:
         """The TLS cipher suite, or None."""
         return self._tls[1]
+
+    @property
+    def http2_stream(self) -> int:
+        """The HTTP/2 stream the WebSocket is on (RFC 8441), or 0 when it
+        has a TCP connection of its own (HTTP/1.1)."""
+        return self._http2_stream
 
     @property
     def close_code(self) -> int | None:

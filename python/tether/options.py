@@ -97,6 +97,7 @@ OPTION_NAMES = {
     "max_header_bytes": None,
     "max_headers": None,
     "reuse_port": False,
+    "http2": None,
     "tls": None,
 }
 
@@ -207,6 +208,11 @@ def make_opts(role: str, **kw: Any):
         _check(lib.tether_opts_set_origin(opts, c_str(o["origin"], "origin")), "origin")
     if o["reuse_port"]:
         _check(lib.tether_opts_set_reuseport(opts, 1), "reuse_port")
+    if o["http2"] is not None:
+        # a client prefers HTTP/2 (RFC 8441 over wss://); a server offers it
+        # (on by default) or not
+        setter = lib.tether_opts_set_prefer_http2 if role == "client" else lib.tether_opts_set_http2
+        _check(setter(opts, int(bool(o["http2"]))), "http2")
 
     d = _deflate(o["compression"])
     if d is not None:

@@ -38,6 +38,7 @@ struct tether_opts {
     int reuseport;
     int http;                   /* plain HTTP requests reach the application */
     int http2;                  /* listeners: HTTP/2 beside HTTP/1.1 */
+    int prefer_http2;           /* clients: a wss:// WebSocket over HTTP/2 */
     size_t max_body;            /* HTTP request body limit */
     unsigned keepalive_timeout; /* HTTP: wait for the next request (ms) */
     tt_tls_opts tls;
@@ -88,6 +89,10 @@ typedef struct tt_conn_class {
     void (*file_sent)(tether_conn *c);
     /* Frees what the role keeps on c (NULL: nothing). */
     void (*cleanup)(tether_conn *c);
+    /* c is about to be lost with err: 1 if the role tries again instead
+     * (a client whose server took HTTP/2 but cannot carry a WebSocket over
+     * it starts over on HTTP/1.1), else 0 (NULL: never). */
+    int (*retry)(tether_conn *c, int err);
 } tt_conn_class;
 
 struct tether_conn {
@@ -110,6 +115,7 @@ struct tether_conn {
     struct tt_h2_stream *h2s;  /* an HTTP/2 stream: its wire instead of a socket */
     int h2_orphan;             /* ... whose HTTP/2 connection ended */
     int h2_id;                 /* ... and its id (0: not a stream) */
+    int h2_fallback;           /* client: HTTP/2 was refused, HTTP/1.1 only */
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     int file_sent;             /* ... it went whole: tell the role after the flush */
     int http_above_mark;       /* a streamed HTTP response went over the drain mark */

@@ -3,6 +3,7 @@
  * request and read the answer. A refusal reports its HTTP status and
  * headers through the connection. */
 #include "api/api.h"
+#include "stack/h2_client.h"
 
 #include <netdb.h>
 #include <stdio.h>
@@ -58,10 +59,39 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err) {
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
 
+/* The server took h2 but announced no extended CONNECT, so the WebSocket
+ * cannot go over HTTP/2: once, start over on a new connection offering
+ * only HTTP/1.1, from the first address, the connect timeout anew. */
+static int tt_client_retry(tether_conn *c, int err) {
+    (void)err;
+    if (c->phase != TT_PH_HS_CLIENT || c->h2_fallback ||
+        !tt_h2_client_refused(tt_stack_find(&c->stack, "h2")))
+        return 0;
+    tt_log(TETHER_LOG_INFO, "conn %llu: %s: again over HTTP/1.1", (unsigned long long)c->id,
+           tt_wire_error_text(c));
+    c->h2_fallback = 1;
+    tt_loop_del(c->ctx->loop, &c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+    tt_stack_free(&c->stack);
+    memset(&c->stack, 0, sizeof c->stack);
+    tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
+    tether_client_hs_free(c->chs);
+    c->chs = NULL;
+    tether_pmd_free(c->pmd);
+    c->pmd = NULL;
+    c->next_addr = c->addrs;
+    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || !tt_client_try_next(c)) return 0;
+    c->deadline = c->opts->connect_timeout ? c->ctx->now + c->opts->connect_timeout : 0;
+    tt_conn_arm_timer(c);
+    return 1;
+}
+
 static const tt_conn_class tt_client_class = {
     .role = TETHER_ROLE_CLIENT,
     .on_handshake_io = tt_client_on_handshake_io,
     .released = NULL,
+    .retry = tt_client_retry,
 };
 
 int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {
@@ -145,6 +175,7 @@ static void tt_client_on_response(tether_conn *c) {
         tt_conn_lost(c, rc, NULL);
         return;
     }
+    c->h2_id = tt_h2_client_stream(tt_stack_find(&c->stack, "h2"));
     tt_conn_open(c, rbuf + used, (size_t)n - used);
 }
 

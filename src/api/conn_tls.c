@@ -3,6 +3,8 @@
  * connection's transport stack as a layer (stack/tls_layer.c); conn_wire.c
  * moves the bytes. */
 #include "api/api.h"
+#include "stack/h2.h"
+#include "stack/h2_client.h"
 #include "stack/tls_layer.h"
 
 /* Client contexts are cached per tether_ctx for the last CA/certificate
@@ -35,9 +37,16 @@ int tt_conn_tls_client(tether_conn *c) {
         return rc;
     }
     const char *name = c->opts->tls.server_name ? c->opts->tls.server_name : c->url.host;
-    tt_layer *l = tt_tls_layer_new(tt_tls_new_client(t, name, c->opts->tls.flags));
+    tt_tls *session = tt_tls_new_client(t, name, c->opts->tls.flags);
     tt_tls_ctx_unref(t); /* the session holds the SSL_CTX itself */
-    return l ? tt_stack_push(&c->stack, l) : TETHER_E_NOMEM;
+    tt_layer *l = tt_tls_layer_new(session);
+    if (!l || (rc = tt_stack_push(&c->stack, l)) != 0) return l ? rc : TETHER_E_NOMEM;
+    if (!c->opts->prefer_http2 || c->h2_fallback) return 0;
+    /* HTTP/2 if the server takes it, decided by ALPN once TLS is up */
+    static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+    if ((rc = tt_tls_offer_alpn(session, alpn, sizeof alpn - 1)) != 0) return rc;
+    tt_layer *h2 = tt_h2_client_layer_new(l);
+    return h2 ? tt_stack_push(&c->stack, h2) : TETHER_E_NOMEM;
 }
 
 int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t) {
@@ -46,5 +55,9 @@ int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t) {
 }
 
 tt_tls *tt_conn_tls(const tether_conn *c) {
+    if (c->h2s) { /* an HTTP/2 stream: its connection's session */
+        const tether_conn *carrier = tt_h2_stream_owner(c->h2s);
+        return carrier ? tt_conn_tls(carrier) : NULL;
+    }
     return tt_tls_layer_session(tt_stack_find(&c->stack, "tls"));
 }

@@ -111,6 +111,7 @@ TT_OPT_SETTER(max_headers, size_t, max_headers, v >= 4)
 TT_OPT_SETTER(reuseport, int, reuseport, v == 0 || v == 1)
 TT_OPT_SETTER(http, int, http, v == 0 || v == 1)
 TT_OPT_SETTER(http2, int, http2, v == 0 || v == 1)
+TT_OPT_SETTER(prefer_http2, int, prefer_http2, v == 0 || v == 1)
 TT_OPT_SETTER(max_body, size_t, max_body, v > 0)
 TT_OPT_SETTER(keepalive_timeout, unsigned, keepalive_timeout, 1)
 

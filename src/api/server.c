@@ -61,7 +61,7 @@ static const tt_h2_opener tt_server_opener;
  * opens with the client preface), 0 if not, -1 if a preface may be
  * starting. Only the first request can: c->http is made by the first. */
 static int tt_server_is_h2(tether_conn *c, const uint8_t *buf, size_t n) {
-    if (!c->opts->http2 || c->http) return 0;
+    if (!c->opts->http2 || c->http || c->h2s) return 0; /* a stream already is HTTP/2 */
     tt_tls *tls = tt_conn_tls(c);
     if (tls) return tt_tls_alpn_is(tls, "h2");
     return tt_h2_preface(buf, n);

@@ -207,6 +207,11 @@ const char *tt_tls_version(const tt_tls *s) {
     return SSL_get_version(s->ssl);
 }
 
+int tt_tls_offer_alpn(tt_tls *s, const unsigned char *protos, unsigned len) {
+    /* OpenSSL returns 0 on success here, unlike its other calls */
+    return SSL_set_alpn_protos(s->ssl, protos, len) == 0 ? 0 : TETHER_E_NOMEM;
+}
+
 int tt_tls_alpn_is(const tt_tls *s, const char *proto) {
     const unsigned char *p;
     unsigned n;

@@ -72,6 +72,8 @@ size_t tt_tls_out_pending(const tt_tls *s);
 const char *tt_tls_error_text(const tt_tls *s);
 const char *tt_tls_version(const tt_tls *s);
 const char *tt_tls_cipher(const tt_tls *s);
+/* Client: offer these ALPN protocols (wire format: length-prefixed). */
+int tt_tls_offer_alpn(tt_tls *s, const unsigned char *protos, unsigned len);
 /* Whether ALPN chose proto ("h2") for this session. */
 int tt_tls_alpn_is(const tt_tls *s, const char *proto);
 

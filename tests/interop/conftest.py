@@ -510,10 +510,12 @@ def tether_opens(proc, count, timeout=REPORT_TIMEOUT):
 
 def connect_lines(stderr):
     """What `tether connect -v` said: {'tls': (version, cipher) or None,
-    'extensions': raw value or None}."""
-    info = {"tls": None, "extensions": None}
+    'extensions': raw value or None, 'via': "HTTP/1.1" or "HTTP/2 stream N"}."""
+    info = {"tls": None, "extensions": None, "via": None}
     for line in stderr.splitlines():
-        if line.startswith("tls "):
+        if line.startswith("via "):
+            info["via"] = line[len("via "):]
+        elif line.startswith("tls "):
             info["tls"] = tuple(line.split()[1:3])
         elif line.startswith("extensions "):
             info["extensions"] = line[len("extensions "):]

@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 
-from conftest import missing, tether_opens, NODE_DIR
+from conftest import Proc, connect_lines, missing, tether_opens, NODE_DIR
 
 TIMEOUT = 90
 BIG = 8 * 1024 * 1024
@@ -151,3 +151,65 @@ def test_websocket_path_refused_over_h2(tether_server, node_env):
     srv = tether_server("--path", "/only")
     rep = node_h2(node_env, f"http://127.0.0.1:{srv.port}/other", 1)
     assert rep["ok"] is False and rep["status"] == [404], rep
+
+
+# ---- tether's client over HTTP/2 (tether connect --http2) -------------------------
+
+LINES = b"hello over h2\nsecond line\n"
+
+
+def node_server(node_env, certs, mode):
+    if node_env is None:
+        missing("node and the ws module (tests/interop/run.sh installs them)")
+    proc = Proc(["node", NODE_DIR / "h2_ws_server.js", certs / "server.pem",
+                 certs / "server.key", mode], f"node h2_ws_server {mode}", env=node_env)
+    line = proc.next_line(30, lambda ln: ln.startswith("listening on "))
+    assert line, proc.diag()
+    proc.port = int(line.rsplit(":", 1)[1])
+    return proc
+
+
+def connect_h2(tether_connect, url, certs, *extra):
+    res = tether_connect(url, "-v", "--http2", "--ca", certs / "ca.pem", *extra, stdin=LINES)
+    assert res.rc == 0, res
+    assert res.stdout == LINES, res
+    return connect_lines(res.stderr)
+
+
+def test_client_h2_to_tether(tether_server, tether_connect, certs):
+    srv = tether_server("-v", "--deflate", "--cert", certs / "server.pem",
+                        "--key", certs / "server.key")
+    info = connect_h2(tether_connect, f"wss://127.0.0.1:{srv.port}/c", certs, "--deflate")
+    assert info["via"] == "HTTP/2 stream 1", info
+    assert info["extensions"].startswith("permessage-deflate"), info
+    assert tether_opens(srv, 1)[0]["via"] == "HTTP/2 stream 1"
+
+
+def test_client_h2_to_node(tether_connect, node_env, certs):
+    node = node_server(node_env, certs, "rfc8441")
+    try:
+        info = connect_h2(tether_connect, f"wss://127.0.0.1:{node.port}/c", certs)
+        assert info["via"] == "HTTP/2 stream 1", info
+        assert node.next_line(10, lambda ln: ln.startswith("ws ")) == "ws http2 1"
+    finally:
+        node.stop()
+
+
+def test_client_falls_back_to_http1(tether_connect, tether_server, node_env, certs):
+    """A server that takes h2 without extended CONNECT: a second connection,
+    over HTTP/1.1; one that offers only HTTP/1.1: ALPN says so at once."""
+    node = node_server(node_env, certs, "h2-only")
+    try:
+        info = connect_h2(tether_connect, f"wss://127.0.0.1:{node.port}/c", certs)
+        assert info["via"] == "HTTP/1.1", info
+        assert node.next_line(10, lambda ln: ln.startswith("ws ")) == "ws http/1.1"
+    finally:
+        node.stop()
+    srv = tether_server("-v", "--no-http2", "--cert", certs / "server.pem",
+                        "--key", certs / "server.key")
+    info = connect_h2(tether_connect, f"wss://127.0.0.1:{srv.port}/c", certs)
+    assert info["via"] == "HTTP/1.1", info
+    # ws:// has no ALPN to ask with: HTTP/1.1
+    srv = tether_server("-v")
+    res = tether_connect(f"ws://127.0.0.1:{srv.port}/c", "-v", "--http2", stdin=LINES)
+    assert res.rc == 0 and connect_lines(res.stderr)["via"] == "HTTP/1.1", res

@@ -53,6 +53,7 @@ sub peer       { $_[0]{conn} && Tether::Raw::tether_conn_peer($_[0]{conn}) }
 sub http_status { $_[0]{conn} && Tether::Raw::tether_conn_http_status($_[0]{conn}) }
 sub tls_version { $_[0]{conn} && Tether::Raw::tether_conn_tls_version($_[0]{conn}) }
 sub tls_cipher  { $_[0]{conn} && Tether::Raw::tether_conn_tls_cipher($_[0]{conn}) }
+sub http2_stream { $_[0]{conn} ? Tether::Raw::tether_conn_http2_stream($_[0]{conn}) : 0 }
 
 sub header {
     my ($self, $name) = @_;
@@ -99,6 +100,6 @@ the sends (C<send_text>, C<send_binary>: 1 when queued, 0 while closing, a
 L<Tether::X::NotOpen> once closed) and the accessors (C<id>, C<role>,
 C<state>, C<is_open>, C<status>, C<protocol>, C<extensions>, C<path>,
 C<query>, C<peer>, C<http_status>, C<tls_version>, C<tls_cipher>,
-C<header($name)>, C<headers>). See L<Tether::Courier> for each.
+C<http2_stream> (0 on HTTP/1.1), C<header($name)>, C<headers>). See L<Tether::Courier> for each.
 
 =cut

@@ -23,7 +23,7 @@ my %SIZE = (
     max_header_bytes => \&Tether::Raw::tether_opts_set_max_header_bytes,
     max_headers      => \&Tether::Raw::tether_opts_set_max_headers,
 );
-my %OTHER = map { $_ => 1 } qw(headers subprotocols tls compression origin reuseport);
+my %OTHER = map { $_ => 1 } qw(headers subprotocols tls compression origin reuseport http2);
 
 sub names { (keys %TIMEOUT, keys %SIZE, keys %OTHER) }
 
@@ -79,6 +79,11 @@ sub _fill {
     }
     if ($args->{reuseport}) {
         _check(Tether::Raw::tether_opts_set_reuseport($o, 1), 'reuseport');
+    }
+    if (defined $args->{http2}) { # a client prefers it, a server offers it
+        my $set = ($role // '') eq 'client'
+          ? \&Tether::Raw::tether_opts_set_prefer_http2 : \&Tether::Raw::tether_opts_set_http2;
+        _check($set->($o, $args->{http2} ? 1 : 0), 'http2');
     }
     _tls($o, $args->{tls}, $role) if $args->{tls};
     _compression($o, $args->{compression}) if $args->{compression};
@@ -221,6 +226,11 @@ L<Tether::X::Backpressure> past C<send_limit> queued bytes.
 =item C<max_header_bytes>, C<max_headers> - limits on the handshake head.
 
 =item C<reuseport> - servers: SO_REUSEPORT.
+
+=item C<http2> - clients: 1 prefers HTTP/2 over C<wss://> (RFC 8441: the
+WebSocket is a stream of an HTTP/2 connection when the server takes it,
+else HTTP/1.1; C<http2_stream> says which). Servers: 0 serves HTTP/1.1
+only (HTTP/2 is on by default).
 
 =back
 
