@@ -185,26 +185,26 @@ def test_client_h2_to_tether(tether_server, tether_connect, certs):
     assert tether_opens(srv, 1)[0]["via"] == "HTTP/2 stream 1"
 
 
-def test_client_h2_to_node(tether_connect, node_env, certs):
-    node = node_server(node_env, certs, "rfc8441")
+def via_node(tether_connect, node_env, certs, mode):
+    """tether connect --http2 to the Node http2 server in mode: (how the
+    client says it connected, how the server says it was reached)."""
+    node = node_server(node_env, certs, mode)
     try:
         info = connect_h2(tether_connect, f"wss://127.0.0.1:{node.port}/c", certs)
-        assert info["via"] == "HTTP/2 stream 1", info
-        assert node.next_line(10, lambda ln: ln.startswith("ws ")) == "ws http2 1"
+        return info["via"], node.next_line(10, lambda ln: ln.startswith("ws "))
     finally:
         node.stop()
+
+
+def test_client_h2_to_node(tether_connect, node_env, certs):
+    assert via_node(tether_connect, node_env, certs, "rfc8441") == ("HTTP/2 stream 1",
+                                                                     "ws http2 1")
 
 
 def test_client_falls_back_to_http1(tether_connect, tether_server, node_env, certs):
     """A server that takes h2 without extended CONNECT: a second connection,
     over HTTP/1.1; one that offers only HTTP/1.1: ALPN says so at once."""
-    node = node_server(node_env, certs, "h2-only")
-    try:
-        info = connect_h2(tether_connect, f"wss://127.0.0.1:{node.port}/c", certs)
-        assert info["via"] == "HTTP/1.1", info
-        assert node.next_line(10, lambda ln: ln.startswith("ws ")) == "ws http/1.1"
-    finally:
-        node.stop()
+    assert via_node(tether_connect, node_env, certs, "h2-only") == ("HTTP/1.1", "ws http/1.1")
     srv = tether_server("-v", "--no-http2", "--cert", certs / "server.pem",
                         "--key", certs / "server.key")
     info = connect_h2(tether_connect, f"wss://127.0.0.1:{srv.port}/c", certs)

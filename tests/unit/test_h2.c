@@ -134,12 +134,14 @@ static void pump(pair *p) {
     fail_msg("pump: no end");
 }
 
-/* The stream the server reports as new (there is exactly one). */
+/* The next stream the server reports as new (news of streams already
+ * attached is skipped). */
 static tt_h2_stream *new_stream(pair *p) {
     unsigned what = 0;
-    tt_h2_stream *s = tt_h2_next(p->srv, &what);
+    tt_h2_stream *s;
+    while ((s = tt_h2_next(p->srv, &what)) != NULL && !(what & TT_H2_NEW))
+        continue;
     assert_non_null(s);
-    assert_true(what & TT_H2_NEW);
     tt_h2_stream_attach(s, p);
     return s;
 }
@@ -364,6 +366,39 @@ static void test_flow_control_follows_the_reader(void **state) {
     pair_close(&p);
 }
 
+/* SETTINGS_MAX_CONCURRENT_STREAMS (8 here) is enforced: the ninth
+ * request at once is refused, and a stream that ends makes room. */
+static void test_stream_limit(void **state) {
+    (void)state;
+    pair p;
+    pair_open(&p, 16384);
+    nghttp2_nv nv[] = {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/"),
+                       NV(":authority", "h")};
+    tt_h2_stream *s[8];
+    /* all nine at once, before the client has heard the server's limit */
+    for (int i = 0; i < 9; i++)
+        assert_true(nghttp2_submit_request(p.cli, NULL, nv, 4, NULL, NULL) > 0);
+    pump(&p);
+    for (int i = 0; i < 8; i++)
+        s[i] = new_stream(&p);
+    unsigned what;
+    while (tt_h2_next(p.srv, &what))
+        assert_false(what & TT_H2_NEW); /* the ninth never came */
+    assert_true(p.s.closed);
+    assert_int_equal(p.s.rst, NGHTTP2_REFUSED_STREAM);
+    assert_int_equal(tt_h2_streams(p.srv), 8);
+    write_all(&p, s[0], "HTTP/1.1 204 No Content\r\n\r\n");
+    tt_h2_stream_release(s[0]);
+    assert_int_equal(tt_h2_streams(p.srv), 7);
+    request(&p, nv, 4, 0);
+    tt_h2_stream *again = new_stream(&p);
+    tt_h2_stream_release(again);
+    for (int i = 1; i < 8; i++)
+        tt_h2_stream_release(s[i]);
+    pump(&p);
+    pair_close(&p);
+}
+
 static void test_bad_preface_fails_the_session(void **state) {
     (void)state;
     assert_int_equal(tt_h2_preface((const uint8_t *)"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24), 1);
@@ -397,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_head_has_no_data),
         cmocka_unit_test(test_flow_control_follows_the_reader),
+        cmocka_unit_test(test_stream_limit),
         cmocka_unit_test(test_bad_preface_fails_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

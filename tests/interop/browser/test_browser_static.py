@@ -76,20 +76,10 @@ def test_chromium_page_and_websocket_from_one_port(tether_server, tmp_path):
 
 
 def test_chromium_https_page_and_wss_from_one_port(tether_server, tmp_path, certs):
-    """The same over TLS: https:// page, wss:// to the same origin."""
-    if find_chromium() is None:
-        missing("chromium (apt-get install chromium)")
-    srv = tether_server("-v", "--static", docroot(tmp_path),
-                        "--cert", certs / "server.pem", "--key", certs / "server.key")
-    trust = "--ignore-certificate-errors-spki-list=" + spki_hash(certs / "server.pem")
-    check(load(srv, "https", tmp_path, [trust]), srv, "wss")
-
-
-def test_chromium_websocket_over_http2(tether_server, tmp_path, certs):
-    """RFC 8441 from a browser: the https:// page comes over HTTP/2 (ALPN),
-    and Chromium opens its wss:// WebSocket as a stream of that same
-    connection (extended CONNECT), so the page's requests and the WebSocket
-    share one peer address in the server's log."""
+    """The same over TLS: https:// page, wss:// to the same origin. The page
+    comes over HTTP/2 (ALPN), and Chromium opens its WebSocket as a stream
+    of that same connection (RFC 8441's extended CONNECT), so the page's
+    requests and the WebSocket share one peer address in the server's log."""
     if find_chromium() is None:
         missing("chromium (apt-get install chromium)")
     srv = tether_server("-v", "--static", docroot(tmp_path),
