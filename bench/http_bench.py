@@ -13,9 +13,17 @@ For each: requests/s, the server's own CPU time per request (from
 /proc/PID/stat, the fair figure when h2load saturates its core) and
 h2load's CPU, median of --runs runs.
 
-Usage: http_bench.py --tether BIN --lws BIN [--uws BIN] [--duration S] [--runs N]
+With --ws-load and --tether-cli, also WebSocket echo on tether's server
+(32-byte messages, each stream waiting for its echo): 100 WebSockets as
+streams of ONE HTTP/2 connection (bench/h2_ws_load.c) against 100 over
+their own HTTP/1.1 connections (`tether bench`). The load generators
+differ, so only the server's CPU per message compares.
+
+Usage: http_bench.py --tether BIN --lws BIN [--uws BIN] [--ws-load BIN --tether-cli BIN]
+                     [--duration S] [--runs N]
 """
 import argparse
+import json
 import os
 import re
 import resource
@@ -89,11 +97,51 @@ def measure(binary, args, duration):
     return {"rps": done / secs, "cpu_us": cpu * 1e6 / done, "gen": 100 * gen_cpu / secs}
 
 
+def measure_ws(server, load_argv):
+    """Server CPU per echoed message under a WebSocket load generator that
+    prints JSON with "messages"."""
+    proc, port = start(server)
+    try:
+        cpu0 = cpu_seconds(proc.pid)
+        argv = [a.replace("PORT", str(port)) for a in load_argv]
+        cp = subprocess.run(pin(1) + argv, capture_output=True, text=True, timeout=600)
+        cpu = cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
+    if cp.returncode or not lines:
+        sys.exit(f"{load_argv[0]} failed:\n{cp.stdout}\n{cp.stderr}")
+    r = json.loads(lines[-1])
+    secs = r.get("seconds") or r.get("duration_s")
+    return {"mps": r["messages"] / secs, "cpu_us": cpu * 1e6 / r["messages"]}
+
+
+def ws_rows(a):
+    loads = [
+        ("WebSocket echo, 100 streams on one HTTP/2 connection",
+         [a.ws_load, "PORT", "100", "32", str(a.duration)]),
+        ("WebSocket echo, 100 HTTP/1.1 connections",
+         [a.tether_cli, "bench", "ws://127.0.0.1:PORT/", "--connections", "100", "--size", "32",
+          "--depth", "1", "--duration", str(a.duration), "--json"]),
+    ]
+    print()
+    print("| load (tether's server, 32 B, depth 1) | messages/s (its own generator) | "
+          "server CPU per message |")
+    print("|---|---:|---:|")
+    for name, argv in loads:
+        runs = [measure_ws(a.tether, argv) for _ in range(a.runs)]
+        r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+        print(f"| {name} | {r['mps']:,.0f} | {r['cpu_us']:.2f} us |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tether", required=True)
     ap.add_argument("--lws", required=True)
     ap.add_argument("--uws")
+    ap.add_argument("--ws-load")
+    ap.add_argument("--tether-cli")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
@@ -117,6 +165,8 @@ def main():
                 ratio = f"{base['rps'] / r['rps']:.2f}x, {r['cpu_us'] / base['cpu_us']:.2f}x"
             print(f"| {load} | {name} | {r['rps']:,.0f} | {r['cpu_us']:.2f} us | "
                   f"{r['gen']:.0f}% | {ratio} |", flush=True)
+    if a.ws_load and a.tether_cli:
+        ws_rows(a)
 
 
 if __name__ == "__main__":

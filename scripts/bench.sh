@@ -66,7 +66,9 @@ if want http; then
     cc -O2 -Iinclude -I"$out/tether/include" -o "$out/http_hello" bench/http_hello.c \
         "$out/tether/libtether.a" $(pkg-config --libs --static libssl libcrypto zlib libnghttp2) -lpthread
     cc -O2 -o "$out/lws_http" bench/lws_http.c $(pkg-config --cflags --libs libwebsockets)
-    http=(--tether "$out/http_hello" --lws "$out/lws_http" --duration "$secs")
+    cc -O2 -o "$out/h2_ws_load" bench/h2_ws_load.c $(pkg-config --cflags --libs libnghttp2)
+    http=(--tether "$out/http_hello" --lws "$out/lws_http" --duration "$secs"
+          --ws-load "$out/h2_ws_load" --tether-cli "$out/tether/tools/tether")
     if [ -n "${UWS_SRC:-}" ] && [ -n "${USOCKETS_SRC:-}" ]; then
         bash bench/uws_build.sh "$UWS_SRC" "$USOCKETS_SRC" "$out/uws_http"
         http+=(--uws "$out/uws_http")
