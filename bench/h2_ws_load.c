@@ -53,14 +53,15 @@ static void queue_message(nghttp2_session *ng, struct stream *s) {
     f[0] = 0x81;
     f[1] = (uint8_t)(0x80 | size);
     memcpy(f + 2, mask, 4);
-    for (size_t i = 0; i < size; i++) f[6 + i] = (uint8_t)('a' + i % 26) ^ mask[i % 4];
+    for (size_t i = 0; i < size; i++)
+        f[6 + i] = (uint8_t)('a' + i % 26) ^ mask[i % 4];
     s->out_len = 6 + size;
     s->out_off = 0;
     nghttp2_session_resume_data(ng, s->id);
 }
 
-static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud) {
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud) {
     (void)ng, (void)flags, (void)src, (void)ud;
     struct stream *s = find(id);
     size_t n = s ? s->out_len - s->out_off : 0;
@@ -176,8 +177,8 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        if (!settings_seen && nghttp2_session_get_remote_settings(
-                                  ng, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL)) {
+        if (!settings_seen &&
+            nghttp2_session_get_remote_settings(ng, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL)) {
             settings_seen = 1;
             open_streams(ng, authority);
         }
