@@ -78,8 +78,8 @@ def test_chromium_page_and_websocket_from_one_port(tether_server, tmp_path):
 def test_chromium_https_page_and_wss_from_one_port(tether_server, tmp_path, certs):
     """The same over TLS: https:// page, wss:// to the same origin. The page
     comes over HTTP/2 (ALPN), and Chromium opens its WebSocket as a stream
-    of that same connection (RFC 8441's extended CONNECT), so the page's
-    requests and the WebSocket share one peer address in the server's log."""
+    of an HTTP/2 connection (RFC 8441's extended CONNECT), normally the
+    page's own (not asserted: a browser may open another connection)."""
     if find_chromium() is None:
         missing("chromium (apt-get install chromium)")
     srv = tether_server("-v", "--static", docroot(tmp_path),
@@ -88,6 +88,5 @@ def test_chromium_https_page_and_wss_from_one_port(tether_server, tmp_path, cert
     check(load(srv, "https", tmp_path, [trust]), srv, "wss")
     page = srv.wait_stderr(lambda ln: ln.startswith("http ") and " GET / via " in ln)[0]
     ws = tether_opens(srv, 1)[0]
-    assert page.split()[1] == ws["peer"], (page, ws)
-    assert page.endswith(" via HTTP/2 stream 1"), page
+    assert re.search(r" via HTTP/2 stream \d+$", page), page
     assert re.fullmatch(r"HTTP/2 stream \d+", ws["via"]), ws
