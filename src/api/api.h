@@ -89,10 +89,11 @@ typedef struct tt_conn_class {
     void (*file_sent)(tether_conn *c);
     /* Frees what the role keeps on c (NULL: nothing). */
     void (*cleanup)(tether_conn *c);
-    /* c is about to be lost with err: 1 if the role tries again instead
-     * (a client whose server took HTTP/2 but cannot carry a WebSocket over
-     * it starts over on HTTP/1.1), else 0 (NULL: never). */
-    int (*retry)(tether_conn *c, int err);
+    /* c is about to be lost with err: 1 if the role keeps it instead (a
+     * client whose server took HTTP/2 but cannot carry a WebSocket over it
+     * starts over on HTTP/1.1; an idle HTTP/2 connection says GOAWAY before
+     * it closes), else 0 (NULL: never). */
+    int (*before_loss)(tether_conn *c, int err);
 } tt_conn_class;
 
 struct tether_conn {

@@ -91,7 +91,7 @@ static const tt_conn_class tt_client_class = {
     .role = TETHER_ROLE_CLIENT,
     .on_handshake_io = tt_client_on_handshake_io,
     .released = NULL,
-    .retry = tt_client_retry,
+    .before_loss = tt_client_retry,
 };
 
 int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {

@@ -58,7 +58,7 @@ static void tt_conn_finish_linger(tether_conn *c) {
 
 void tt_conn_lost(tether_conn *c, int err, const char *text) {
     if (c->phase == TT_PH_DEAD) return;
-    if (c->cls->retry && c->cls->retry(c, err)) return;
+    if (c->cls->before_loss && c->cls->before_loss(c, err)) return;
     /* A layer's reason is logged here: on a server a connection that fails
      * its TLS handshake is never seen by the application. */
     if (!text && (text = tt_wire_error_text(c)) != NULL)

@@ -79,10 +79,23 @@ static void tt_h2c_resume(tether_conn *c) {
     tt_ctx_mark_dirty(c);
 }
 
+/* The keep-alive timeout of a connection with no stream open: GOAWAY
+ * (NO_ERROR) first, so a client that was about to send a request knows it
+ * was not taken (RFC 9113 6.8), then the lingering close. */
+static int tt_h2c_before_loss(tether_conn *c, int err) {
+    if (err != TETHER_E_TIMEOUT || c->phase != TT_PH_H2) return 0;
+    tt_log(TETHER_LOG_DEBUG, "conn %llu: HTTP/2 idle: GOAWAY", (unsigned long long)c->id);
+    tt_h2_goaway(c->h2);
+    c->deadline = 0;
+    tt_conn_linger(c);
+    return 1;
+}
+
 static const tt_conn_class tt_h2c_class = {
     .role = TETHER_ROLE_SERVER,
     .on_handshake_io = tt_h2c_on_io,
     .resume = tt_h2c_resume,
+    .before_loss = tt_h2c_before_loss,
 };
 
 /* Streams: 100 at a time (RFC 9113 6.5.2 advises no fewer), each with a

@@ -17,7 +17,10 @@ import json
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
+import time
 
 import pytest
 
@@ -213,3 +216,30 @@ def test_client_falls_back_to_http1(tether_connect, tether_server, node_env, cer
     srv = tether_server("-v")
     res = tether_connect(f"ws://127.0.0.1:{srv.port}/c", "-v", "--http2", stdin=LINES)
     assert res.rc == 0 and connect_lines(res.stderr)["via"] == "HTTP/1.1", res
+
+
+def test_idle_connection_gets_goaway(tether_server):
+    """An HTTP/2 connection with no stream open past the keep-alive timeout
+    (5 s) is told GOAWAY (NO_ERROR, last stream 0) before the server closes
+    it (RFC 9113 6.8), as nghttp's own client would see it."""
+    srv = tether_server()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0\0\0\4\0\0\0\0\0")
+        buf, frames, start = b"", [], time.monotonic()
+        while time.monotonic() - start < 30:
+            got = s.recv(65536)
+            if not got:
+                break
+            buf += got
+            while len(buf) >= 9:
+                length = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + length:
+                    break
+                frames.append((buf[3], buf[9:9 + length]))
+                buf = buf[9 + length:]
+        waited = time.monotonic() - start
+    goaway = [p for t, p in frames if t == 7]
+    assert goaway, frames
+    last, code = struct.unpack(">II", goaway[0][:8])
+    assert (last, code) == (0, 0), goaway
+    assert 4 <= waited < 30, waited
