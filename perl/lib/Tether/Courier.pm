@@ -267,8 +267,9 @@ C<closing>, C<closed>), C<is_open>, C<protocol> (the chosen sub-protocol),
 C<extensions> (the negotiated Sec-WebSocket-Extensions, e.g.
 C<permessage-deflate>), C<header($name)> (a server: the request's header;
 a client: the response's), C<path>, C<query>, C<peer> (server side),
-C<http_status> (client side), C<tls_version>, C<tls_cipher>, and C<status>
-(C<[code, reason]> once closed). The connection accessors return C<undef>
+C<http_status> (client side), C<tls_version>, C<tls_cipher>,
+C<http2_stream> (the HTTP/2 stream the WebSocket is on, RFC 8441, or 0 on
+HTTP/1.1), and C<status> (C<[code, reason]> once closed). The connection accessors return C<undef>
 once the connection is closed.
 
 =head1 LEAKS
