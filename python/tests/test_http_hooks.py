@@ -101,6 +101,48 @@ def test_asyncio_server_hooks():
     run(main())
 
 
+def test_asyncio_coroutine_process_request():
+    """``async def process_request`` (websockets' asyncio server allows it):
+    the decision waits for the coroutine, for plain requests and upgrades,
+    while other connections are served; what it raises is a 500."""
+    gate = None
+
+    async def slow_hook(connection, request):
+        if request.path == "/slow":
+            await gate.wait()  # held until another request opens the gate
+        if request.path == "/open":
+            gate.set()
+        if request.path == "/denied":
+            await asyncio.sleep(0.01)
+            return connection.respond(401, "who are you?\n")
+        return process_request(connection, request)
+
+    async def echo(ws):
+        async for m in ws:
+            await ws.send(m)
+
+    async def main():
+        nonlocal gate
+        gate = asyncio.Event()
+        async with ta.serve(echo, "127.0.0.1", 0, process_request=slow_hook,
+                            process_response=process_response) as server:
+            slow = asyncio.create_task(asyncio.to_thread(http_get, server.port, "/slow"))
+            await asyncio.sleep(0.2)
+            assert not slow.done()  # waiting in the coroutine; others go on:
+            await asyncio.to_thread(check_http, server.port)
+            (st, _, _), = await asyncio.to_thread(http_get, server.port, "/open")
+            assert st == 426
+            (st, h, _), = await asyncio.wait_for(slow, 10)
+            assert st == 426 and h["x-served-by"] == "tether"
+            async with ws_connect(f"ws://127.0.0.1:{server.port}/chat") as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+            with pytest.raises(websockets.InvalidStatus) as ei:
+                await ws_connect(f"ws://127.0.0.1:{server.port}/denied")
+            assert ei.value.response.status_code == 401
+    run(main())
+
+
 def test_without_hooks_plain_requests_are_refused():
     """No hook: the port speaks WebSocket only, as before (400)."""
     async def echo(ws):

@@ -416,7 +416,17 @@ class Context:
         self.on_http = on_http
         self.live: set[Sink] = set()
         self._evs = ffi.new("tpy_event[]", BATCH)
+        self._current: Any = None
         self.closed = False
+
+    def claim(self) -> Any:
+        """Keeps the event being dispatched from the batch's release: the
+        caller releases it (tether_event_release) when done. A REQUEST's
+        decision takes effect then, and a held event keeps its connection
+        alive (an asyncio hook awaiting something uses this)."""
+        e = self._current
+        ev, e.ev = e.ev, ffi.NULL
+        return ev
 
     def attach(self, c, sink: Sink) -> None:
         """Makes c's events go to sink (until its CLOSED event)."""
@@ -433,12 +443,13 @@ class Context:
             return n
         try:
             for i in range(n):
-                e = evs[i]
+                e = self._current = evs[i]
                 try:
                     self._dispatch(e)
                 except Exception:  # a bug in a callback must not lose the others
                     logger.exception("error while handling a tether event")
         finally:
+            self._current = None
             lib.tpy_release_events(evs, n)
         return n
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import os
 import time
 from typing import (
@@ -629,11 +630,59 @@ class Server:
         if self._listener == ffi.NULL:  # closing: no new connections
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
+        if self._async_hook():
+            self._later(decide_request, c, conn)
+            return
         decide_request(c, conn, self.process_request, self.select_subprotocol,
                        self.process_response)
 
     def _on_http(self, c) -> None:
+        if self._async_hook():
+            self._later(answer_http, c, HTTPConnection(self, c))
+            return
         answer_http(c, HTTPConnection(self, c), self.process_request, self.process_response)
+
+    def _async_hook(self) -> bool:
+        return inspect.iscoroutinefunction(self.process_request)
+
+    def _later(self, decide: Callable[..., None], c, conn: Any) -> None:
+        """A coroutine ``process_request`` (``async def``, as websockets'
+        asyncio server allows): the event is held while it runs (so the
+        connection waits, and lives), then its result is applied as a plain
+        hook's would be (``process_response`` and ``select_subprotocol``
+        run then, as plain functions), and the release makes the decision
+        take effect."""
+        ev = self._driver.core.claim()
+        hook = self.process_request
+
+        async def run() -> None:
+            core = self._driver.core
+            try:
+                try:
+                    outcome: tuple[Any, BaseException | None] = (
+                        await hook(conn, conn.request), None)
+                except Exception as exc:  # logged and answered 500, as a plain hook's
+                    outcome = (None, exc)
+
+                def pre(_conn: Any, _request: Any) -> Any:
+                    if outcome[1] is not None:
+                        raise outcome[1]
+                    return outcome[0]
+
+                if core.closed:
+                    return
+                if decide is decide_request:
+                    decide(c, conn, pre, self.select_subprotocol, self.process_response)
+                else:
+                    decide(c, conn, pre, self.process_response)
+            finally:
+                if not core.closed:  # a freed context took its events with it
+                    lib.tether_event_release(ev)
+                    self._driver.kick()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run_handler(self, conn: ServerConnection) -> None:
         try:
