@@ -1079,7 +1079,8 @@ TETHER_API int tether_connect(tether_ctx *ctx, const char *url, const tether_opt
  * port (0: any free port; see tether_listener_port()). opts (may be NULL)
  * apply to every accepted connection; with a TLS certificate set, the
  * listener speaks only TLS. Errors: TETHER_E_INVAL, TETHER_E_NOMEM,
- * TETHER_E_IO (bind/listen failed), TETHER_E_NOFILE, TETHER_E_TLS_CONFIG.
+ * TETHER_E_IO (bind/listen failed: errno says why, e.g. EADDRINUSE),
+ * TETHER_E_NOFILE, TETHER_E_TLS_CONFIG.
  * When accepting fails later (out of descriptors or memory), the listener
  * logs it once (WARN) and pauses for 100 ms or until a connection closes,
  * whichever is first; waiting clients stay in the kernel's backlog. */

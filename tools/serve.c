@@ -2,6 +2,7 @@
  * serve.c - `tether serve`: an echo server (or, with --broadcast, a relay
  * to every client) in callback mode on tether's own loop.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -383,10 +384,14 @@ static int start(struct server *s, const struct serve_args *a) {
     int rc = s->ctx ? tether_ctx_set_callback(s->ctx, on_event, s) : TETHER_E_NOMEM;
     if (rc == 0) rc = tether_ctx_set_send_budget(s->ctx, (size_t)a->send_budget);
     if (rc == 0) rc = tether_listen(s->ctx, a->host, a->port, opts, &s->listener);
+    int why = errno; /* the OS's reason when listening failed */
     tether_opts_free(opts);
     if (rc < 0) {
         if (rc == TETHER_E_TLS_CONFIG || rc == TETHER_E_UNSUPPORTED)
             cli_report_start_error("serve", rc);
+        else if (rc == TETHER_E_IO && why) /* "address already in use (127.0.0.1:8080)" */
+            fprintf(stderr, "tether serve: %c%s (%s:%d)\n", tolower((unsigned char)*strerror(why)),
+                    strerror(why) + 1, a->host, a->port);
         else
             fprintf(stderr, "tether serve: cannot listen on %s port %d: %s\n", a->host, a->port,
                     tether_strerror(rc));

@@ -1,7 +1,8 @@
 #!/bin/sh
 # smoke.sh - an end-to-end check of the tether tool over loopback: serve,
 # connect (text, binary, --path, --protocol, --broadcast, wss:// with
-# permessage-deflate, a refused certificate) and bench --json.
+# permessage-deflate, a refused certificate, the reasons of failures) and
+# bench --json.
 #
 #   tools/smoke.sh [PATH/TO/tether]     (default: build/tools/tether)
 #
@@ -72,7 +73,26 @@ echo "ok --path rejects with 404"
     fail "connect to --path exited $?"
 grep -q 'protocol chat' "$dir/err" || fail "sub-protocol: $(cat "$dir/err")"
 echo "ok --protocol"
+if "$T" connect "$url/q" </dev/null >/dev/null 2>"$dir/err"; then fail "wrong path accepted"; fi
+grep -q 'closed 1006 HTTP 404 Not Found from the server' "$dir/err" ||
+    fail "refusal reason: $(cat "$dir/err")"
+echo "ok a refusal says its status and that the server sent it"
+# The OS's reasons, with the address: the port taken, then (closed) refused
+hostport=${url#ws://}
+if "$T" serve --host 127.0.0.1 --port "${hostport##*:}" >/dev/null 2>"$dir/err"; then
+    fail "a second serve on a taken port"
+fi
+grep -q "^tether serve: address already in use (127.0.0.1:${hostport##*:})$" "$dir/err" ||
+    fail "taken port: $(cat "$dir/err")"
+echo "ok serve on a taken port: address already in use (HOST:PORT)"
 stop_server
+if "$T" connect "$url/" </dev/null >/dev/null 2>"$dir/err"; then fail "connect to a closed port"; fi
+grep -q "^connection failed: connection refused ($hostport)$" "$dir/err" ||
+    fail "refused: $(cat "$dir/err")"
+echo "ok connect to a closed port: connection refused (HOST:PORT)"
+if "$T" connect ws://nohost.invalid/ </dev/null >/dev/null 2>"$dir/err"; then fail "nohost.invalid"; fi
+grep -q "^connection failed: .* (nohost.invalid)$" "$dir/err" || fail "no host: $(cat "$dir/err")"
+echo "ok connect to a name that does not resolve: WHY (HOST)"
 
 start_server --broadcast
 sleep 1.5 | "$T" connect "$url/" >"$dir/a" 2>/dev/null &

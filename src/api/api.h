@@ -123,7 +123,7 @@ struct tether_conn {
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;
-    struct addrinfo *addrs, *next_addr;
+    struct addrinfo *addrs, *next_addr, *cur_addr; /* client: being connected to */
     tt_resolve *resolve;
     char peer[64];
 

@@ -5,6 +5,8 @@
 #include "api/api.h"
 #include "stack/h2_client.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +28,25 @@ static int tt_client_hs_setup(tether_conn *c) {
     return rc;
 }
 
-/* Connects to the next address; false when none is left. */
-static int tt_client_try_next(tether_conn *c) {
+/* Why connecting to ai failed (errno from tt_sock_connect*), as the OS
+ * says it, with the address: "connection refused (127.0.0.1:1)". */
+static void tt_client_why(const struct addrinfo *ai, int err, char *why, size_t cap) {
+    char addr[64];
+    tt_sock_addr_text(ai->ai_addr, ai->ai_addrlen, addr, sizeof addr);
+    int n = snprintf(why, cap, "%s (%s)", strerror(err), addr);
+    if (n > 0) why[0] = (char)tolower((unsigned char)why[0]);
+}
+
+/* Connects to the next address; false when none is left (why then says
+ * why the last one failed at once, if it did). */
+static int tt_client_try_next(tether_conn *c, char *why, size_t cap) {
     for (; c->next_addr; c->next_addr = c->next_addr->ai_next) {
         struct addrinfo *ai = c->next_addr;
         int fd = tt_sock_connect(ai->ai_addr, ai->ai_addrlen);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            tt_client_why(ai, errno, why, cap);
+            continue;
+        }
         c->io.fd = fd;
         c->phase = TT_PH_CONNECTING;
         if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_WRITE) != 0) {
@@ -39,22 +54,29 @@ static int tt_client_try_next(tether_conn *c) {
             c->io.fd = -1;
             continue;
         }
+        c->cur_addr = ai;
         c->next_addr = ai->ai_next;
         return 1;
     }
     return 0;
 }
 
-static void tt_client_resolved(void *arg, struct addrinfo *res, int err) {
+static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai) {
     tether_conn *c = arg;
+    char why[160] = "";
     c->resolve = NULL;
     c->ctx->now = tt_now_ms();
-    if (!res) {
-        tt_conn_lost(c, err ? err : TETHER_E_DNS, NULL);
+    if (!res) { /* "no such host (nohost.invalid)" */
+        int none = gai == EAI_NONAME || gai == EAI_NODATA;
+        snprintf(why, sizeof why, "%s (%s)", none ? "no such host" : gai_strerror(gai),
+                 c->url.host);
+        why[0] = (char)tolower((unsigned char)why[0]);
+        tt_conn_lost(c, err ? err : TETHER_E_DNS, why);
         return;
     }
     c->addrs = c->next_addr = res;
-    if (!tt_client_try_next(c)) tt_conn_lost(c, TETHER_E_CONNECT, NULL);
+    if (!tt_client_try_next(c, why, sizeof why))
+        tt_conn_lost(c, TETHER_E_CONNECT, why[0] ? why : NULL);
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
@@ -81,7 +103,9 @@ static int tt_client_retry(tether_conn *c, int err) {
     tether_pmd_free(c->pmd);
     c->pmd = NULL;
     c->next_addr = c->addrs;
-    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || !tt_client_try_next(c)) return 0;
+    char why[160];
+    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || !tt_client_try_next(c, why, sizeof why))
+        return 0;
     c->deadline = c->opts->connect_timeout ? c->ctx->now + c->opts->connect_timeout : 0;
     tt_conn_arm_timer(c);
     return 1;
@@ -145,10 +169,12 @@ static void tt_client_on_connect(tether_conn *c) {
         tt_client_connected(c);
         return;
     }
+    char why[160];
+    tt_client_why(c->cur_addr, errno, why, sizeof why);
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
-    if (!tt_client_try_next(c)) tt_conn_lost(c, TETHER_E_CONNECT, NULL);
+    if (!tt_client_try_next(c, why, sizeof why)) tt_conn_lost(c, TETHER_E_CONNECT, why);
 }
 
 /* Reads the response; on 101 the WebSocket opens with the bytes after it. */
@@ -164,8 +190,8 @@ static void tt_client_on_response(tether_conn *c) {
     int rc = tether_client_hs_parse(c->chs, rbuf, (size_t)n, &used);
     if (rc == TETHER_E_AGAIN) return;
     if (rc == TETHER_E_HS_STATUS) {
-        char text[64];
-        snprintf(text, sizeof text, "HTTP %d %s", tether_client_hs_status(c->chs),
+        char text[160];
+        snprintf(text, sizeof text, "HTTP %d %s from the server", tether_client_hs_status(c->chs),
                  tether_client_hs_reason(c->chs));
         tt_conn_lost(c, rc, text);
         return;

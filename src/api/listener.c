@@ -3,6 +3,7 @@
  * to the server role (server.c). */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -31,9 +32,11 @@ int tether_listen(tether_ctx *ctx, const char *host, int port, const tether_opts
     int fd = tt_listener_tls(l);
     if (fd == 0) fd = tt_sock_listen(host, port, l->opts->reuseport, 1024, &l->port);
     if (fd < 0) {
+        int saved = errno; /* why bind or listen failed, for the caller */
         tt_tls_ctx_unref(l->tls);
         tt_opts_unref(l->opts);
         free(l);
+        errno = saved;
         return fd;
     }
     l->ctx = ctx;

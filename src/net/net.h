@@ -40,6 +40,8 @@ int tt_sock_listen(const char *host, int port, int reuseport, int backlog, int *
  * TETHER_E_AGAIN when none is pending, or another negative error. Writes
  * the peer as "ip:port" or "[ip]:port" into peer (cap >= 64). */
 int tt_sock_accept(int lfd, char *peer, size_t cap);
+/* An address as "ip:port" or "[ip]:port" (cap >= 64). */
+void tt_sock_addr_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
 
 /* Starts a non-blocking connect to addr; returns the fd (connected or in
  * progress: wait for writability, then tt_sock_connect_result) or a
@@ -69,8 +71,9 @@ int tt_sock_shutdown_write(int fd);
 typedef struct tt_resolve tt_resolve;
 /* Called on the loop thread with the addresses (IPv4 and IPv6, in
  * getaddrinfo's order; owned by the callee, free with freeaddrinfo) or
- * res NULL and err < 0 (TETHER_E_DNS). */
-typedef void (*tt_resolve_cb)(void *arg, struct addrinfo *res, int err);
+ * res NULL and err < 0 (TETHER_E_DNS) with getaddrinfo's code in gai (for
+ * gai_strerror; EAI_NONAME: no such host). */
+typedef void (*tt_resolve_cb)(void *arg, struct addrinfo *res, int err, int gai);
 
 /* Resolves host:port for a TCP connection. Numeric addresses and
  * "localhost" resolve at once (still reported through the loop, never from

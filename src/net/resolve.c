@@ -28,7 +28,7 @@ struct tt_resolve {
     atomic_int cancelled;
     atomic_int refs;
     struct addrinfo *res;
-    int err;
+    int err, gai;
     char *host;
     char service[8];
 };
@@ -53,7 +53,7 @@ static void tt_resolve_deliver(void *arg) {
     if (!atomic_load_explicit(&r->cancelled, memory_order_acquire)) {
         struct addrinfo *res = r->res;
         r->res = NULL; /* now the callee's */
-        r->cb(r->arg, res, res ? 0 : r->err);
+        r->cb(r->arg, res, res ? 0 : r->err, r->gai);
     }
     tt_resolve_unref(r, 1);
 }
@@ -79,7 +79,10 @@ static int tt_resolve_now(tt_resolve *r) {
         rc = tt_lookup(r->host, r->service, AI_NUMERICHOST, &r->res);
         if (rc == EAI_NONAME) return 0;
     }
-    if (rc != 0) r->err = TETHER_E_DNS;
+    if (rc != 0) {
+        r->err = TETHER_E_DNS;
+        r->gai = rc;
+    }
     return 1;
 }
 
@@ -106,7 +109,7 @@ static void tt_resolve_post_back(tt_resolve *r) {
 
 static void *tt_resolve_thread(void *arg) {
     tt_resolve *r = arg;
-    if (tt_lookup(r->host, r->service, 0, &r->res) != 0) r->err = TETHER_E_DNS;
+    if ((r->gai = tt_lookup(r->host, r->service, 0, &r->res)) != 0) r->err = TETHER_E_DNS;
     tt_resolve_post_back(r);
     atomic_fetch_sub(&tt_resolver_threads, 1);
     return NULL;

@@ -93,7 +93,9 @@ static int tt_listen_host(const char *host, int port, int reuseport, int backlog
         fd = tt_listen_addr(ai->ai_addr, ai->ai_addrlen, 0, reuseport, backlog);
         if (fd >= 0) break;
     }
+    int saved = errno; /* why the last bind failed, for the caller */
     freeaddrinfo(res);
+    errno = saved;
     return fd;
 }
 
@@ -139,6 +141,13 @@ static void tt_format_peer(const struct sockaddr_storage *ss, char *out, size_t 
     snprintf(out, cap, v6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
+void tt_sock_addr_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap) {
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, sa, len < sizeof ss ? len : sizeof ss);
+    tt_format_peer(&ss, out, cap);
+}
+
 int tt_sock_accept(int lfd, char *peer, size_t cap) {
     struct sockaddr_storage ss;
     for (;;) {
@@ -163,8 +172,10 @@ int tt_sock_connect(const struct sockaddr *addr, socklen_t len) {
     tt_set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     /* EINTR: the connect goes on asynchronously, exactly like EINPROGRESS. */
     if (connect(fd, addr, len) == 0 || errno == EINPROGRESS || errno == EINTR) return fd;
-    int err = errno == ENOMEM || errno == ENOBUFS ? TETHER_E_NOMEM : TETHER_E_CONNECT;
+    int saved = errno;
+    int err = saved == ENOMEM || saved == ENOBUFS ? TETHER_E_NOMEM : TETHER_E_CONNECT;
     close(fd);
+    errno = saved; /* why, for the caller's message */
     return err;
 }
 
@@ -172,7 +183,10 @@ int tt_sock_connect_result(int fd) {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return TETHER_E_CONNECT;
-    if (err != 0) return TETHER_E_CONNECT;
+    if (err != 0) {
+        errno = err; /* the connect's own failure: "connection refused" */
+        return TETHER_E_CONNECT;
+    }
     /* SO_ERROR is 0 both when connected and while still in progress. */
     struct sockaddr_storage ss;
     len = sizeof ss;

@@ -313,10 +313,11 @@ typedef struct res_result {
     int called_inside;
 } res_result;
 
-static void res_cb(void *arg, struct addrinfo *res, int err) {
+static void res_cb(void *arg, struct addrinfo *res, int err, int gai) {
     res_result *r = arg;
     r->called++;
     r->err = err;
+    assert_true(err ? gai != 0 : gai == 0); /* a failure says getaddrinfo's why */
     if (r->inside_start) r->called_inside = 1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         assert_int_equal(ai->ai_socktype, SOCK_STREAM);
