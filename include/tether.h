@@ -1257,6 +1257,10 @@ TETHER_API int tether_conn_http_status(const tether_conn *c);
 TETHER_API const char *tether_conn_protocol(const tether_conn *c);
 /* Why the connection failed, in words, or NULL. */
 TETHER_API const char *tether_conn_error_text(const tether_conn *c);
+/* The operating system's reason (an errno value, e.g. ECONNREFUSED) when
+ * the connection failed because a system call did (connecting: its last
+ * address's), else 0. */
+TETHER_API int tether_conn_os_error(const tether_conn *c);
 /* The negotiated Sec-WebSocket-Extensions value (e.g.
  * "permessage-deflate; client_max_window_bits=12"), or NULL when none is in
  * force. Belongs to the connection. */

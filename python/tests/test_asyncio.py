@@ -4,6 +4,7 @@ against peers that misbehave on purpose."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import time
 
@@ -267,11 +268,21 @@ def test_invalid_uri(uri):
 
 
 def test_connection_refused():
+    """The OS's reason comes through: errno, and the address in the text,
+    as websockets' OSError has them; listening on a taken port too."""
     async def main():
+        port = free_port()
         with pytest.raises(tether.ConnectionFailed) as ei:
-            await ta.connect(f"ws://127.0.0.1:{free_port()}/")
+            await ta.connect(f"ws://127.0.0.1:{port}/")
         assert isinstance(ei.value, ConnectionError)
         assert ei.value.error_name == "TETHER_E_CONNECT"
+        assert ei.value.errno == errno.ECONNREFUSED
+        assert str(ei.value).endswith(f"connection refused (127.0.0.1:{port})"), str(ei.value)
+        async with ta.serve(lambda ws: None, "127.0.0.1", 0) as server:
+            with pytest.raises(OSError) as ei:
+                await ta.serve(lambda ws: None, "127.0.0.1", server.port)
+            assert ei.value.errno == errno.EADDRINUSE, ei.value
+            assert f"(127.0.0.1:{server.port})" in str(ei.value)
     run(main())
 
 

@@ -299,7 +299,7 @@ def closed_exception(code: int, reason: str, clean: bool, error: int,
 class CloseInfo:
     """What a CLOSED event said, read before the event is released."""
 
-    __slots__ = ("code", "reason", "clean", "error", "text", "status", "headers")
+    __slots__ = ("code", "reason", "clean", "error", "text", "os_error", "status", "headers")
 
     def __init__(self, e) -> None:
         ev, c = e.ev, e.conn
@@ -310,6 +310,7 @@ class CloseInfo:
         self.clean: bool = bool(lib.tether_event_clean(ev))
         self.error: int = lib.tether_event_error(ev)
         self.text: str | None = py_str(lib.tether_conn_error_text(c))
+        self.os_error: int = lib.tether_conn_os_error(c)
         self.status = 0
         self.headers: dict[str, str] = {}
         if self.error == E_HS_STATUS:
@@ -320,7 +321,8 @@ class CloseInfo:
         """The exception for a connection that ended before it opened."""
         if not self.error:
             return ConnectionClosedError(self.code, self.reason, clean=self.clean, error=0)
-        return error_from_code(self.error, self.text, status=self.status, headers=self.headers)
+        return error_from_code(self.error, self.text, status=self.status, headers=self.headers,
+                               os_error=self.os_error)
 
     def closed_error(self) -> ConnectionClosed:
         return closed_exception(self.code, self.reason, self.clean, self.error, self.text)

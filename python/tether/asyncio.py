@@ -605,10 +605,11 @@ class Server:
         out = ffi.new("tether_listener **")
         rc = lib.tether_listen(self._driver.ctx, c_str(self.host, "host"), int(self._port_req),
                                self._opts, out)
+        why = ffi.errno  # the OS's reason (EADDRINUSE...), before another C call
         if rc < 0:
             self._driver.free()
             if rc == lib.TETHER_E_IO:
-                raise OSError(f"cannot listen on {self.host}:{self._port_req}")
+                raise OSError(why, f"{os.strerror(why)} ({self.host}:{self._port_req})")
             raise error_from_code(rc, what=f"listen on {self.host}:{self._port_req}")
         self._listener = out[0]
         self.port = lib.tether_listener_port(self._listener)

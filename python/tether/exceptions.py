@@ -167,11 +167,18 @@ class OpenTimeout(WebSocketException, TimeoutError):
 
 class ConnectionFailed(WebSocketException, ConnectionError):
     """The TCP connection could not be made, or broke before the WebSocket
-    opened."""
+    opened. ``errno`` is the operating system's reason when it gave one
+    (``errno.ECONNREFUSED``...), as on the OSError that websockets raises."""
 
-    def __init__(self, msg: str, *, error: int = 0) -> None:
+    def __init__(self, msg: str, *, error: int = 0, os_error: int = 0) -> None:
         self.error = error
-        super().__init__(msg)
+        if os_error:
+            super().__init__(os_error, msg)
+        else:
+            super().__init__(msg)
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.errno else super().__str__()
 
 
 class NameResolutionError(ConnectionFailed):
@@ -227,7 +234,8 @@ _TOO_BIG = {lib.TETHER_E_FRAME_TOO_BIG, lib.TETHER_E_MESSAGE_TOO_BIG}
 
 
 def error_from_code(code: int, text: str | None = None, *, what: str = "",
-                    status: int = 0, headers: Mapping[str, str] | None = None) -> Exception:
+                    status: int = 0, headers: Mapping[str, str] | None = None,
+                    os_error: int = 0) -> Exception:
     """The exception for a C error code. ``text`` is the C library's
     explanation when it has one (tether_conn_error_text()), ``what`` the
     operation that failed, ``status``/``headers`` a refused upgrade's."""
@@ -253,7 +261,7 @@ def error_from_code(code: int, text: str | None = None, *, what: str = "",
     if code == lib.TETHER_E_DNS:
         return NameResolutionError(msg, error=code)
     if code in (lib.TETHER_E_CONNECT, lib.TETHER_E_IO, lib.TETHER_E_CLOSED):
-        return ConnectionFailed(msg, error=code)
+        return ConnectionFailed(msg, error=code, os_error=os_error)
     if code == lib.TETHER_E_TLS_VERIFY:
         return TLSVerifyError(msg, error=code)
     if code == lib.TETHER_E_TLS_CONFIG:

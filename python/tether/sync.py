@@ -502,10 +502,11 @@ class Server:
         out = ffi.new("tether_listener **")
         rc = lib.tether_listen(self._driver.core.ctx, c_str(host, "host"), int(port), self._opts,
                                out)
+        why = ffi.errno  # the OS's reason (EADDRINUSE...), before another C call
         if rc < 0:
             self._driver.free()
             if rc == lib.TETHER_E_IO:
-                raise OSError(f"cannot listen on {host}:{port}")
+                raise OSError(why, f"{os.strerror(why)} ({host}:{port})")
             raise error_from_code(rc, what=f"listen on {host}:{port}")
         self._listener = out[0]
         self.port: int = lib.tether_listener_port(self._listener)

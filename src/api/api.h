@@ -142,6 +142,7 @@ struct tether_conn {
     int reject_status;
     char *reject_body, *chosen_protocol;
     int error;
+    int os_error; /* errno of the system call that failed it (0: none) */
     char error_text[160];
     uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
     size_t accounted;  /* what this connection adds to ctx->queued */

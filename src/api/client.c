@@ -44,6 +44,7 @@ static int tt_client_try_next(tether_conn *c, char *why, size_t cap) {
         struct addrinfo *ai = c->next_addr;
         int fd = tt_sock_connect(ai->ai_addr, ai->ai_addrlen);
         if (fd < 0) {
+            c->os_error = errno;
             tt_client_why(ai, errno, why, cap);
             continue;
         }
@@ -170,6 +171,7 @@ static void tt_client_on_connect(tether_conn *c) {
         return;
     }
     char why[160];
+    c->os_error = errno;
     tt_client_why(c->cur_addr, errno, why, sizeof why);
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);

@@ -142,6 +142,10 @@ const char *tether_conn_error_text(const tether_conn *c) {
     return c && c->error ? c->error_text : NULL;
 }
 
+int tether_conn_os_error(const tether_conn *c) {
+    return c ? c->os_error : 0;
+}
+
 const char *tether_conn_extensions(const tether_conn *c) {
     return c ? c->extensions : NULL;
 }
