@@ -141,13 +141,15 @@ static int tt_wire_flush_plain(tether_conn *c);
 static int tt_wire_flush_stack(tether_conn *c);
 
 static int tt_wire_flush_carrier(tether_conn *c) {
-    int rc = 0;
-    for (int round = 0; round < 64 && !rc; round++) { /* bounded: the socket fills */
+    int rc = 0, plain = tt_stack_empty(&c->stack);
+    for (int round = 0; round < 64; round++) { /* bounded: the socket fills */
         if ((rc = tt_wire_h2_fill(c)) != 0) break;
-        size_t before = tt_outbuf_len(&c->hs_out);
-        if (!before) break;
-        rc = tt_stack_empty(&c->stack) ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
-        if (tt_outbuf_len(&c->hs_out)) break; /* the socket is full */
+        /* always, even with nothing new: TLS may still hold records a
+         * full socket refused earlier */
+        rc = plain ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
+        if (rc) break;
+        int full = tt_outbuf_len(&c->hs_out) > 0 || (!plain && tt_stack_owed(&c->stack) > 0);
+        if (full || !tt_h2_wants_write(c->h2)) break;
     }
     /* sending made room in streams, or closed some: the carrier tells them */
     if (tt_h2_has_ready(c->h2)) tt_ctx_mark_runnable(c);
