@@ -259,7 +259,6 @@ int tt_wire_shutdown_write(tether_conn *c);
 /* Lets go of a stream (its session sends RST_STREAM if it must) or of a
  * session (each stream's reader is woken to find it gone). */
 void tt_wire_detach(tether_conn *c);
-void tt_wire_h2_orphaned(void *user);
 /* Why the wire failed: the stream's, the session's or a layer's reason. */
 const char *tt_wire_error_text(const tether_conn *c);
 

@@ -68,6 +68,44 @@ static ssize_t tt_wire_read_stack(tether_conn *c) {
     return (ssize_t)off;
 }
 
+/* ---- plaintext, in the order the wire carries it ------------------------------ */
+
+/* A layer that takes plaintext: how much it took (0: full), or an error. */
+typedef ssize_t (*tt_wire_sink)(tether_conn *c, const uint8_t *buf, size_t len);
+
+/* Hands the plaintext c owes to sink, in wire order (the handshake's or an
+ * HTTP head, then a file body read into scratch, then frames), while it
+ * takes some; *took says whether it took any. Returns 0 (all taken, or the
+ * sink is full) or an error. Bytes it did not take stay queued (a file's
+ * are read again later). */
+static int tt_wire_pump(tether_conn *c, uint8_t *scratch, tt_wire_sink sink, int *took) {
+    for (;;) {
+        size_t len;
+        const uint8_t *p;
+        int hs = tt_outbuf_len(&c->hs_out) > 0, file = !hs && c->file;
+        if (hs) {
+            len = tt_outbuf_len(&c->hs_out);
+            p = c->hs_out.buf + c->hs_out.head;
+        } else if (file) {
+            ssize_t got = tt_file_body_peek(c, scratch, TT_STACK_CHUNK);
+            if (got < 0) return (int)got;
+            p = scratch;
+            len = (size_t)got;
+        } else if (!(p = tt_ws_output(&c->ws, &len))) {
+            return 0;
+        }
+        ssize_t n = sink(c, p, len);
+        if (n <= 0) return (int)n;
+        *took = 1;
+        if (hs)
+            tt_outbuf_consume(&c->hs_out, (size_t)n);
+        else if (file)
+            tt_file_body_sent(c, (size_t)n);
+        else
+            tt_ws_output_sent(&c->ws, (size_t)n);
+    }
+}
+
 /* ---- HTTP/2: a stream's wire is its session ------------------------------------ */
 
 /* The HTTP/2 connection has something to send: inside a round it goes at
@@ -89,40 +127,19 @@ static ssize_t tt_wire_read_h2s(tether_conn *c) {
     return n;
 }
 
-/* Response bytes into the stream, in the order the socket path writes
- * them: the head, a file body, frames. Returns 0 or an error. */
+static ssize_t tt_wire_to_h2s(tether_conn *c, const uint8_t *buf, size_t len) {
+    return tt_h2_stream_write(c->h2s, buf, len); /* 0: its backlog is full, WRITABLE follows */
+}
+
+/* The stream's bytes (the response's head and body, or frames) go into its
+ * session, then its HTTP/2 connection is told it has something to send. */
 static int tt_wire_flush_h2s(tether_conn *c) {
     uint8_t *scratch = tt_wire_scratch(c->ctx);
     if (!scratch) return TETHER_E_NOMEM;
-    int wrote = 0;
-    for (;;) {
-        size_t len, hs = tt_outbuf_len(&c->hs_out);
-        const uint8_t *p;
-        if (hs) {
-            p = c->hs_out.buf + c->hs_out.head;
-            len = hs;
-        } else if (c->file) {
-            ssize_t got = tt_file_body_peek(c, scratch, TT_STACK_CHUNK);
-            if (got < 0) return (int)got;
-            p = scratch;
-            len = (size_t)got;
-        } else if (!(p = tt_ws_output(&c->ws, &len))) {
-            break;
-        }
-        ssize_t n = tt_h2_stream_write(c->h2s, p, len);
-        if (n < 0) return (int)n;
-        if (n == 0) break; /* its backlog is full: WRITABLE comes back */
-        wrote = 1;
-        if (hs)
-            tt_outbuf_consume(&c->hs_out, (size_t)n);
-        else if (c->file)
-            tt_file_body_sent(c, (size_t)n);
-        else
-            tt_ws_output_sent(&c->ws, (size_t)n);
-    }
-    if (wrote) tt_wire_poke(tt_h2_stream_owner(c->h2s));
+    int took = 0, rc = tt_wire_pump(c, scratch, tt_wire_to_h2s, &took);
+    if (took) tt_wire_poke(tt_h2_stream_owner(c->h2s));
     tt_ws_set_owed_below(&c->ws, tt_h2_stream_owed(c->h2s));
-    return 0;
+    return rc;
 }
 
 /* The HTTP/2 connection's frames, into its own queue (hs_out), at most
@@ -156,7 +173,9 @@ static int tt_wire_flush_carrier(tether_conn *c) {
     return rc;
 }
 
-void tt_wire_h2_orphaned(void *user) {
+/* The session is being freed: its stream's connection finds out on its
+ * next read. */
+static void tt_wire_h2_orphaned(void *user) {
     tether_conn *k = user;
     k->h2s = NULL;
     k->h2_orphan = 1;
@@ -259,43 +278,8 @@ static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
     }
 }
 
-/* Hands a piece of the file body to the stack, read into scratch (the
- * socket input's chunk, idle while writing). 1 when the stack took some,
- * 0 when it is full, or an error. */
-static int tt_wire_encrypt_file(tether_conn *c, uint8_t *scratch) {
-    ssize_t got = tt_file_body_peek(c, scratch, TT_STACK_CHUNK);
-    if (got < 0) return (int)got;
-    ssize_t n = tt_stack_write(&c->stack, scratch, (size_t)got);
-    if (n <= 0) return (int)n; /* what it did not take is read again later */
-    tt_file_body_sent(c, (size_t)n);
-    return 1;
-}
-
-/* Hands plaintext to the stack, the handshake's first, then a file body,
- * then frames, while it takes it. Returns 0 or an error. */
-static int tt_wire_encrypt(tether_conn *c, uint8_t *scratch) {
-    for (;;) {
-        size_t len;
-        const uint8_t *p;
-        int hs = tt_outbuf_len(&c->hs_out) > 0;
-        if (!hs && c->file) {
-            int rc = tt_wire_encrypt_file(c, scratch);
-            if (rc <= 0) return rc;
-            continue;
-        }
-        if (hs) {
-            len = tt_outbuf_len(&c->hs_out);
-            p = c->hs_out.buf + c->hs_out.head;
-        } else if (!(p = tt_ws_output(&c->ws, &len))) {
-            return 0;
-        }
-        ssize_t n = tt_stack_write(&c->stack, p, len);
-        if (n <= 0) return (int)n;
-        if (hs)
-            tt_outbuf_consume(&c->hs_out, (size_t)n);
-        else
-            tt_ws_output_sent(&c->ws, (size_t)n);
-    }
+static ssize_t tt_wire_to_stack(tether_conn *c, const uint8_t *buf, size_t len) {
+    return tt_stack_write(&c->stack, buf, len);
 }
 
 static int tt_wire_flush_stack(tether_conn *c) {
@@ -306,7 +290,8 @@ static int tt_wire_flush_stack(tether_conn *c) {
     if (rc != 0 && rc != TETHER_E_AGAIN) return rc;
     if (!was_open && rc == 0) tt_wire_log_open(c);
     for (;;) {
-        if ((rc = tt_wire_encrypt(c, scratch)) != 0) return rc;
+        int took = 0;
+        if ((rc = tt_wire_pump(c, scratch, tt_wire_to_stack, &took)) != 0) return rc;
         rc = tt_wire_write_stack(c, scratch + TT_STACK_CHUNK);
         if (rc <= 0) return rc; /* socket full, or failed */
         if (!tt_stack_is_open(&c->stack) || !tt_wire_queued(c)) return 0;
