@@ -82,22 +82,29 @@ def test_sync_server_hooks():
         assert b"blocked by process_response" in ei.value.response.body
 
 
-def test_asyncio_server_hooks():
-    async def echo(ws):
-        async for m in ws:
-            await ws.send(m)
+async def echo(ws):
+    async for m in ws:
+        await ws.send(m)
 
+
+async def check_ws(port, refused_path, status):
+    """A WebSocket on /chat echoes (with the header process_response adds);
+    one on refused_path gets status."""
+    async with ws_connect(f"ws://127.0.0.1:{port}/chat") as ws:
+        assert ws.response.headers["X-Served-By"] == "tether"
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+    with pytest.raises(websockets.InvalidStatus) as ei:
+        await ws_connect(f"ws://127.0.0.1:{port}{refused_path}")
+    assert ei.value.response.status_code == status
+
+
+def test_asyncio_server_hooks():
     async def main():
         async with ta.serve(echo, "127.0.0.1", 0, process_request=process_request,
                             process_response=process_response) as server:
             await asyncio.to_thread(check_http, server.port)
-            async with ws_connect(f"ws://127.0.0.1:{server.port}/chat") as ws:
-                assert ws.response.headers["X-Served-By"] == "tether"
-                await ws.send("hi")
-                assert await ws.recv() == "hi"
-            with pytest.raises(websockets.InvalidStatus) as ei:
-                await ws_connect(f"ws://127.0.0.1:{server.port}/blocked")
-            assert ei.value.response.status_code == 403
+            await check_ws(server.port, "/blocked", 403)
     run(main())
 
 
@@ -117,10 +124,6 @@ def test_asyncio_coroutine_process_request():
             return connection.respond(401, "who are you?\n")
         return process_request(connection, request)
 
-    async def echo(ws):
-        async for m in ws:
-            await ws.send(m)
-
     async def main():
         nonlocal gate
         gate = asyncio.Event()
@@ -134,12 +137,7 @@ def test_asyncio_coroutine_process_request():
             assert st == 426
             (st, h, _), = await asyncio.wait_for(slow, 10)
             assert st == 426 and h["x-served-by"] == "tether"
-            async with ws_connect(f"ws://127.0.0.1:{server.port}/chat") as ws:
-                await ws.send("hi")
-                assert await ws.recv() == "hi"
-            with pytest.raises(websockets.InvalidStatus) as ei:
-                await ws_connect(f"ws://127.0.0.1:{server.port}/denied")
-            assert ei.value.response.status_code == 401
+            await check_ws(server.port, "/denied", 401)
     run(main())
 
 

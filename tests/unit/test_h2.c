@@ -18,7 +18,7 @@
 /* What the client saw on its one stream of interest. */
 typedef struct seen {
     char head[2048]; /* "name: value\n" lines, :status first */
-    uint8_t body[1 << 16];
+    uint8_t body[1 << 18];
     size_t body_len;
     int ended;        /* END_STREAM from the server */
     int closed;       /* the stream closed */
@@ -399,6 +399,45 @@ static void test_stream_limit(void **state) {
     pair_close(&p);
 }
 
+/* A stream takes at most TT_H2_STREAM_BACKLOG bytes ahead of nghttp2's
+ * frames (write() says 0 past it), and says WRITABLE once they went. */
+static void test_stream_backlog(void **state) {
+    (void)state;
+    pair p;
+    pair_open(&p, 16384);
+    nghttp2_nv nv[] = {NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/"),
+                       NV(":authority", "h")};
+    request(&p, nv, 4, 0);
+    tt_h2_stream *s = new_stream(&p);
+    enum { BODY = 200000 };
+    static uint8_t body[BODY];
+    for (size_t i = 0; i < BODY; i++)
+        body[i] = (uint8_t)(i * 13);
+    write_all(&p, s, "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n");
+    size_t off = 0, rounds = 0, fulls = 0;
+    while (off < BODY && rounds++ < 100) {
+        ssize_t n;
+        while (off < BODY && (n = tt_h2_stream_write(s, body + off, 1000)) > 0)
+            off += (size_t)n;
+        assert_true(tt_h2_stream_owed(s) <= TT_H2_STREAM_BACKLOG);
+        if (off < BODY) { /* full: the backlog, not the body, is what it took */
+            fulls++;
+            assert_int_equal(tt_h2_stream_owed(s), TT_H2_STREAM_BACKLOG);
+            pump(&p);
+            unsigned what = 0;
+            assert_ptr_equal(tt_h2_next(p.srv, &what), s);
+            assert_true(what & TT_H2_WRITABLE);
+        }
+    }
+    pump(&p);
+    assert_true(fulls >= 2); /* 200,000 bytes through a 64 KiB backlog */
+    assert_int_equal(p.s.body_len, BODY);
+    assert_memory_equal(p.s.body, body, BODY);
+    assert_true(p.s.ended);
+    tt_h2_stream_release(s);
+    pair_close(&p);
+}
+
 static void test_bad_preface_fails_the_session(void **state) {
     (void)state;
     assert_int_equal(tt_h2_preface((const uint8_t *)"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24), 1);
@@ -433,6 +472,7 @@ int main(void) {
         cmocka_unit_test(test_head_has_no_data),
         cmocka_unit_test(test_flow_control_follows_the_reader),
         cmocka_unit_test(test_stream_limit),
+        cmocka_unit_test(test_stream_backlog),
         cmocka_unit_test(test_bad_preface_fails_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
