@@ -123,8 +123,10 @@ struct tether_conn {
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;
-    struct addrinfo *addrs, *next_addr, *cur_addr; /* client: being connected to */
+    struct addrinfo *addrs;          /* client: the addresses resolved */
+    const struct addrinfo *cur_addr; /* ... and the one connected to */
     tt_resolve *resolve;
+    struct tt_race *race; /* client: the connect attempts (happy_eyeballs.c) */
     char peer[64];
 
     uint8_t *pending; /* input received but not processed yet */
@@ -376,5 +378,19 @@ void tt_server_accept(tether_listener *l, int fd, const char *peer);
 /* The files above them: listener.c, ctx.c (rounds, the public context),
  * conn_api.c, engine.c, post.c, opts*.c, log.c. */
 void tt_ctx_free_grave(tether_ctx *ctx);
+
+/* happy_eyeballs.c: connecting to every address of a name (RFC 8305). */
+typedef struct tt_race tt_race;
+/* The race's end: fd connected to ai, or fd -1 when every attempt failed
+ * (why then says why the last one did, errno its OS error). The race is
+ * over when this is called; the callee frees it. */
+typedef void (*tt_race_done)(tether_conn *c, int fd, const struct addrinfo *ai, const char *why);
+/* Starts connecting c to the addresses of res (which must outlive the
+ * race). 0 with *out set, or an error (every address failed at once: why
+ * says why, errno the OS's reason). */
+int tt_race_start(tether_conn *c, const struct addrinfo *res, tt_race_done done, tt_race **out,
+                  char *why, size_t cap_why);
+/* Closes every pending attempt. NULL is fine. */
+void tt_race_free(tt_race *r);
 
 #endif

@@ -1,5 +1,5 @@
-/* The client role: resolve the host (every address, IPv4 and IPv6, tried in
- * turn), connect without blocking under a timeout, send the upgrade
+/* The client role: resolve the host, connect to its addresses (IPv6 and
+ * IPv4 raced, happy_eyeballs.c) under one timeout, send the upgrade
  * request and read the answer. A refusal reports its HTTP status and
  * headers through the connection. */
 #include "api/api.h"
@@ -28,38 +28,36 @@ static int tt_client_hs_setup(tether_conn *c) {
     return rc;
 }
 
-/* Why connecting to ai failed (errno from tt_sock_connect*), as the OS
- * says it, with the address: "connection refused (127.0.0.1:1)". */
-static void tt_client_why(const struct addrinfo *ai, int err, char *why, size_t cap) {
-    char addr[64];
-    tt_sock_addr_text(ai->ai_addr, ai->ai_addrlen, addr, sizeof addr);
-    int n = snprintf(why, cap, "%s (%s)", strerror(err), addr);
-    if (n > 0) why[0] = (char)tolower((unsigned char)why[0]);
+static void tt_client_connected(tether_conn *c);
+
+/* The race of connect attempts ended: connected, or every address failed. */
+static void tt_client_race_done(tether_conn *c, int fd, const struct addrinfo *ai,
+                                const char *why) {
+    tt_race_free(c->race);
+    c->race = NULL;
+    c->ctx->now = tt_now_ms();
+    if (fd < 0) {
+        c->os_error = errno;
+        tt_conn_lost(c, TETHER_E_CONNECT, why);
+        return;
+    }
+    c->io.fd = fd;
+    c->cur_addr = ai;
+    if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_READ) != 0) {
+        close(fd);
+        c->io.fd = -1;
+        tt_conn_lost(c, TETHER_E_NOMEM, NULL);
+        return;
+    }
+    tt_client_connected(c);
 }
 
-/* Connects to the next address; false when none is left (why then says
- * why the last one failed at once, if it did). */
-static int tt_client_try_next(tether_conn *c, char *why, size_t cap) {
-    for (; c->next_addr; c->next_addr = c->next_addr->ai_next) {
-        struct addrinfo *ai = c->next_addr;
-        int fd = tt_sock_connect(ai->ai_addr, ai->ai_addrlen);
-        if (fd < 0) {
-            c->os_error = errno;
-            tt_client_why(ai, errno, why, cap);
-            continue;
-        }
-        c->io.fd = fd;
-        c->phase = TT_PH_CONNECTING;
-        if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_WRITE) != 0) {
-            close(fd);
-            c->io.fd = -1;
-            continue;
-        }
-        c->cur_addr = ai;
-        c->next_addr = ai->ai_next;
-        return 1;
-    }
-    return 0;
+/* Connects to the addresses of c->addrs; 0, or an error with why set. */
+static int tt_client_connect(tether_conn *c, char *why, size_t cap) {
+    c->phase = TT_PH_CONNECTING;
+    int rc = tt_race_start(c, c->addrs, tt_client_race_done, &c->race, why, cap);
+    if (rc) c->os_error = errno;
+    return rc;
 }
 
 static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai) {
@@ -75,9 +73,9 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
         tt_conn_lost(c, err ? err : TETHER_E_DNS, why);
         return;
     }
-    c->addrs = c->next_addr = res;
-    if (!tt_client_try_next(c, why, sizeof why))
-        tt_conn_lost(c, TETHER_E_CONNECT, why[0] ? why : NULL);
+    c->addrs = res;
+    int rc = tt_client_connect(c, why, sizeof why);
+    if (rc) tt_conn_lost(c, rc, why[0] ? why : NULL);
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
@@ -103,9 +101,8 @@ static int tt_client_retry(tether_conn *c, int err) {
     c->chs = NULL;
     tether_pmd_free(c->pmd);
     c->pmd = NULL;
-    c->next_addr = c->addrs;
     char why[160];
-    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || !tt_client_try_next(c, why, sizeof why))
+    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || tt_client_connect(c, why, sizeof why))
         return 0;
     c->deadline = c->opts->connect_timeout ? c->ctx->now + c->opts->connect_timeout : 0;
     tt_conn_arm_timer(c);
@@ -165,20 +162,6 @@ static void tt_client_connected(tether_conn *c) {
     tt_conn_flush(c);
 }
 
-static void tt_client_on_connect(tether_conn *c) {
-    if (tt_sock_connect_result(c->io.fd) == 0) {
-        tt_client_connected(c);
-        return;
-    }
-    char why[160];
-    c->os_error = errno;
-    tt_client_why(c->cur_addr, errno, why, sizeof why);
-    tt_loop_del(c->ctx->loop, &c->io);
-    close(c->io.fd);
-    c->io.fd = -1;
-    if (!tt_client_try_next(c, why, sizeof why)) tt_conn_lost(c, TETHER_E_CONNECT, why);
-}
-
 /* Reads the response; on 101 the WebSocket opens with the bytes after it. */
 static void tt_client_on_response(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
@@ -208,10 +191,6 @@ static void tt_client_on_response(tether_conn *c) {
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready) {
-    if (c->phase == TT_PH_CONNECTING) {
-        if (ready & (TT_IO_WRITE | TT_IO_ERROR)) tt_client_on_connect(c);
-        return;
-    }
     if (c->phase != TT_PH_HS_CLIENT) return;
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
     if (c->phase == TT_PH_HS_CLIENT && (ready & (TT_IO_READ | TT_IO_ERROR)))

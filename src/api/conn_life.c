@@ -25,6 +25,7 @@ void tt_conn_free(tether_conn *c) {
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
     if (c->resolve) tt_resolve_cancel(c->resolve);
+    tt_race_free(c->race);
     if (c->addrs) freeaddrinfo(c->addrs);
     tt_url_free(&c->url);
     tether_client_hs_free(c->chs);
@@ -61,6 +62,8 @@ void tt_conn_shut(tether_conn *c) {
         tt_resolve_cancel(c->resolve);
         c->resolve = NULL;
     }
+    tt_race_free(c->race); /* its pending attempts close with it */
+    c->race = NULL;
     tt_wire_detach(c); /* an HTTP/2 stream or session ends with it */
     tt_conn_close_fd(c);
     tt_file_body_free(c); /* its descriptor too, while the user holds c */
