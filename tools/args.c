@@ -112,6 +112,15 @@ int cli_parse_seconds(const char *opt, const char *s, double min, double max, do
     return 0;
 }
 
+int cli_parse_ms(const char *opt, const char *s, double min, double max, unsigned *ms) {
+    double sec;
+    if (cli_parse_seconds(opt, s, min, max, &sec) != 0) return -1;
+    *ms = (unsigned)(sec * 1000.0 + 0.5);
+    /* a positive time must not round to 0, which means "off" */
+    if (sec > 0 && *ms == 0) *ms = 1;
+    return 0;
+}
+
 /* ---- Connection options ---------------------------------------------- */
 
 /* Grows an array of n elements of size sz by one slot; NULL on failure. */

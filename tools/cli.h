@@ -123,6 +123,8 @@ int cli_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max, u
 int cli_parse_bytes(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds, fractions allowed, in [min, max]. */
 int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out);
+/* The same, in whole milliseconds (the library's unit); max must fit. */
+int cli_parse_ms(const char *opt, const char *s, double min, double max, unsigned *ms);
 
 /* The options serve and connect share: -r/--protocol, -m/--max-message,
  * -v, -h, --ca, --cert, --key, --deflate*, --log-level, and the answer to

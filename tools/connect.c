@@ -21,16 +21,29 @@
 
 static const char usage[] =
     "usage: tether connect URL [options]\n"
+    "       tether URL [options]      (the same, for a ws:// or wss:// URL)\n"
     "\n"
     "Connects to URL (ws:// or wss://host[:port][/path][?query]). Each line of stdin, without\n"
     "its newline, is sent as one text message; each message received is written to\n"
-    "stdout followed by a newline. At the end of stdin the connection is closed\n"
-    "(1000). 'closed CODE REASON' goes to stderr at the end.\n"
+    "stdout followed by a newline. At the end of stdin the client waits for a reply to\n"
+    "each line sent (at most --wait), then closes the connection (1000, or\n"
+    "--close-code). 'closed CODE REASON' goes to stderr at the end.\n"
     "Exit status: 0 after a clean close, 1 if the connection or handshake failed\n"
     "or ended uncleanly, 2 for a bad command line, 130 if interrupted twice.\n"
     "\n"
     "  -b, --binary         send lines as binary messages\n"
     "  -e, --echo           ignore stdin; send every message back until the peer closes\n"
+    "  --show-binary FORMAT how to print received binary messages: raw (the bytes, then\n"
+    "                       a newline; the default), hex or base64 (one line each)\n"
+    "  --wait SECONDS       at the end of stdin, wait at most this long for as many\n"
+    "                       messages as lines were sent before closing (default 2;\n"
+    "                       0: close at once)\n"
+    "  --close-code CODE    the close code sent at the end of stdin or on Ctrl-C\n"
+    "                       (default 1000; 1000-1003, 1007-1014 or 3000-4999)\n"
+    "  --close-reason TEXT  the reason sent with it (UTF-8, at most 123 bytes)\n"
+    "  --ping-interval SECONDS  ping the server after this long without hearing from it\n"
+    "                       (default 0: never); one that does not answer within 20 s\n"
+    "                       is dropped (1011)\n"
     "  --protocol NAME      offer a sub-protocol (repeatable, in order of preference)\n"
     "  -H, --header 'N: V'  add a request header (repeatable)\n"
     "  --origin ORIGIN      send this Origin header\n"
@@ -39,7 +52,7 @@ static const char usage[] =
     "  --max-message BYTES  largest message received, and longest stdin line\n"
     "                       (default 16M; K, M, G suffixes)\n"
     "  -v, --verbose        report the connection, its sub-protocol, TLS version and\n"
-    "                       extensions on stderr\n"
+    "                       extensions, and each ping and pong received, on stderr\n"
     "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
     "                       with -v), notice, info, debug\n"
     "  -h, --help           this help\n"
@@ -71,9 +84,23 @@ static const char usage[] =
 /* Bytes read from stdin at a time. */
 #define READ_CHUNK 65536u
 
+/* --show-binary: how a received binary message is written to stdout. */
+enum show_binary { SHOW_RAW, SHOW_HEX, SHOW_BASE64 };
+
+/* How the session ends: the close frame we send and how long we wait for
+ * replies first (--close-code, --close-reason, --wait). */
+struct ending {
+    int code;           /* validated by tether_close_build() */
+    const char *reason; /* never NULL */
+    uint64_t wait_ns;   /* at the end of input */
+};
+
 struct connect_args {
     const char *url;
     int binary, echo, verbose, http2;
+    enum show_binary show_binary;
+    unsigned ping_ms; /* keepalive; 0: none */
+    struct ending ending;
     struct cli_conn_opts conn;
 };
 
@@ -99,6 +126,12 @@ struct client {
     int exit_code;
     uint64_t max_line;
     struct linebuf in;
+    enum show_binary show_binary;
+    struct ending ending;
+    int waiting;         /* input is over; waiting for replies */
+    uint64_t wait_until; /* cli_now_ns() at which we close anyway */
+    uint64_t lines_sent; /* messages sent from stdin */
+    uint64_t replies;    /* messages received since the first of them */
 };
 
 /* ---- Signals ------------------------------------------------------------
@@ -192,14 +225,77 @@ static void on_closed(struct client *cl, tether_conn *c, const tether_event *ev)
     cl->conn = NULL; /* invalid once this callback returns */
 }
 
+/* ---- Binary output (--show-binary) --------------------------------------
+ * hex and base64 keep one message on one line whatever its bytes, for
+ * scripts and terminals. Both encode through a stack buffer so that a
+ * large message costs a few fwrite() calls, not one per byte. */
+
+static int write_hex(const uint8_t *data, size_t len) {
+    static const char digits[] = "0123456789abcdef";
+    char buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        buf[n++] = digits[data[i] >> 4];
+        buf[n++] = digits[data[i] & 15];
+        if (n == sizeof buf || i + 1 == len) {
+            if (fwrite(buf, 1, n, stdout) != n) return -1;
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+/* RFC 4648 base64, padded: 3 bytes become 4 characters. */
+static void base64_quad(const uint8_t *p, size_t left, char *out) {
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t v = (uint32_t)p[0] << 16;
+    if (left > 1) v |= (uint32_t)p[1] << 8;
+    if (left > 2) v |= p[2];
+    out[0] = abc[v >> 18 & 63];
+    out[1] = abc[v >> 12 & 63];
+    out[2] = left > 1 ? abc[v >> 6 & 63] : '=';
+    out[3] = left > 2 ? abc[v & 63] : '=';
+}
+
+static int write_base64(const uint8_t *data, size_t len) {
+    char buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        base64_quad(data + i, len - i, buf + n);
+        n += 4;
+        if (n == sizeof buf || i + 3 >= len) {
+            if (fwrite(buf, 1, n, stdout) != n) return -1;
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+static int write_bytes(const uint8_t *data, size_t len) {
+    return len && fwrite(data, 1, len, stdout) != len ? -1 : 0;
+}
+
 /* ---- Received messages ------------------------------------------------- */
 
-static void print_message(struct client *cl, const uint8_t *data, size_t len) {
+static void print_message(struct client *cl, int opcode, const uint8_t *data, size_t len) {
+    int rc;
     if (cl->output_failed) return;
     /* stdio batches the writes; the loop flushes after each service call.
      * A slow stdout blocks us, which is the backpressure we want: the
      * socket then fills and the peer slows down. */
-    if ((len && fwrite(data, 1, len, stdout) != len) || putchar('\n') == EOF) cl->output_failed = 1;
+    if (opcode != TETHER_OP_BINARY || cl->show_binary == SHOW_RAW)
+        rc = write_bytes(data, len);
+    else if (cl->show_binary == SHOW_HEX)
+        rc = write_hex(data, len);
+    else
+        rc = write_base64(data, len);
+    if (rc != 0 || putchar('\n') == EOF) cl->output_failed = 1;
+}
+
+/* Counts what may answer the lines sent (see finish_input()): messages
+ * before the first line cannot, a server's greeting for one. */
+static void count_reply(struct client *cl) {
+    if (cl->lines_sent > 0) cl->replies++;
 }
 
 static void echo_message(struct client *cl, tether_conn *c, int opcode, const uint8_t *data,
@@ -244,10 +340,19 @@ static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
         break;
     case TETHER_EV_MESSAGE:
         data = tether_event_data(ev, &len);
+        count_reply(cl);
         if (cl->echo)
             echo_message(cl, c, tether_event_opcode(ev), data, len);
         else
-            print_message(cl, data, len);
+            print_message(cl, tether_event_opcode(ev), data, len);
+        break;
+    case TETHER_EV_PING:
+    case TETHER_EV_PONG:
+        /* Shows --ping-interval at work, and a server's keepalive. */
+        if (cl->verbose)
+            fputs(tether_event_type_of(ev) == TETHER_EV_PING ? "received ping\n"
+                                                             : "received pong\n",
+                  stderr);
         break;
     case TETHER_EV_DRAIN:
         cl->paused = 0;
@@ -257,8 +362,44 @@ static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
         on_closed(cl, c, ev);
         break;
     default:
-        break; /* WAKE, pings (answered by the library), pongs */
+        break; /* WAKE */
     }
+}
+
+/* ---- The end of input: waiting for replies (--wait), then closing -------
+ * Closing as soon as stdin ends would race the replies: a server that
+ * answers after a delay (it queries something, or it is simply on another
+ * continent) gets our close first, and the answers are lost. So we wait
+ * until as many messages came back as lines went out, which is what an
+ * echo or request-response server gives, or until --wait passes. */
+
+static int all_answered(const struct client *cl) {
+    return cl->replies >= cl->lines_sent;
+}
+
+static void finish_input(struct client *cl) {
+    uint64_t now = cli_now_ns();
+    if (!cl->waiting) {
+        cl->waiting = 1;
+        cl->wait_until = now + cl->ending.wait_ns;
+    }
+    if (!all_answered(cl) && now < cl->wait_until) return; /* wait_ready() wakes us in time */
+    if (!all_answered(cl) && cl->verbose && cl->ending.wait_ns > 0)
+        fprintf(stderr, "closing: %llu of %llu messages unanswered after %g s\n",
+                (unsigned long long)(cl->lines_sent - cl->replies),
+                (unsigned long long)cl->lines_sent, (double)cl->ending.wait_ns / 1e9);
+    start_close(cl, cl->ending.code, cl->ending.reason);
+}
+
+/* The context's own timeout, or sooner when the wait for replies ends:
+ * at once if the last reply came during this service call. */
+static int poll_timeout(const struct client *cl) {
+    int ms = tether_ctx_timeout(cl->ctx);
+    if (!cl->waiting || cl->close_sent) return ms;
+    if (all_answered(cl)) return 0; /* the next pump_input() closes */
+    uint64_t now = cli_now_ns();
+    uint64_t left = cl->wait_until > now ? (cl->wait_until - now + 999999u) / 1000000u : 0;
+    return ms < 0 || left < (uint64_t)ms ? (int)left : ms;
 }
 
 /* ---- stdin ------------------------------------------------------------- */
@@ -321,6 +462,7 @@ static int send_line(struct client *cl, size_t end) {
         return -1;
     }
     b->start = b->scanned = end < b->len ? end + 1 : end;
+    if (rc == 0) cl->lines_sent++;
     if (rc == TETHER_E_UTF8) {
         fprintf(stderr, "tether connect: skipped a line that is not UTF-8 (see --binary)\n");
     } else if (rc == TETHER_E_STATE) {
@@ -346,7 +488,7 @@ static void pump_input(struct client *cl) {
         cl->failed = 1;
         start_close(cl, TETHER_CLOSE_MESSAGE_TOO_BIG, "line too long");
     } else if (cl->input_done && b->start == b->len) {
-        start_close(cl, TETHER_CLOSE_NORMAL, "");
+        finish_input(cl);
     }
 }
 
@@ -364,8 +506,8 @@ static void wait_ready(struct client *cl) {
         {.fd = STDIN_FILENO, .events = POLLIN},
     };
     nfds_t n = want_stdin(cl) ? 2 : 1;
-    if (poll(fds, n, tether_ctx_timeout(cl->ctx)) <= 0) return; /* timer, or EINTR */
-    if (n == 2 && fds[1].revents) read_stdin(cl);               /* POLLHUP too: read sees EOF */
+    if (poll(fds, n, poll_timeout(cl)) <= 0) return; /* timer, or EINTR */
+    if (n == 2 && fds[1].revents) read_stdin(cl);    /* POLLHUP too: read sees EOF */
 }
 
 static void flush_output(struct client *cl) {
@@ -381,7 +523,7 @@ static int check_interrupts(struct client *cl, sig_atomic_t *seen) {
     if (g_interrupts == *seen) return 0;
     *seen = g_interrupts;
     if (*seen >= 2 || !cl->opened) return -1;
-    start_close(cl, TETHER_CLOSE_NORMAL, "");
+    start_close(cl, cl->ending.code, cl->ending.reason);
     return 0;
 }
 
@@ -406,15 +548,24 @@ static int run_loop(struct client *cl) {
     }
 }
 
+/* The options only connect has, on top of the shared ones. */
+static tether_opts *make_opts(const struct connect_args *a) {
+    tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
+    if (opts && (tether_opts_set_prefer_http2(opts, a->http2) != 0 ||
+                 (a->ping_ms && tether_opts_set_ping_interval(opts, a->ping_ms) != 0))) {
+        tether_opts_free(opts);
+        opts = NULL;
+    }
+    return opts;
+}
+
 static int run_client(const struct connect_args *a) {
-    struct client cl = {.echo = a->echo, .verbose = a->verbose};
+    struct client cl = {
+        .echo = a->echo, .verbose = a->verbose, .show_binary = a->show_binary, .ending = a->ending};
     cl.opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
     cl.max_line = a->conn.max_message ? a->conn.max_message : CLI_DEFAULT_MAX_MESSAGE;
-    tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
-    if (!opts || tether_opts_set_prefer_http2(opts, a->http2) != 0) {
-        tether_opts_free(opts);
-        return CLI_EXIT_FAIL;
-    }
+    tether_opts *opts = make_opts(a);
+    if (!opts) return CLI_EXIT_FAIL;
     int rc = TETHER_E_NOMEM;
     if ((cl.ctx = tether_ctx_new()) != NULL) rc = tether_ctx_set_callback(cl.ctx, on_event, &cl);
     if (rc == 0) rc = tether_connect(cl.ctx, a->url, opts, &cl.conn);
@@ -443,7 +594,12 @@ enum {
     OPT_ALLOW_SELFSIGNED,
     OPT_SKIP_HOSTNAME_CHECK,
     OPT_ALLOW_EXPIRED,
-    OPT_HTTP2
+    OPT_HTTP2,
+    OPT_SHOW_BINARY,
+    OPT_WAIT,
+    OPT_CLOSE_CODE,
+    OPT_CLOSE_REASON,
+    OPT_PING_INTERVAL
 };
 
 static const struct option long_opts[] = {
@@ -458,13 +614,85 @@ static const struct option long_opts[] = {
     {"skip-hostname-check", no_argument, NULL, OPT_SKIP_HOSTNAME_CHECK},
     {"allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"show-binary", required_argument, NULL, OPT_SHOW_BINARY},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"close-code", required_argument, NULL, OPT_CLOSE_CODE},
+    {"close-reason", required_argument, NULL, OPT_CLOSE_REASON},
+    {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
+/* Longest --wait and --ping-interval: a week, as serve's time limits. */
+#define MAX_SECONDS (86400.0 * 7)
+
+static int take_show_binary(struct connect_args *a, const char *arg) {
+    static const char *const names[] = {"raw", "hex", "base64"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(arg, names[i])) {
+            a->show_binary = (enum show_binary)i;
+            return 0;
+        }
+    return cli_usage_error("connect", "--show-binary '%s': expected raw, hex or base64", arg);
+}
+
+/* Only codes an endpoint may send (RFC 6455 7.4): 1004-1006 and 1015 are
+ * reserved or mean "nothing was sent", 1016-2999 are for future use. */
+static int take_close_code(struct connect_args *a, const char *arg) {
+    uint64_t v;
+    if (cli_parse_uint("--close-code", arg, 0, 65535, &v) != 0) return CLI_EXIT_USAGE;
+    if (!tether_close_code_valid((int)v))
+        return cli_usage_error("connect",
+                               "--close-code %s: not a code a client may send (use 1000-1003, "
+                               "1007-1014 or 3000-4999)",
+                               arg);
+    a->ending.code = (int)v;
+    return 0;
+}
+
+/* Checked once every option is in, with the library's own rules: the
+ * reason must fit a close frame and be UTF-8. */
+static int check_close_reason(const struct ending *e) {
+    uint8_t frame[2 + TETHER_MAX_CLOSE_REASON];
+    size_t n, len = strlen(e->reason);
+    int rc = tether_close_build(e->code, e->reason, len, frame, sizeof frame, &n);
+    if (rc == TETHER_E_UTF8) return cli_usage_error("connect", "--close-reason: not valid UTF-8");
+    if (rc < 0)
+        return cli_usage_error("connect", "--close-reason: %zu bytes, at most %d fit a close frame",
+                               len, TETHER_MAX_CLOSE_REASON);
+    return -1;
+}
+
+/* The options that say how the session ends and is kept alive. */
+static int take_ending_option(struct connect_args *a, int opt, const char *arg) {
+    double sec;
+    switch (opt) {
+    case OPT_WAIT:
+        if (cli_parse_seconds("--wait", arg, 0, MAX_SECONDS, &sec) != 0) return CLI_EXIT_USAGE;
+        a->ending.wait_ns = (uint64_t)(sec * 1e9);
+        return 0;
+    case OPT_CLOSE_CODE:
+        return take_close_code(a, arg);
+    case OPT_CLOSE_REASON:
+        a->ending.reason = arg;
+        return 0;
+    default: /* OPT_PING_INTERVAL */
+        return cli_parse_ms("--ping-interval", arg, 0, MAX_SECONDS, &a->ping_ms) == 0
+                   ? 0
+                   : CLI_EXIT_USAGE;
+    }
+}
+
 /* Handles one option; returns 0, -1 after --help, or an exit code. */
 static int take_option(struct connect_args *a, int opt, const char *arg) {
     switch (opt) {
+    case OPT_SHOW_BINARY:
+        return take_show_binary(a, arg);
+    case OPT_WAIT:
+    case OPT_CLOSE_CODE:
+    case OPT_CLOSE_REASON:
+    case OPT_PING_INTERVAL:
+        return take_ending_option(a, opt, arg);
     case 'b':
         a->binary = 1;
         return 0;
@@ -512,13 +740,19 @@ static int parse_args(int argc, char **argv, struct connect_args *a) {
     a->url = argv[optind++];
     if (optind < argc) return cli_usage_error("connect", "unexpected argument '%s'", argv[optind]);
     if ((rc = cli_check_shared_options("connect", &a->conn)) >= 0) return rc;
+    if ((rc = check_close_reason(&a->ending)) >= 0) return rc;
     if (!strncasecmp(a->url, "ws://", 5) && cli_has_tls_opts(&a->conn))
         fprintf(stderr, "tether connect: warning: TLS options have no effect on a ws:// URL\n");
     return -1;
 }
 
 int cli_connect(int argc, char **argv) {
-    struct connect_args a = {.conn = CLI_CONN_OPTS_INIT};
+    struct connect_args a = {
+        .conn = CLI_CONN_OPTS_INIT,
+        /* wscat waits 2 s for the answers to --execute; so do we, but stop
+         * as soon as they are in */
+        .ending = {.code = TETHER_CLOSE_NORMAL, .reason = "", .wait_ns = 2000000000u},
+    };
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_client(&a);
     cli_conn_opts_free(&a.conn);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # smoke.sh - an end-to-end check of the tether tool over loopback: serve,
-# connect (text, binary, --path, --protocol, --broadcast, wss:// with
-# permessage-deflate, a refused certificate, the reasons of failures) and
-# bench --json.
+# connect (text, binary, --show-binary, --close-code/--close-reason,
+# --ping-interval, --wait, tether URL, --path, --protocol, --broadcast,
+# wss:// with permessage-deflate, a refused certificate, the reasons of
+# failures) and bench --json.
 #
 #   tools/smoke.sh [PATH/TO/tether]     (default: build/tools/tether)
 #
@@ -64,6 +65,88 @@ grep -q '^{"connections":4,.*"failed":0,' "$dir/bench" || fail "bench output: $(
 echo "ok bench --json"
 stop_server
 echo "ok serve stops on SIGTERM"
+
+# connect's own options, checked against what serve -v logs
+start_server -v 2>"$dir/slog"
+printf '\001\002\377\n' | "$T" connect --binary --show-binary hex "$url/" >"$dir/out" 2>/dev/null
+[ "$(cat "$dir/out")" = 0102ff ] || fail "--show-binary hex: $(cat "$dir/out")"
+printf '\001\002\377\nabcd\n' | "$T" connect --binary --show-binary base64 "$url/" >"$dir/out" \
+    2>/dev/null
+printf 'AQL/\nYWJjZA==\n' | cmp -s - "$dir/out" || fail "--show-binary base64: $(cat "$dir/out")"
+printf 'text\n' | "$T" connect --show-binary hex "$url/" >"$dir/out" 2>/dev/null
+[ "$(cat "$dir/out")" = text ] || fail "--show-binary hex changed a text message: $(cat "$dir/out")"
+echo "ok --show-binary hex and base64 (text messages as they are)"
+
+printf 'x\n' | "$T" connect --close-code 4001 --close-reason 'bye now' "$url/" >/dev/null \
+    2>"$dir/err" || fail "--close-code exited $?: $(cat "$dir/err")"
+i=0
+until grep -q ' 4001 bye now$' "$dir/slog"; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || fail "serve -v did not log 4001 'bye now': $(cat "$dir/slog")"
+    sleep 0.1
+done
+[ "$(tail -n 1 "$dir/err")" = "closed 4001" ] || fail "the server's answer: $(cat "$dir/err")"
+for code in 999 1004 1005 1006 1015 1016 2999 5000; do
+    set +e
+    "$T" connect --close-code $code "$url/" </dev/null >/dev/null 2>"$dir/err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "--close-code $code: exit $rc, not 2"
+    grep -qx "tether connect: --close-code $code: not a code a client may send (use 1000-1003, 1007-1014 or 3000-4999)" \
+        "$dir/err" || fail "--close-code $code: $(cat "$dir/err")"
+done
+long=$(printf '%0124d' 0)
+if "$T" connect --close-reason "$long" "$url/" </dev/null >/dev/null 2>"$dir/err"; then
+    fail "a 124-byte --close-reason was accepted"
+fi
+grep -qx 'tether connect: --close-reason: 124 bytes, at most 123 fit a close frame' "$dir/err" ||
+    fail "long --close-reason: $(cat "$dir/err")"
+echo "ok --close-code and --close-reason (serve sees them; unsendable codes refused)"
+
+sleep 1 | "$T" connect -v --ping-interval 0.2 "$url/" >/dev/null 2>"$dir/err" ||
+    fail "--ping-interval exited $?: $(cat "$dir/err")"
+[ "$(grep -c '^received pong$' "$dir/err")" -ge 2 ] || fail "--ping-interval: $(cat "$dir/err")"
+sleep 0.5 | "$T" connect -v "$url/" >/dev/null 2>"$dir/err"
+! grep -q pong "$dir/err" || fail "pings without --ping-interval: $(cat "$dir/err")"
+echo "ok --ping-interval (pongs come back; none without it)"
+
+# --wait: the server is stopped (SIGSTOP) while the client sends its last
+# line and reaches the end of its input, then resumed after 0.5 s. The
+# default wait (2 s) sees the answer come; --wait 0.2 gives up first.
+mkfifo "$dir/in"
+wait_case() { # wait_case SECONDS_STOPPED CONNECT_OPTIONS...
+    stopped=$1
+    shift
+    "$T" connect -v "$@" "$url/" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+    client=$!
+    exec 3>"$dir/in"
+    i=0
+    until grep -q '^connected' "$dir/err"; do
+        i=$((i + 1))
+        [ $i -lt 50 ] || fail "--wait: the client did not connect: $(cat "$dir/err")"
+        sleep 0.1
+    done
+    kill -STOP "$srv"
+    echo late >&3
+    exec 3>&-
+    sleep "$stopped"
+    kill -CONT "$srv"
+    wait "$client" || fail "--wait $*: exit $?: $(cat "$dir/err")"
+    [ "$(cat "$dir/out")" = late ] || fail "--wait $*: out: $(cat "$dir/out")"
+}
+wait_case 0.5
+! grep -q unanswered "$dir/err" || fail "the default --wait: $(cat "$dir/err")"
+wait_case 1 --wait 0.2
+grep -qx 'closing: 1 of 1 messages unanswered after 0.2 s' "$dir/err" ||
+    fail "--wait 0.2: $(cat "$dir/err")"
+echo "ok --wait: a late answer is waited for, up to the limit"
+
+printf 'short\n' | "$T" "$url/" -v >"$dir/out" 2>"$dir/err" || fail "tether URL exited $?"
+[ "$(cat "$dir/out")" = short ] && grep -q '^connected' "$dir/err" ||
+    fail "tether URL: $(cat "$dir/out") $(cat "$dir/err")"
+"$T" --help | grep -q '^  URL \[options\] .* connect URL' || fail "tether --help lacks tether URL"
+echo "ok tether URL [options] is tether connect URL [options]"
+stop_server
 
 start_server --path /p --protocol chat
 if "$T" connect "$url/q" </dev/null >/dev/null 2>"$dir/err"; then fail "wrong path accepted"; fi
