@@ -79,6 +79,7 @@ enum tether_error {
     TETHER_E_UNSUPPORTED = -17,  /* this build lacks the feature (see tether_features()) */
     TETHER_E_NOFILE = -18,       /* out of file descriptors (EMFILE, ENFILE) */
     TETHER_E_HTTP2 = -19, /* the peer broke HTTP/2 (text: nghttp2's reason), or reset the stream */
+    TETHER_E_PROXY = -20, /* the proxy refused the tunnel (text: its status line or SOCKS reply) */
 
     /* Protocol errors: the peer broke RFC 6455 / RFC 7692. Each maps to the
      * close code a compliant endpoint sends (tether_error_close_code()). */
@@ -864,6 +865,28 @@ TETHER_API int tether_opts_set_http2(tether_opts *o, int on);
  * which it was. Cleartext ws:// always uses HTTP/1.1 (there is no ALPN to
  * ask with). */
 TETHER_API int tether_opts_set_prefer_http2(tether_opts *o, int on);
+/* Clients: connect through a proxy, given as a URL (default: none):
+ *   http://[user:password@]host[:port]     HTTP CONNECT, Basic credentials
+ *   socks5://[user:password@]host[:port]   SOCKS5, the name resolved here
+ *   socks5h://[user:password@]host[:port]  SOCKS5, the proxy resolves it
+ * The port defaults to 1080 and a URL without a scheme is http://, as in
+ * curl; user and password are percent-decoded. The tunnel is a layer
+ * under TLS, so wss:// through a proxy is end-to-end TLS to the server.
+ * A proxy that refuses fails the connection with TETHER_E_PROXY, and
+ * tether_conn_error_text() gives its answer ("HTTP 407 Proxy
+ * Authentication Required from the proxy", "SOCKS5 proxy: connection
+ * refused (reply 5)"). NULL or "" removes the proxy. TETHER_E_INVAL for a
+ * malformed URL, TETHER_E_UNSUPPORTED for another scheme (https://,
+ * socks4://). Overrides tether_opts_set_proxy_from_env(). */
+TETHER_API int tether_opts_set_proxy(tether_opts *o, const char *url);
+/* Clients (default 0): when no proxy is set, take it from the
+ * environment at each tether_connect(), as curl does: https_proxy or
+ * HTTPS_PROXY for wss://, http_proxy (lower case only) for ws://, else
+ * all_proxy or ALL_PROXY; no proxy for hosts that no_proxy or NO_PROXY
+ * lists (comma-separated names, ".domain" or "domain" for it and its
+ * subdomains, addresses, or "*" for all). A malformed variable makes
+ * tether_connect() fail with TETHER_E_INVAL. */
+TETHER_API int tether_opts_set_proxy_from_env(tether_opts *o, int on);
 /* Default largest HTTP request body (tether_opts_set_max_body). */
 #define TETHER_DEFAULT_MAX_BODY (1024u * 1024u)
 /* HTTP: the largest request body accepted (413 past it; default

@@ -34,6 +34,8 @@ struct tether_opts {
     char **hdr_names, **hdr_values;
     size_t nheaders;
     char *origin;
+    char *proxy;   /* clients: the proxy's URL (checked by tt_proxy_parse) */
+    int proxy_env; /* ... or the one the environment names */
     size_t max_header_bytes, max_headers;
     int reuseport;
     int http;                   /* plain HTTP requests reach the application */
@@ -127,6 +129,9 @@ struct tether_conn {
     const struct addrinfo *cur_addr; /* ... and the one connected to */
     tt_resolve *resolve;
     struct tt_race *race; /* client: the connect attempts (happy_eyeballs.c) */
+    char *proxy_url;      /* client: through this proxy (NULL: direct) */
+    char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
+    char *dial_host;      /* ... the name resolved to connect (NULL: url.host) */
     char peer[64];
 
     uint8_t *pending; /* input received but not processed yet */

@@ -4,6 +4,9 @@
  * headers through the connection. */
 #include "api/api.h"
 #include "stack/h2_client.h"
+#include "stack/tunnel.h"
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -68,7 +71,7 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
     if (!res) { /* "no such host (nohost.invalid)" */
         int none = gai == EAI_NONAME || gai == EAI_NODATA;
         snprintf(why, sizeof why, "%s (%s)", none ? "no such host" : gai_strerror(gai),
-                 c->url.host);
+                 c->dial_host ? c->dial_host : c->url.host);
         why[0] = (char)tolower((unsigned char)why[0]);
         tt_conn_lost(c, err ? err : TETHER_E_DNS, why);
         return;
@@ -76,6 +79,93 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
     c->addrs = res;
     int rc = tt_client_connect(c, why, sizeof why);
     if (rc) tt_conn_lost(c, rc, why[0] ? why : NULL);
+}
+
+/* The layers under the WebSocket, bottom first: the proxy tunnel, TLS. */
+static int tt_client_layers(tether_conn *c) {
+    if (c->proxy_url) {
+        tt_proxy p;
+        int rc = tt_proxy_parse(c->proxy_url, &p);
+        if (rc) return rc;
+        tt_layer *l = tt_tunnel_new(&p, c->target_addr ? c->target_addr : c->url.host, c->url.port);
+        tt_proxy_free(&p);
+        if (!l) return TETHER_E_NOMEM;
+        if ((rc = tt_stack_push(&c->stack, l)) != 0) {
+            l->ops->free(l);
+            return rc;
+        }
+    }
+    return c->url.secure ? tt_conn_tls_client(c) : 0;
+}
+
+/* Resolves what to connect to: the server, or its proxy. */
+static int tt_client_dial(tether_conn *c) {
+    if (!c->proxy_url)
+        return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_resolved, c,
+                                &c->resolve);
+    tt_proxy p;
+    int rc = tt_proxy_parse(c->proxy_url, &p);
+    if (!rc) {
+        free(c->dial_host);
+        c->dial_host = p.host;
+        p.host = NULL;
+        rc = tt_resolve_start(c->ctx->loop, c->dial_host, p.port, tt_client_resolved, c,
+                              &c->resolve);
+    }
+    tt_proxy_free(&p);
+    return rc;
+}
+
+/* socks5:// (not socks5h://) resolves the server's name here and gives
+ * the proxy its address, as curl does: the first address, as text. */
+static void tt_client_target_resolved(void *arg, struct addrinfo *res, int err, int gai) {
+    tether_conn *c = arg;
+    char addr[64];
+    c->resolve = NULL;
+    c->ctx->now = tt_now_ms();
+    if (!res || getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof addr, NULL, 0,
+                            NI_NUMERICHOST) != 0) {
+        if (res) freeaddrinfo(res);
+        tt_client_resolved(c, NULL, err ? err : TETHER_E_DNS, res ? EAI_FAIL : gai);
+        return;
+    }
+    freeaddrinfo(res);
+    int rc = (c->target_addr = strdup(addr)) ? 0 : TETHER_E_NOMEM;
+    if (!rc) rc = tt_client_layers(c);
+    if (!rc) rc = tt_client_dial(c);
+    if (rc) tt_conn_lost(c, rc, NULL);
+}
+
+static int tt_client_is_address(const char *host) {
+    uint8_t buf[16];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* The connection's proxy, if any, then its layers and the first lookup. */
+static int tt_client_start(tether_conn *c) {
+    const tether_opts *o = c->opts;
+    const char *proxy = o->proxy;
+    if (!proxy && o->proxy_env) proxy = tt_proxy_from_env(c->url.secure, c->url.host);
+    if (proxy && !(c->proxy_url = strdup(proxy))) return TETHER_E_NOMEM;
+    tt_proxy p;
+    int rc = proxy ? tt_proxy_parse(proxy, &p) : 0;
+    if (rc) {
+        tt_log(TETHER_LOG_WARN, "bad proxy URL: %s", tether_strerror(rc));
+        return rc;
+    }
+    int local_dns = proxy && p.kind == TT_PROXY_SOCKS5 && !tt_client_is_address(c->url.host);
+    if (proxy) tt_proxy_free(&p);
+    if (local_dns)
+        return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_target_resolved,
+                                c, &c->resolve);
+    rc = tt_client_layers(c);
+    return rc ? rc : tt_client_dial(c);
+}
+
+static void tt_client_cleanup(tether_conn *c) {
+    free(c->proxy_url);
+    free(c->target_addr);
+    free(c->dial_host);
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
@@ -102,7 +192,7 @@ static int tt_client_retry(tether_conn *c, int err) {
     tether_pmd_free(c->pmd);
     c->pmd = NULL;
     char why[160];
-    if (tt_client_hs_setup(c) || tt_conn_tls_client(c) || tt_client_connect(c, why, sizeof why))
+    if (tt_client_hs_setup(c) || tt_client_layers(c) || tt_client_connect(c, why, sizeof why))
         return 0;
     c->deadline = c->opts->connect_timeout ? c->ctx->now + c->opts->connect_timeout : 0;
     tt_conn_arm_timer(c);
@@ -114,6 +204,7 @@ static const tt_conn_class tt_client_class = {
     .on_handshake_io = tt_client_on_handshake_io,
     .released = NULL,
     .before_loss = tt_client_retry,
+    .cleanup = tt_client_cleanup,
 };
 
 int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {
@@ -134,8 +225,7 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     ctx->now = tt_now_ms();
     if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
     rc = tt_client_hs_setup(c);
-    if (!rc && u.secure) rc = tt_conn_tls_client(c);
-    if (!rc) rc = tt_resolve_start(ctx->loop, u.host, u.port, tt_client_resolved, c, &c->resolve);
+    if (!rc) rc = tt_client_start(c);
     if (rc) {
         c->silent = 1;
         tt_conn_shut(c);

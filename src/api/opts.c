@@ -36,6 +36,7 @@ void tether_opts_free(tether_opts *o) {
     tt_strv_free(o->hdr_names, o->nheaders);
     tt_strv_free(o->hdr_values, o->nheaders);
     free(o->origin);
+    free(o->proxy);
     tt_tls_opts_free(&o->tls);
     free(o);
 }
@@ -69,7 +70,7 @@ tether_opts *tt_opts_copy(const tether_opts *src) {
     o->refs = 1;
     o->protocols = o->hdr_names = o->hdr_values = NULL;
     o->nprotocols = o->nheaders = 0;
-    o->origin = NULL;
+    o->origin = o->proxy = NULL;
     int rc = tt_tls_opts_copy(&o->tls, &src->tls);
     for (size_t i = 0; i < src->nprotocols && !rc; i++, o->nprotocols++)
         rc = tt_strv_push(&o->protocols, i, src->protocols[i]);
@@ -79,6 +80,7 @@ tether_opts *tt_opts_copy(const tether_opts *src) {
         if (!rc) o->nheaders++;
     }
     if (!rc && src->origin && !(o->origin = strdup(src->origin))) rc = TETHER_E_NOMEM;
+    if (!rc && src->proxy && !(o->proxy = strdup(src->proxy))) rc = TETHER_E_NOMEM;
     if (rc) {
         tether_opts_free(o);
         return NULL;
@@ -98,6 +100,7 @@ TT_OPT_SETTER(max_frame, uint64_t, cfg.max_frame, v > 0)
 TT_OPT_SETTER(streaming, int, cfg.streaming, v == 0 || v == 1)
 TT_OPT_SETTER(utf8_check, int, cfg.utf8_check, v == 0 || v == 1)
 TT_OPT_SETTER(connect_timeout, unsigned, connect_timeout, 1)
+TT_OPT_SETTER(proxy_from_env, int, proxy_env, v == 0 || v == 1)
 TT_OPT_SETTER(handshake_timeout, unsigned, handshake_timeout, 1)
 TT_OPT_SETTER(close_timeout, unsigned, cfg.close_timeout, v > 0) /* 0 would wait forever */
 TT_OPT_SETTER(idle_timeout, unsigned, cfg.idle_timeout, 1)
@@ -141,6 +144,21 @@ int tether_opts_add_header(tether_opts *o, const char *name, const char *value) 
         return rc;
     }
     o->nheaders++;
+    return 0;
+}
+
+int tether_opts_set_proxy(tether_opts *o, const char *url) {
+    if (!o) return TETHER_E_INVAL;
+    char *dup = NULL;
+    if (url && *url) {
+        tt_proxy p;
+        int rc = tt_proxy_parse(url, &p); /* refused now rather than at connect */
+        tt_proxy_free(&p);
+        if (rc) return rc;
+        if (!(dup = strdup(url))) return TETHER_E_NOMEM;
+    }
+    free(o->proxy);
+    o->proxy = dup;
     return 0;
 }
 

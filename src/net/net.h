@@ -27,6 +27,42 @@ typedef struct tt_url {
  * userinfo, fragments ('#'), spaces or control characters. */
 int tt_url_parse(const char *url, tt_url *u);
 void tt_url_free(tt_url *u);
+/* Splits the authority a[0..n) ("host", "host:port", "[v6]:port") into
+ * host (brackets removed, not NUL-terminated) and port (default_port if
+ * none). *v6 tells whether the host was a bracketed IPv6 literal. 0 or
+ * TETHER_E_INVAL. */
+int tt_url_authority(const char *a, size_t n, int default_port, const char **host, size_t *host_len,
+                     int *port, int *v6);
+
+/* ---- Proxies (proxy.c) */
+
+typedef enum tt_proxy_kind {
+    TT_PROXY_HTTP = 1, /* HTTP CONNECT (RFC 9110 section 9.3.6) */
+    TT_PROXY_SOCKS5,   /* SOCKS5 (RFC 1928), the client resolves the name */
+    TT_PROXY_SOCKS5H   /* SOCKS5, the proxy resolves the name */
+} tt_proxy_kind;
+
+typedef struct tt_proxy {
+    tt_proxy_kind kind;
+    char *host; /* without brackets */
+    int port;
+    char *user, *pass; /* percent-decoded; NULL: no credentials */
+} tt_proxy;
+
+/* Parses a proxy URL: http://, socks5:// or socks5h://, optional
+ * user[:password]@ (percent-encoded), host, optional port (1080 if none,
+ * as curl), an optional "/"; no scheme means http://, as curl. 0,
+ * TETHER_E_INVAL (TETHER_E_UNSUPPORTED for another scheme) or
+ * TETHER_E_NOMEM; free with tt_proxy_free. */
+int tt_proxy_parse(const char *url, tt_proxy *p);
+void tt_proxy_free(tt_proxy *p);
+/* The proxy URL the environment names for a connection to host (secure:
+ * wss://), as curl reads it: https_proxy or HTTPS_PROXY for wss://,
+ * http_proxy (lower case only) for ws://, then all_proxy or ALL_PROXY;
+ * none when no_proxy or NO_PROXY lists host ("*", a name, a domain whose
+ * subdomains are meant too, an address; comma-separated). Returns the
+ * environment's string (not a copy) or NULL. */
+const char *tt_proxy_from_env(int secure, const char *host);
 
 /* ---- Sockets */
 

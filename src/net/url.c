@@ -45,10 +45,8 @@ static int tt_parse_port(const char *s, size_t n) {
     return port >= 1 && port <= 65535 ? port : -1;
 }
 
-/* Splits the authority a[0..n) into host (brackets removed) and port.
- * *v6 tells whether the host was a bracketed IPv6 literal. */
-static int tt_parse_authority(const char *a, size_t n, int default_port, const char **host,
-                              size_t *host_len, int *port, int *v6) {
+int tt_url_authority(const char *a, size_t n, int default_port, const char **host, size_t *host_len,
+                     int *port, int *v6) {
     const char *end = a + n;
     const char *p;
     *v6 = a < end && *a == '[';
@@ -138,7 +136,7 @@ int tt_url_parse(const char *url, tt_url *u) {
     const char *host;
     size_t host_len;
     int v6;
-    int rc = tt_parse_authority(a, alen, default_port, &host, &host_len, &u->port, &v6);
+    int rc = tt_url_authority(a, alen, default_port, &host, &host_len, &u->port, &v6);
     if (rc < 0) return rc;
 
     u->host = tt_strndup(host, host_len);

@@ -32,6 +32,7 @@ static const struct tt_error_info tt_errors[] = {
     {TETHER_E_UNSUPPORTED, 0, 0, "not supported by this build"},
     {TETHER_E_NOFILE, 0, 0, "out of file descriptors"},
     {TETHER_E_HTTP2, 0, 0, "HTTP/2 error"},
+    {TETHER_E_PROXY, 0, 0, "the proxy refused the tunnel"},
     {TETHER_E_RSV, TETHER_CLOSE_PROTOCOL_ERROR, 0, "reserved bit set without an extension"},
     {TETHER_E_OPCODE, TETHER_CLOSE_PROTOCOL_ERROR, 0, "reserved opcode"},
     {TETHER_E_MASK, TETHER_CLOSE_PROTOCOL_ERROR, 0, "frame masking wrong for the role"},
