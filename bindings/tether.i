@@ -13,6 +13,8 @@
  *                     values, after the C return value;
  *   out-pointers      tether_conn **out, tether_listener **out and
  *                     tether_event **ev come back the same way;
+ *                     tether_listen() adds errno after the listener (the
+ *                     OS's reason when it failed, else 0);
  *   the log callback  tether_set_log_callback(CODE_REF) through a C
  *                     trampoline that calls the code ref with call_sv.
  *
@@ -29,6 +31,7 @@
 
 %{
 #include "tether.h"
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 %}
@@ -249,6 +252,21 @@
         sv_setsv($result, &PL_sv_undef);
     argvi++;
 }
+/* A listener that could not be made says why in errno (EADDRINUSE...):
+ * read here, next to the call, as Perl's own work could change it before
+ * $! is looked at. */
+%typemap(argout) tether_listener **out {
+    int why = result < 0 ? errno : 0;
+    if (argvi + 1 >= items) EXTEND(sp, argvi + 2);
+    $result = sv_newmortal();
+    if (*$1)
+        SWIG_MakePtr($result, (void *)*$1, $*1_descriptor, 0);
+    else
+        sv_setsv($result, &PL_sv_undef);
+    argvi++;
+    $result = sv_2mortal(newSViv(why));
+    argvi++;
+}
 
 /* ---- The log callback: a Perl code ref through a C trampoline ----------- */
 
@@ -325,7 +343,9 @@ static SV *tether_pl_conn_sv(pTHX_ tether_conn *c)
  * event objects so that Perl can accept or reject before releasing it,
  * and, when hold_closed is set, a CLOSED, returned with the event object
  * last: its connection stays valid until Perl releases it, so that events
- * for that connection earlier in the same batch can still use it. */
+ * for that connection earlier in the same batch can still use it.
+ * CLOSED is [type, id, code, reason, clean, error, error text, HTTP status,
+ * OS errno (0: none), held event]. */
 static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
 {
     AV *av = newAV();
@@ -336,7 +356,7 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
     SV *sv;
     int release = 1;
 
-    av_extend(av, 8);
+    av_extend(av, 9);
     av_push(av, newSViv(type));
     av_push(av, newSVuv(c ? (UV)tether_conn_id(c) : 0));
     switch (type) {
@@ -377,6 +397,7 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
         av_push(av, newSViv(tether_event_error(ev)));
         av_push(av, text ? newSVpv(text, 0) : newSV(0));
         av_push(av, newSViv(tether_conn_http_status(c)));
+        av_push(av, newSViv(tether_conn_os_error(c)));
         if (hold_closed) {
             sv = newSV(0);
             SWIG_MakePtr(sv, (void *)ev, SWIGTYPE_p_tether_event, 0);
@@ -565,6 +586,8 @@ byte string argument;
 
 =item * output values come back as extra return values after the C result:
 C<< my ($rc, $conn) = tether_connect($ctx, $url, $opts) >>,
+C<< my ($rc, $listener, $errno) = tether_listen($ctx, $host, $port, $opts) >>
+(C<$errno>: the OS's reason for a failure, e.g. C<EADDRINUSE>, else 0),
 C<< my ($rc, $bytes) = tether_client_hs_request($h) >>,
 C<< my ($rc, $frame) = tether_frame_write($role, $op, $fin, $rsv, $payload, $capacity) >>;
 

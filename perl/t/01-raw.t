@@ -2,6 +2,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX qw(EADDRINUSE);
 use Tether::Raw;
 
 my $R = 'Tether::Raw';
@@ -112,10 +113,17 @@ Tether::Raw::tether_pmd_free($_) for $cp, $sp;
 
 # Out-pointers and the pointer + length return.
 my $ctx = Tether::Raw::tether_ctx_new();
-my ($lrc, $l) = Tether::Raw::tether_listen($ctx, '127.0.0.1', 0, undef);
+my ($lrc, $l, $lerrno) = Tether::Raw::tether_listen($ctx, '127.0.0.1', 0, undef);
 is($lrc, 0, 'listen');
 isa_ok($l, '_p_tether_listener');
+is($lerrno, 0, 'listen: errno 0 after success');
 my $port = Tether::Raw::tether_listener_port($l);
+{
+    my ($rc2, $l2, $why) = Tether::Raw::tether_listen($ctx, '127.0.0.1', $port, undef);
+    is($rc2, $Tether::Raw::TETHER_E_IO, 'listen on a taken port: TETHER_E_IO');
+    ok(!defined $l2, '... no listener');
+    is($why, EADDRINUSE, '... and errno EADDRINUSE, third');
+}
 my ($crc, $conn) = Tether::Raw::tether_connect($ctx, "ws://127.0.0.1:$port/x", undef);
 isa_ok($conn, '_p_tether_conn');
 my ($got, $closed) = ('', 0);

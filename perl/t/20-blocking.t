@@ -4,7 +4,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use IPC::Open3;
-use POSIX ();
+use POSIX qw(EADDRINUSE ECONNREFUSED);
 use Symbol 'gensym';
 use Time::HiRes ();
 use Tether::Blocking::Client;
@@ -153,13 +153,27 @@ subtest 'failures' => sub {
             $p;
         };
         eval { Tether::Blocking::Client->connect(url => "ws://127.0.0.1:$port/", timeout => 5) };
-        isa_ok($@, 'Tether::X::Connect', 'connection refused');
+        my $err = $@;
+        isa_ok($err, 'Tether::X::Connect', 'connection refused');
+        cmp_ok(eval { $err->errno }, '==', ECONNREFUSED, '... errno ECONNREFUSED');
+        is(eval { $err->message }, "connection refused (127.0.0.1:$port)",
+            '... the message names the address');
+        is(eval { $err->errno . '' }, do { local $! = ECONNREFUSED; "$!" },
+            '... errno reads as the OS text, like $!');
+        is(eval { $err->get('errno') }, ECONNREFUSED, '... and is the errno field');
+        eval { Tether::Blocking::Client->connect(url => 'ws://127.0.0.1:1/', timeout => 5) };
+        $err = $@;
+        cmp_ok(eval { $err->errno }, '==', ECONNREFUSED, 'port 1: ECONNREFUSED');
+        is(eval { $err->message }, 'connection refused (127.0.0.1:1)',
+            '... connection refused (127.0.0.1:1)');
 
         my ($url, $pid) = fake_server(sub { sleep 5 }, raw => 1);    # never answers
         my $t0 = Time::HiRes::time();
         eval { Tether::Blocking::Client->connect(url => $url, handshake_timeout => 0.3) };
-        isa_ok($@, 'Tether::X::Timeout', 'no answer to the upgrade');
+        $err = $@;
+        isa_ok($err, 'Tether::X::Timeout', 'no answer to the upgrade');
         ok(Time::HiRes::time() - $t0 < 3, '... within the handshake timeout');
+        is(eval { $err->errno }, 0, '... no OS reason: errno 0');
         kill 'KILL', $pid;
         waitpid($pid, 0);
 
@@ -169,7 +183,11 @@ subtest 'failures' => sub {
         isa_ok($@, 'Tether::X::Usage', 'bad URL');
         my $s = Tether::Blocking::Server->new;
         eval { Tether::Blocking::Server->new(port => $s->port) };
-        isa_ok($@, 'Tether::X::System', 'port in use');
+        $err = $@;
+        isa_ok($err, 'Tether::X::System', 'port in use');
+        cmp_ok(eval { $err->errno }, '==', EADDRINUSE, '... errno EADDRINUSE');
+        is(eval { $err->message }, 'address already in use (127.0.0.1:' . $s->port . ')',
+            '... address already in use (HOST:PORT)');
     });
 };
 

@@ -5,7 +5,7 @@ use lib 't/lib';
 use Test::More;
 use AnyEvent;
 use IO::Socket::INET;
-use POSIX ();
+use POSIX qw(EADDRINUSE ECONNREFUSED);
 use Time::HiRes ();
 use Tether::Blocking::Client;
 use Tether::Frame;
@@ -303,8 +303,20 @@ subtest 'server side' => sub {
     $cv->recv;
     my @codes = map { my $e = (settle('AnyEvent', $_))[1]; ref $e ? $e->close_code : 0 } @clients;
     is_deeply(\@codes, [ 1001, 1001, 1001 ], 'shutdown: every client gets 1001');
+    my $first = Tether::Server->new(event => 'AnyEvent', on_connection => sub { });
+    eval { Tether::Server->new(event => 'AnyEvent', port => $first->port, on_connection => sub { }) };
+    my $taken = $@;
+    isa_ok($taken, 'Tether::X::System', 'a second server on a port taken');
+    cmp_ok(eval { $taken->errno }, '==', EADDRINUSE, '... errno EADDRINUSE (event loop)');
+    is(eval { $taken->message }, 'address already in use (127.0.0.1:' . $first->port . ')',
+        '... address already in use (HOST:PORT)');
+    $first->close;
     my $late = Tether::Client::connect(url => $server->url, event => 'AnyEvent');
-    isa_ok((settle('AnyEvent', $late))[1], 'Tether::X::Connect', 'and no new connection');
+    my $err = (settle('AnyEvent', $late))[1];
+    isa_ok($err, 'Tether::X::Connect', 'and no new connection');
+    cmp_ok(eval { $err->errno }, '==', ECONNREFUSED, '... refused: errno ECONNREFUSED (event loop)');
+    is(eval { $err->message }, 'connection refused (127.0.0.1:' . $server->port . ')',
+        '... with the address');
 };
 
 done_testing;

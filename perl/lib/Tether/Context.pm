@@ -79,7 +79,7 @@ sub service {
     # CLOSED events come held, so that a connection stays valid for the
     # events before its end in this batch; they are released at the end,
     # whatever happens.
-    my @held = map { $_->[0] == $EV_CLOSED ? $_->[8] : () } @$events;
+    my @held = map { $_->[0] == $EV_CLOSED ? $_->[9] : () } @$events;
     my $guard = @held ? Tether::Context::Release->new(\@held) : undef;
     for my $ev (@$events) {
         my ($type, $id) = @$ev;
@@ -92,7 +92,7 @@ sub service {
         elsif ($type == $EV_OPEN)    { $c->_open }
         elsif ($type == $EV_CLOSED) {
             delete $self->{conns}{$id};
-            $c->_closed(@$ev[ 2 .. 7 ]);
+            $c->_closed(@$ev[ 2 .. 8 ]);
         }
         elsif ($type == $EV_PING)  { $c->_ping($ev->[2]) }
         elsif ($type == $EV_PONG)  { $c->_pong($ev->[2]) }

@@ -82,13 +82,14 @@ sub _drain {
 }
 
 sub _closed {
-    my ($self, $code, $reason, $clean, $error, $text, $http_status) = @_;
+    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error) = @_;
     $self->{state}  = 'closed';
     $self->{conn}   = undef;
     $self->{status} = [ $code, $reason ];
     # What the user set up can refer to this object: let it go now.
     delete @$self{qw(text binary ping pong drain on_open)};
-    my $err = Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status);
+    my $err =
+      Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status, $os_error);
     $self->{result} = $err ? [ 0, $err ] : [ 1, [ $code, $reason ] ];
     $self->_settle;
 }

@@ -46,13 +46,10 @@ sub new {
     my $opts = Tether::Options->build(\%args, 'server');
     # with on_http, plain requests on the port reach it (else: 400)
     Tether::Raw::tether_opts_set_http($opts, 1) if $args{on_http};
-    my ($rc, $l) =
+    my ($rc, $l, $os_error) =
       Tether::Raw::tether_listen($self->{context}->ctx, $self->{host}, $args{port} // 0, $opts);
     Tether::Raw::tether_opts_free($opts);
-    Tether::X::throw_code($rc,
-        message => "cannot listen on $self->{host}:" . ($args{port} // 0) . ': '
-          . Tether::Raw::tether_strerror($rc))
-      if $rc < 0;
+    die Tether::X::from_listen($rc, $self->{host}, $args{port} // 0, $os_error) if $rc < 0;
     $self->{listener} = $l;
     $self->{port}     = Tether::Raw::tether_listener_port($l);
     $self->{context}->arm;
@@ -190,8 +187,9 @@ L<Tether::Courier>: the same object a L<Tether::Client> gets.
 =head2 new( %OPTIONS )
 
 Starts listening at once; throws L<Tether::X> on failure (e.g. the port is
-taken: L<Tether::X::System>, or a certificate cannot be loaded:
-L<Tether::X::TLSConfig>). Options:
+taken: L<Tether::X::System> with C<errno> C<EADDRINUSE> and the message
+C<address already in use (127.0.0.1:8080)>, or a certificate cannot be
+loaded: L<Tether::X::TLSConfig>). Options:
 
 =over
 

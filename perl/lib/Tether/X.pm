@@ -3,6 +3,7 @@ package Tether::X;
 use strict;
 use warnings;
 
+use Scalar::Util ();
 use Tether::Raw ();
 
 # The error classes, one per kind, and the map from the C library's error
@@ -58,9 +59,10 @@ sub from_code {
 }
 
 # The outcome of a CLOSED event: undef for a normal end (closing handshake
-# done, code 1000 or 1005, no error), else the error object.
+# done, code 1000 or 1005, no error), else the error object. $os_error is
+# tether_conn_os_error(): the errno of the system call that failed, or 0.
 sub from_close {
-    my ($code, $reason, $clean, $error, $text, $http_status) = @_;
+    my ($code, $reason, $clean, $error, $text, $http_status, $os_error) = @_;
     return undef
       if !$error && $clean
       && ($code == $Tether::Raw::TETHER_CLOSE_NORMAL || $code == $Tether::Raw::TETHER_CLOSE_NO_STATUS);
@@ -69,6 +71,7 @@ sub from_close {
         my %f = (close_code => $code, reason => $reason, from_network => 1);
         $f{message}     = $text if defined $text && length $text;
         $f{http_status} = $http_status if $http_status;
+        $f{errno}       = $os_error if $os_error;
         $err = from_code($error, %f);
         # A socket error that ended a connection: it was lost.
         bless $err, 'Tether::X::ConnectionLost' if $error == $Tether::Raw::TETHER_E_IO;
@@ -91,6 +94,24 @@ sub from_close {
         );
     }
     return $err;
+}
+
+# The error of a tether_listen() that returned $rc, and left $os_error in
+# errno: "address already in use (127.0.0.1:8080)", as the tether tool and
+# the Python binding say it, when the OS gave a reason.
+sub from_listen {
+    my ($rc, $host, $port, $os_error) = @_;
+    return from_code($rc,
+        message => "cannot listen on $host:$port: " . Tether::Raw::tether_strerror($rc))
+      unless $os_error && $rc == $Tether::Raw::TETHER_E_IO;
+    my $why = lcfirst _os_text($os_error);
+    return from_code($rc, message => "$why ($host:$port)", errno => $os_error);
+}
+
+# strerror(), as $! gives it.
+sub _os_text {
+    local $! = $_[0];
+    return "$!";
 }
 
 # Builds and throws at once.
@@ -136,6 +157,13 @@ sub get       { $_[0]{ $_[1] } }
 sub error     { $_[0]{error} }
 sub close_code { $_[0]{close_code} }
 sub reason    { $_[0]{reason} }
+
+# Like $!: the number (compare with POSIX's ECONNREFUSED...) that reads as
+# the OS's text in a string; 0 when the OS gave no reason.
+sub errno {
+    my $n = $_[0]{errno} or return 0;
+    return Scalar::Util::dualvar($n, Tether::X::_os_text($n));
+}
 
 sub to_string {
     my ($self) = @_;
@@ -235,6 +263,22 @@ The C library's C<TETHER_E_*> code (a negative number), when there is one.
 For errors that ended a connection: the close code (1006 when no close
 frame was exchanged) and reason.
 
+=item C<errno>
+
+The operating system's reason, when a system call is what failed: the
+C<errno> of a connection that could not be made (C<ECONNREFUSED>,
+C<ENETUNREACH>...; C<tether_conn_os_error()> in C), or of a server that
+could not listen (C<EADDRINUSE>, C<EACCES>). Like C<$!>, it is a number
+that reads as the system's text in a string; 0 when the OS gave no reason
+(a refused handshake, a TLS failure, a timeout). The message then says it
+with the address:
+
+    use POSIX qw(ECONNREFUSED);
+    eval { Tether::Blocking::Client->connect(url => 'ws://127.0.0.1:1/') };
+    if (ref $@ && $@->errno == ECONNREFUSED) {
+        print $@->message, "\n";    # connection refused (127.0.0.1:1)
+    }
+
 =item C<get($field)>
 
 Any field by name (also C<http_status>).
@@ -255,7 +299,9 @@ no longer): a send after close, for example (C<TETHER_E_STATE>).
 
 =item B<Tether::X::DNS> - the host name could not be resolved.
 
-=item B<Tether::X::Connect> - the TCP connection could not be made.
+=item B<Tether::X::Connect> - the TCP connection could not be made;
+C<errno> says why (C<ECONNREFUSED>: nobody listens there), and the
+message names the address: C<connection refused (127.0.0.1:1)>.
 
 =item B<Tether::X::Timeout> - a connect, handshake, close, idle or
 keepalive timeout, or a blocking call that waited too long.
@@ -284,13 +330,16 @@ C<close_code> and C<reason> say which.
 feature (see C<HAS_PMD> and C<HAS_TLS> in L<Tether>).
 
 =item B<Tether::X::System> - out of memory, no randomness, zlib failure,
-a socket that cannot be bound.
+a socket that cannot be bound (C<errno> says why: C<EADDRINUSE> for a
+port already taken, with the message C<address already in use
+(127.0.0.1:8080)>).
 
 =back
 
 =head1 FUNCTIONS
 
 C<Tether::X::from_code($code, %fields)> builds the object for a
-C<TETHER_E_*> code; C<Tether::X::class_for($code)> names its class.
+C<TETHER_E_*> code (C<< errno => $n >> among the fields sets C<errno>);
+C<Tether::X::class_for($code)> names its class.
 
 =cut

@@ -48,11 +48,12 @@ sub _event {
 }
 
 sub _closed {
-    my ($self, $code, $reason, $clean, $error, $text, $http_status) = @_;
+    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error) = @_;
     $self->{state}  = 'closed';
     $self->{conn}   = undef;
     $self->{status} = [ $code, $reason ];
-    $self->{error}  = Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status);
+    $self->{error} =
+      Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status, $os_error);
 }
 
 sub _wait {

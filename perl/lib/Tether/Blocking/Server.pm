@@ -34,13 +34,10 @@ sub new {
     $self->{bctx} = Tether::Blocking::Context->new(
         on_request => sub { $weak->_request(@_) if $weak });
     my $opts = Tether::Options->build(\%args, 'server');
-    my ($rc, $l) =
+    my ($rc, $l, $os_error) =
       Tether::Raw::tether_listen($self->{bctx}->ctx, $self->{host}, $args{port} // 0, $opts);
     Tether::Raw::tether_opts_free($opts);
-    Tether::X::throw_code($rc,
-        message => "cannot listen on $self->{host}:" . ($args{port} // 0) . ': '
-          . Tether::Raw::tether_strerror($rc))
-      if $rc < 0;
+    die Tether::X::from_listen($rc, $self->{host}, $args{port} // 0, $os_error) if $rc < 0;
     $self->{listener} = $l;
     $self->{port}     = Tether::Raw::tether_listener_port($l);
     return $self;
