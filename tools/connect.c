@@ -49,6 +49,11 @@ static const char usage[] =
     "  --origin ORIGIN      send this Origin header\n"
     "  --http2              wss://: prefer HTTP/2 (RFC 8441) when the server offers it,\n"
     "                       else HTTP/1.1\n"
+    "  --proxy URL          connect through this proxy: http://[user:pass@]host[:port]\n"
+    "                       (HTTP CONNECT), socks5:// or socks5h:// (the proxy resolves\n"
+    "                       the name); the port defaults to 1080\n"
+    "  --proxy-from-env     take the proxy from https_proxy, http_proxy, all_proxy and\n"
+    "                       no_proxy, as curl does\n"
     "  --max-message BYTES  largest message received, and longest stdin line\n"
     "                       (default 16M; K, M, G suffixes)\n"
     "  -v, --verbose        report the connection, its sub-protocol, TLS version and\n"
@@ -56,7 +61,10 @@ static const char usage[] =
     "  --log-level LEVEL    library log on stderr: none, error (default), warn (default\n"
     "                       with -v), notice, info, debug\n"
     "  -h, --help           this help\n"
-    "\n"
+    "\n";
+
+/* The rest of the help (C11 guarantees string literals of 4095 bytes). */
+static const char usage_more[] =
     "TLS (wss://): the server's certificate must chain to a trusted CA (the system's,\n"
     "or --ca/--ca-dir) and name the URL's host (or --server-name); files are PEM.\n"
     "  --ca FILE            trust these CAs instead of the system's\n"
@@ -97,7 +105,8 @@ struct ending {
 
 struct connect_args {
     const char *url;
-    int binary, echo, verbose, http2;
+    int binary, echo, verbose, http2, proxy_env;
+    const char *proxy;
     enum show_binary show_binary;
     unsigned ping_ms; /* keepalive; 0: none */
     struct ending ending;
@@ -551,7 +560,9 @@ static int run_loop(struct client *cl) {
 /* The options only connect has, on top of the shared ones. */
 static tether_opts *make_opts(const struct connect_args *a) {
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
-    if (opts && (tether_opts_set_prefer_http2(opts, a->http2) != 0 ||
+    int rc = opts && a->proxy ? tether_opts_set_proxy(opts, a->proxy) : 0;
+    if (opts && (rc || tether_opts_set_prefer_http2(opts, a->http2) != 0 ||
+                 tether_opts_set_proxy_from_env(opts, a->proxy_env) != 0 ||
                  (a->ping_ms && tether_opts_set_ping_interval(opts, a->ping_ms) != 0))) {
         tether_opts_free(opts);
         opts = NULL;
@@ -599,7 +610,9 @@ enum {
     OPT_WAIT,
     OPT_CLOSE_CODE,
     OPT_CLOSE_REASON,
-    OPT_PING_INTERVAL
+    OPT_PING_INTERVAL,
+    OPT_PROXY,
+    OPT_PROXY_ENV
 };
 
 static const struct option long_opts[] = {
@@ -619,12 +632,29 @@ static const struct option long_opts[] = {
     {"close-code", required_argument, NULL, OPT_CLOSE_CODE},
     {"close-reason", required_argument, NULL, OPT_CLOSE_REASON},
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"proxy-from-env", no_argument, NULL, OPT_PROXY_ENV},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
 
 /* Longest --wait and --ping-interval: a week, as serve's time limits. */
 #define MAX_SECONDS (86400.0 * 7)
+
+/* Checked here, so a bad URL is a usage error (2), not a failed connection. */
+static int take_proxy(struct connect_args *a, const char *arg) {
+    tether_opts *t = tether_opts_new();
+    int rc = t ? tether_opts_set_proxy(t, arg) : TETHER_E_NOMEM;
+    tether_opts_free(t);
+    if (rc == TETHER_E_NOMEM) return CLI_EXIT_FAIL;
+    if (rc)
+        return cli_usage_error("connect", "--proxy '%s': %s", arg,
+                               rc == TETHER_E_UNSUPPORTED
+                                   ? "only http://, socks5:// and socks5h:// proxies"
+                                   : "not a proxy URL");
+    a->proxy = arg;
+    return 0;
+}
 
 static int take_show_binary(struct connect_args *a, const char *arg) {
     static const char *const names[] = {"raw", "hex", "base64"};
@@ -725,6 +755,15 @@ static int take_option(struct connect_args *a, int opt, const char *arg) {
     case OPT_HTTP2:
         a->http2 = 1;
         return 0;
+    case OPT_PROXY:
+        return take_proxy(a, arg);
+    case OPT_PROXY_ENV:
+        a->proxy_env = 1;
+        return 0;
+    case 'h':
+        fputs(usage, stdout);
+        fputs(usage_more, stdout);
+        return -1;
     default:
         return cli_take_shared_option("connect", usage, &a->conn, &a->verbose, opt, arg);
     }

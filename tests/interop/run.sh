@@ -26,7 +26,8 @@ TETHER=$(realpath "$2")
 shift 2
 
 # --- system packages: chromium, libwebsockets-dev, pkg-config, openssl (the test
-# certificates), a C compiler, node, curl, h2load (nghttp2-client)
+# certificates), a C compiler, node, curl, h2load (nghttp2-client), the
+# proxies tinyproxy (HTTP CONNECT) and microsocks (SOCKS5)
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
@@ -38,6 +39,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy-bin)
+command -v microsocks >/dev/null 2>&1 || need+=(microsocks)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
