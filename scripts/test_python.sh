@@ -4,7 +4,8 @@
 #
 #   scripts/test_python.sh [BUILD_DIR]      (default: build/python)
 #
-# 1. apt-get installs the compiler and development packages if missing
+# 1. apt-get installs the compiler, development packages and the proxies
+#    the proxy tests talk to (tinyproxy, microsocks) if missing
 #    (root only; otherwise they must be there);
 # 2. a fresh venv in BUILD_DIR/venv with pinned cffi, setuptools, wheel,
 #    build, pytest and websockets from the registry;
@@ -33,7 +34,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1
 # ---- 1. system packages ------------------------------------------------------
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in build-essential libssl-dev zlib1g-dev python3-dev python3-venv openssl; do
+for p in build-essential libssl-dev zlib1g-dev python3-dev python3-venv openssl tinyproxy-bin microsocks; do
     have_pkg "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

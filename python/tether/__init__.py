@@ -23,8 +23,8 @@ from .exceptions import *  # noqa: F401,F403
 from .exceptions import (
     ConcurrencyError, ConnectionClosed, ConnectionClosedError, ConnectionClosedOK,
     ConnectionFailed, InvalidHandshake, InvalidState, InvalidStatus, InvalidURI,
-    NameResolutionError, NegotiationError, OpenTimeout, PayloadTooBig, ProtocolError, TLSConfigError,
-    TLSError, TLSVerifyError, WebSocketException,
+    NameResolutionError, NegotiationError, OpenTimeout, PayloadTooBig, ProtocolError, ProxyError,
+    TLSConfigError, TLSError, TLSVerifyError, WebSocketException,
 )
 from .options import Deflate, TLSConfig
 
@@ -46,7 +46,7 @@ __all__ = [
     "__version__", "library_version", "features", "sync_log_level",
     "CloseCode", "Opcode", "Role", "LogLevel", "TLSFlag", "Feature", "TLSConfig", "Deflate",
     "WebSocketException", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
-    "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout",
+    "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
     "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError",
 ]

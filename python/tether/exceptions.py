@@ -35,7 +35,7 @@ from ._native import ffi, lib
 
 __all__ = [
     "WebSocketException", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
-    "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout",
+    "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
     "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError",
     "error_name", "strerror", "error_from_code",
@@ -153,6 +153,12 @@ class InvalidStatus(InvalidHandshake):
         return self.status
 
 
+class ProxyError(InvalidHandshake):
+    """The proxy refused the tunnel; the message is its answer ("HTTP 407
+    Proxy Authentication Required from the proxy", "SOCKS5 proxy:
+    connection refused (reply 5)"), as websockets' ProxyError."""
+
+
 class NegotiationError(InvalidHandshake):
     """A sub-protocol or extension could not be agreed on."""
 
@@ -248,6 +254,8 @@ def error_from_code(code: int, text: str | None = None, *, what: str = "",
     if code == lib.TETHER_E_HS_STATUS:
         return InvalidStatus(status, headers, f"server rejected WebSocket connection: HTTP {status}"
                              + (f" ({text})" if text else ""))
+    if code == lib.TETHER_E_PROXY:
+        return ProxyError(text or base, error=code)
     if code in _HS_NEGOTIATION:
         return NegotiationError(msg, error=code)
     if code <= lib.TETHER_E_HS_MALFORMED and code >= lib.TETHER_E_HS_HTTP_VERSION:

@@ -98,6 +98,7 @@ OPTION_NAMES = {
     "max_headers": None,
     "reuse_port": False,
     "http2": None,
+    "proxy": True,
     "tls": None,
 }
 
@@ -147,6 +148,26 @@ def _check(rc: int, what: str) -> None:
 
 def _path(p: PathLike | None):
     return c_str(os.fspath(p) if p is not None else None, "path")
+
+
+def _proxy(opts: Any, role: str, proxy: Any) -> None:
+    """proxy=True (the default, as in websockets): the environment's, read
+    as curl reads it (https_proxy, http_proxy, all_proxy, no_proxy); a URL
+    (http://, socks5://, socks5h://): that one; None: connect directly."""
+    if role != "client":
+        if proxy is not True and proxy is not None:
+            raise TypeError("proxy is a client option")
+        return
+    if proxy is True:
+        _check(lib.tether_opts_set_proxy_from_env(opts, 1), "proxy")
+    elif proxy is not None and proxy is not False:
+        if not isinstance(proxy, str):
+            raise TypeError(f"proxy must be a URL, True or None, not {proxy!r}")
+        rc = lib.tether_opts_set_proxy(opts, c_str(proxy, "proxy"))
+        if rc == lib.TETHER_E_UNSUPPORTED:
+            raise ValueError(f"proxy {proxy!r}: only http://, socks5:// and socks5h:// proxies")
+        if rc < 0:
+            raise ValueError(f"proxy {proxy!r}: not a proxy URL")
 
 
 def make_opts(role: str, **kw: Any):
@@ -213,6 +234,8 @@ def make_opts(role: str, **kw: Any):
         # (on by default) or not
         setter = lib.tether_opts_set_prefer_http2 if role == "client" else lib.tether_opts_set_http2
         _check(setter(opts, int(bool(o["http2"]))), "http2")
+
+    _proxy(opts, role, o["proxy"])
 
     d = _deflate(o["compression"])
     if d is not None:
