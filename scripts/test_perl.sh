@@ -23,7 +23,8 @@ build=$(cd "$build" && pwd)
 
 # What the distribution and its tests need, from Debian.
 packages=(swig perl make gcc openssl libanyevent-perl libev-perl libio-async-perl libfuture-perl
-          libmojolicious-perl libanyevent-websocket-client-perl libtest-pod-perl)
+          libmojolicious-perl libanyevent-websocket-client-perl libtest-pod-perl
+          tinyproxy-bin microsocks)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

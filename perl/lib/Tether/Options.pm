@@ -23,7 +23,7 @@ my %SIZE = (
     max_header_bytes => \&Tether::Raw::tether_opts_set_max_header_bytes,
     max_headers      => \&Tether::Raw::tether_opts_set_max_headers,
 );
-my %OTHER = map { $_ => 1 } qw(headers subprotocols tls compression origin reuseport http2);
+my %OTHER = map { $_ => 1 } qw(headers subprotocols tls compression origin reuseport http2 proxy);
 
 sub names { (keys %TIMEOUT, keys %SIZE, keys %OTHER) }
 
@@ -85,8 +85,25 @@ sub _fill {
           ? \&Tether::Raw::tether_opts_set_prefer_http2 : \&Tether::Raw::tether_opts_set_http2;
         _check($set->($o, $args->{http2} ? 1 : 0), 'http2');
     }
+    _proxy($o, $args->{proxy}, $role) if defined $args->{proxy};
     _tls($o, $args->{tls}, $role) if $args->{tls};
     _compression($o, $args->{compression}) if $args->{compression};
+    return;
+}
+
+# proxy => URL (http://, socks5://, socks5h://), or 'env' for the one the
+# environment names (https_proxy, http_proxy, all_proxy, no_proxy, as curl).
+sub _proxy {
+    my ($o, $p, $role) = @_;
+    Tether::X::Usage->throw('proxy is a client option') if ($role // '') ne 'client';
+    if ($p eq 'env') {
+        _check(Tether::Raw::tether_opts_set_proxy_from_env($o, 1), 'proxy');
+        return;
+    }
+    my $rc = Tether::Raw::tether_opts_set_proxy($o, $p);
+    Tether::X::Usage->throw("proxy '$p': only http://, socks5:// and socks5h:// proxies")
+      if $rc == $Tether::Raw::TETHER_E_UNSUPPORTED;
+    Tether::X::Usage->throw("proxy '$p': not a proxy URL") if $rc < 0;
     return;
 }
 
@@ -231,6 +248,14 @@ L<Tether::X::Backpressure> past C<send_limit> queued bytes.
 WebSocket is a stream of an HTTP/2 connection when the server takes it,
 else HTTP/1.1; C<http2_stream> says which). Servers: 0 serves HTTP/1.1
 only (HTTP/2 is on by default).
+
+=item C<proxy> - clients: connect through a proxy, C<http://user:pass@host:port>
+(HTTP CONNECT, Basic credentials), C<socks5://...> (the name resolved here)
+or C<socks5h://...> (by the proxy); the port defaults to 1080. C<'env'>
+takes it from the environment as curl does (C<https_proxy> for C<wss://>,
+C<http_proxy> for C<ws://>, else C<all_proxy>; none for hosts in
+C<no_proxy>). Without it the environment is not read. A refusal is a
+L<Tether::X::Proxy> whose message is the proxy's answer.
 
 =back
 

@@ -19,6 +19,7 @@ my %BY_CODE;
         'Tether::X::ConnectionLost' => [qw(CLOSED)],
         'Tether::X::Connect'      => [qw(CONNECT)],
         'Tether::X::DNS'          => [qw(DNS)],
+        'Tether::X::Proxy'        => [qw(PROXY)],
         'Tether::X::Timeout'      => [qw(TIMEOUT)],
         'Tether::X::Backpressure' => [qw(BACKPRESSURE)],
         'Tether::X::TLS'          => [qw(TLS)],
@@ -185,6 +186,8 @@ package Tether::X::Connect;
 our @ISA = ('Tether::X::Base');
 package Tether::X::DNS;
 our @ISA = ('Tether::X::Base');
+package Tether::X::Proxy;
+our @ISA = ('Tether::X::Handshake');
 package Tether::X::Timeout;
 our @ISA = ('Tether::X::Base');
 package Tether::X::Backpressure;
@@ -298,6 +301,11 @@ no longer): a send after close, for example (C<TETHER_E_STATE>).
 =item B<Tether::X::Backpressure> - the send queue is at its limit.
 
 =item B<Tether::X::DNS> - the host name could not be resolved.
+
+=item B<Tether::X::Proxy> - the proxy refused the tunnel (a kind of
+L<Tether::X::Handshake>); the message is the proxy's answer: C<HTTP 407
+Proxy Authentication Required from the proxy>, C<SOCKS5 proxy: connection
+refused (reply 5)>.
 
 =item B<Tether::X::Connect> - the TCP connection could not be made;
 C<errno> says why (C<ECONNREFUSED>: nobody listens there), and the
