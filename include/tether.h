@@ -887,6 +887,29 @@ TETHER_API int tether_opts_set_proxy(tether_opts *o, const char *url);
  * subdomains, addresses, or "*" for all). A malformed variable makes
  * tether_connect() fail with TETHER_E_INVAL. */
 TETHER_API int tether_opts_set_proxy_from_env(tether_opts *o, int on);
+/* Clients: reconnect when the connection fails or is lost (default: never),
+ * as libwebsockets' lws_retry_bo_t describes it. Instead of CLOSED the
+ * connection says RETRY (tether_event_retry_delay()) and connects again
+ * after that delay, with a new handshake, the same tether_conn and user
+ * pointer; OPEN follows again on success. What is retried, as Python
+ * websockets' connect() does: failures to connect, resolve, or complete
+ * TLS or HTTP/2, timeouts, a connection lost without a closing handshake,
+ * an HTTP 5xx answer, and a server that closes with 1001 (going away),
+ * 1011, 1012 (restart), 1013 (try again later) or 1014. Never retried: a
+ * close the application asked for (tether_conn_close() also ends a wait),
+ * a 1000 from the server, HTTP 4xx, a proxy's refusal, TLS verification,
+ * protocol and negotiation failures.
+ * backoff: attempt n waits first_ms * 2^(n-1), at most max_ms (0: first_ms
+ * always); steps: attempt n waits steps_ms[n-1], the last one repeating (the
+ * table is copied; at most 1024 entries). Each delay gets up to jitter_pct
+ * percent (0..100) more, at random. max_tries: attempts in a row before
+ * giving up with CLOSED (0: no limit); an OPEN starts the count again.
+ * first_ms 0 turns retrying off. TETHER_E_INVAL for max_ms < first_ms, no
+ * steps or jitter over 100. */
+TETHER_API int tether_opts_set_retry_backoff(tether_opts *o, unsigned first_ms, unsigned max_ms,
+                                             unsigned jitter_pct, unsigned max_tries);
+TETHER_API int tether_opts_set_retry_steps(tether_opts *o, const unsigned *steps_ms, size_t n,
+                                           unsigned jitter_pct, unsigned max_tries);
 /* Default largest HTTP request body (tether_opts_set_max_body). */
 #define TETHER_DEFAULT_MAX_BODY (1024u * 1024u)
 /* HTTP: the largest request body accepted (413 past it; default
@@ -1050,17 +1073,18 @@ TETHER_API void tether_event_release(tether_event *ev);
 /* ---- Events -------------------------------------------------------------- */
 
 typedef enum tether_event_type {
-    TETHER_EV_WAKE = 1, /* tether_ctx_wake() was called (both modes) */
-    TETHER_EV_REQUEST,  /* server: an upgrade request awaits your decision */
-    TETHER_EV_OPEN,     /* the handshake is done; sending is possible */
-    TETHER_EV_MESSAGE,  /* a whole message: opcode TEXT or BINARY, data */
-    TETHER_EV_FRAGMENT, /* streaming: a piece of a message; fin on the last */
-    TETHER_EV_PING,     /* a ping arrived (already answered) */
-    TETHER_EV_PONG,     /* a pong arrived */
-    TETHER_EV_DRAIN,    /* the send queue fell to the drain mark */
-    TETHER_EV_CLOSED,   /* the connection is over: code, reason, error */
-    TETHER_EV_HTTP,     /* server: a plain HTTP request (tether_opts_set_http) */
-    TETHER_EV_HTTP_BODY /* a piece of its body; fin on the last */
+    TETHER_EV_WAKE = 1,  /* tether_ctx_wake() was called (both modes) */
+    TETHER_EV_REQUEST,   /* server: an upgrade request awaits your decision */
+    TETHER_EV_OPEN,      /* the handshake is done; sending is possible */
+    TETHER_EV_MESSAGE,   /* a whole message: opcode TEXT or BINARY, data */
+    TETHER_EV_FRAGMENT,  /* streaming: a piece of a message; fin on the last */
+    TETHER_EV_PING,      /* a ping arrived (already answered) */
+    TETHER_EV_PONG,      /* a pong arrived */
+    TETHER_EV_DRAIN,     /* the send queue fell to the drain mark */
+    TETHER_EV_CLOSED,    /* the connection is over: code, reason, error */
+    TETHER_EV_HTTP,      /* server: a plain HTTP request (tether_opts_set_http) */
+    TETHER_EV_HTTP_BODY, /* a piece of its body; fin on the last */
+    TETHER_EV_RETRY      /* client: lost, connecting again later (retry policy) */
 } tether_event_type;
 
 /* The event's type (a tether_event_type). */
@@ -1083,6 +1107,17 @@ TETHER_API int tether_event_close_code(const tether_event *ev);
 TETHER_API const char *tether_event_close_reason(const tether_event *ev, size_t *len);
 TETHER_API int tether_event_clean(const tether_event *ev);
 TETHER_API int tether_event_error(const tether_event *ev);
+/* RETRY (a client with a retry policy, tether_opts_set_retry_backoff()):
+ * the connection ended as CLOSED would have said (the close code, reason,
+ * clean flag and error above are set the same way), and connects again in
+ * tether_event_retry_delay() ms; this is attempt number
+ * tether_event_retry_attempt() since it was last open (1: the first
+ * retry). The tether_conn stays valid: OPEN comes again when a new
+ * connection is made, or another RETRY, or CLOSED once the policy gives
+ * up. Sends fail with TETHER_E_STATE until OPEN. Other events:
+ * TETHER_E_INVAL. */
+TETHER_API int tether_event_retry_delay(const tether_event *ev);
+TETHER_API int tether_event_retry_attempt(const tether_event *ev);
 
 /* ---- Clients ------------------------------------------------------------- */
 

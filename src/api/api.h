@@ -36,6 +36,10 @@ struct tether_opts {
     char *origin;
     char *proxy;   /* clients: the proxy's URL (checked by tt_proxy_parse) */
     int proxy_env; /* ... or the one the environment names */
+    /* clients: reconnecting (retry.c); no steps and no base: never */
+    unsigned *retry_steps;
+    size_t nretry_steps;
+    unsigned retry_base, retry_max, retry_jitter, retry_tries;
     size_t max_header_bytes, max_headers;
     int reuseport;
     int http;                   /* plain HTTP requests reach the application */
@@ -62,6 +66,7 @@ void tt_opts_unref(tether_opts *o);
 /* Where a connection is in its life. */
 typedef enum tt_phase {
     TT_PH_RESOLVING,  /* client: waiting for addresses */
+    TT_PH_RETRY,      /* client: lost, waiting to connect again (retry.c) */
     TT_PH_CONNECTING, /* client: TCP connect in progress */
     TT_PH_HS_CLIENT,  /* client: request sent, reading the response */
     TT_PH_HS_SERVER,  /* server: reading the request */
@@ -96,6 +101,13 @@ typedef struct tt_conn_class {
      * starts over on HTTP/1.1; an idle HTTP/2 connection says GOAWAY before
      * it closes), else 0 (NULL: never). */
     int (*before_loss)(tether_conn *c, int err);
+    /* The connection is ending as ev (CLOSED) says: the delay in ms before
+     * it connects again under the retry policy, or -1 to end (NULL:
+     * never retry). */
+    int (*retry_delay)(tether_conn *c, const tether_event *ev);
+    /* A connection that said RETRY: its socket is closed (enter the wait),
+     * or its wait is over, or an event it waited for was released. */
+    void (*retry)(tether_conn *c);
 } tt_conn_class;
 
 struct tether_conn {
@@ -132,6 +144,11 @@ struct tether_conn {
     char *proxy_url;      /* client: through this proxy (NULL: direct) */
     char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
     char *dial_host;      /* ... the name resolved to connect (NULL: url.host) */
+    int retrying;         /* ... its last end was a RETRY event, not CLOSED */
+    int user_closed;      /* ... the application closed it: never retry */
+    unsigned retries;     /* ... attempts since it was last open */
+    unsigned retry_wait;  /* ... ms before the next one */
+    uint32_t retry_seed;  /* ... jitter */
     char peer[64];
 
     uint8_t *pending; /* input received but not processed yet */
@@ -177,6 +194,7 @@ struct tether_event {
     const uint8_t *data;
     size_t len;
     int opcode, fin, code, clean, error;
+    unsigned retry_ms, retry_attempt; /* RETRY */
     char reason[TETHER_MAX_CLOSE_REASON + 1];
     size_t reason_len;
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
@@ -280,6 +298,9 @@ tt_tls *tt_conn_tls(const tether_conn *c);
 void tt_conn_free(tether_conn *c);
 /* Closes the socket; frees the connection if the user is done with it. */
 void tt_conn_shut(tether_conn *c);
+/* A client starting over (its socket closed): back to the state of a new
+ * connection, its options, URL, id and user pointer kept. */
+int tt_conn_reset(tether_conn *c); /* 0 or TETHER_E_NOMEM */
 void tt_conn_maybe_free(tether_conn *c);
 void tt_conn_arm_timer(tether_conn *c);
 /* Brings ctx->queued up to date with what c alone holds to send now. */
@@ -397,5 +418,16 @@ int tt_race_start(tether_conn *c, const struct addrinfo *res, tt_race_done done,
                   char *why, size_t cap_why);
 /* Closes every pending attempt. NULL is fine. */
 void tt_race_free(tt_race *r);
+
+/* retry.c: the reconnection policy of a client's options. */
+/* Whether the policy allows attempt (1: the first retry). */
+int tt_retry_allowed(const tether_opts *o, unsigned attempt);
+/* The delay before attempt, in ms, jitter included (*seed advances). */
+unsigned tt_retry_delay(const tether_opts *o, unsigned attempt, uint32_t *seed);
+/* Whether an end with this error, close code and HTTP status is one a
+ * client retries: the network's failures, HTTP 5xx, a server that went
+ * away or restarts; not the application's close, a refusal or a broken
+ * protocol. */
+int tt_retry_wanted(int error, int code, int http_status);
 
 #endif

@@ -36,12 +36,14 @@ static void tt_client_connected(tether_conn *c);
 /* The race of connect attempts ended: connected, or every address failed. */
 static void tt_client_race_done(tether_conn *c, int fd, const struct addrinfo *ai,
                                 const char *why) {
+    char text[160]; /* why lives in the race, freed here */
+    snprintf(text, sizeof text, "%s", why ? why : "");
+    c->os_error = fd < 0 ? errno : 0;
     tt_race_free(c->race);
     c->race = NULL;
     c->ctx->now = tt_now_ms();
     if (fd < 0) {
-        c->os_error = errno;
-        tt_conn_lost(c, TETHER_E_CONNECT, why);
+        tt_conn_lost(c, TETHER_E_CONNECT, text[0] ? text : NULL);
         return;
     }
     c->io.fd = fd;
@@ -173,7 +175,7 @@ static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
 /* The server took h2 but announced no extended CONNECT, so the WebSocket
  * cannot go over HTTP/2: once, start over on a new connection offering
  * only HTTP/1.1, from the first address, the connect timeout anew. */
-static int tt_client_retry(tether_conn *c, int err) {
+static int tt_client_over_http1(tether_conn *c, int err) {
     (void)err;
     if (c->phase != TT_PH_HS_CLIENT || c->h2_fallback ||
         !tt_h2_client_refused(tt_stack_find(&c->stack, "h2")))
@@ -199,12 +201,67 @@ static int tt_client_retry(tether_conn *c, int err) {
     return 1;
 }
 
+/* ---- reconnecting (the policy: retry.c) ---------------------------------- */
+
+static int tt_client_retry_delay(tether_conn *c, const tether_event *ev) {
+    if (c->user_closed || c->silent) return -1;
+    int status = c->chs ? tether_client_hs_status(c->chs) : 0;
+    if (!tt_retry_wanted(ev->error, ev->code, status)) return -1;
+    if (!tt_retry_allowed(c->opts, c->retries + 1)) return -1;
+    c->retries++;
+    if (!c->retry_seed) c->retry_seed = (uint32_t)(tt_now_ms() * 2654435761u ^ c->id);
+    c->retry_wait = tt_retry_delay(c->opts, c->retries, &c->retry_seed);
+    return (int)c->retry_wait;
+}
+
+/* Connects again, as tether_connect() did the first time. */
+static void tt_client_again(tether_conn *c) {
+    tt_log(TETHER_LOG_INFO, "conn %llu: connecting again (attempt %u)", (unsigned long long)c->id,
+           c->retries);
+    free(c->proxy_url);
+    free(c->target_addr);
+    free(c->dial_host);
+    c->proxy_url = c->target_addr = c->dial_host = NULL;
+    c->ctx->now = tt_now_ms();
+    int rc = tt_conn_reset(c);
+    c->phase = TT_PH_RESOLVING;
+    unsigned t = c->opts->connect_timeout;
+    c->deadline = t ? c->ctx->now + t : 0;
+    if (!rc) rc = tt_client_hs_setup(c);
+    if (!rc) rc = tt_client_start(c);
+    if (rc) {
+        tt_conn_lost(c, rc, NULL);
+        return;
+    }
+    tt_conn_arm_timer(c);
+}
+
+/* The socket of a connection that said RETRY is closed: wait the delay,
+ * then, once the application holds none of its events (a held message
+ * points into the state that starts over), connect again. */
+static void tt_client_retry(tether_conn *c) {
+    uint64_t now = tt_now_ms();
+    if (c->phase != TT_PH_RETRY) {
+        c->phase = TT_PH_RETRY;
+        c->deadline = now + c->retry_wait;
+        tt_conn_arm_timer(c);
+        return;
+    }
+    if (now < c->deadline) {
+        tt_conn_arm_timer(c);
+        return;
+    }
+    if (!c->held) tt_client_again(c);
+}
+
 static const tt_conn_class tt_client_class = {
     .role = TETHER_ROLE_CLIENT,
     .on_handshake_io = tt_client_on_handshake_io,
     .released = NULL,
-    .before_loss = tt_client_retry,
+    .before_loss = tt_client_over_http1,
     .cleanup = tt_client_cleanup,
+    .retry_delay = tt_client_retry_delay,
+    .retry = tt_client_retry,
 };
 
 int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, tether_conn **out) {
@@ -277,6 +334,7 @@ static void tt_client_on_response(tether_conn *c) {
         return;
     }
     c->h2_id = tt_h2_client_stream(tt_stack_find(&c->stack, "h2"));
+    c->retries = 0; /* open: a later loss starts the policy from its first delay */
     tt_conn_open(c, rbuf + used, (size_t)n - used);
 }
 

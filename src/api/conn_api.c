@@ -52,6 +52,7 @@ static int tt_conn_cancel(tether_conn *c) {
 }
 
 int tether_conn_close(tether_conn *c, int code, const char *reason) {
+    if (c && c->role == TETHER_ROLE_CLIENT) c->user_closed = 1; /* never to be retried */
     if (c && c->role == TETHER_ROLE_CLIENT && c->phase < TT_PH_OPEN) return tt_conn_cancel(c);
     /* an HTTP connection, serving a request or waiting for the next */
     if (c && c->http && (c->phase == TT_PH_HTTP || c->phase == TT_PH_HS_SERVER))

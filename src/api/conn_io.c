@@ -250,6 +250,10 @@ void tt_conn_on_io(tether_conn *c, unsigned ready) {
 
 void tt_conn_on_timer(tether_conn *c) {
     uint64_t now = c->ctx->now = tt_now_ms();
+    if (c->phase == TT_PH_RETRY) { /* waiting to connect again */
+        c->cls->retry(c);
+        return;
+    }
     if (c->deadline && now >= c->deadline) {
         if (c->phase == TT_PH_LINGER)
             tt_conn_shut(c); /* the peer never sent its FIN: close anyway */

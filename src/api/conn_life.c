@@ -68,9 +68,41 @@ void tt_conn_shut(tether_conn *c) {
     tt_conn_close_fd(c);
     tt_file_body_free(c); /* its descriptor too, while the user holds c */
     tt_timer_stop(c->ctx->loop, &c->timer);
+    if (c->retrying) { /* RETRY was said: the role connects again later */
+        c->cls->retry(c);
+        return;
+    }
     c->phase = TT_PH_DEAD;
     tt_conn_account(c); /* a dead connection owes nothing: give back its budget */
     tt_conn_maybe_free(c);
+}
+
+int tt_conn_reset(tether_conn *c) {
+    tt_stack_free(&c->stack);
+    memset(&c->stack, 0, sizeof c->stack);
+    tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
+    tether_client_hs_free(c->chs);
+    c->chs = NULL;
+    tether_pmd_free(c->pmd);
+    c->pmd = NULL;
+    free(c->extensions);
+    c->extensions = NULL;
+    free(c->pending);
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
+    if (c->addrs) freeaddrinfo(c->addrs);
+    c->addrs = NULL;
+    c->cur_addr = NULL;
+    tt_ws_cleanup(&c->ws);
+    int rc = tt_ws_init(&c->ws, c->role, &c->opts->cfg, c->ctx->cb == NULL, c->ctx->now);
+    c->io.events = 0;
+    c->h2_id = c->h2_fallback = 0;
+    c->paused = c->fin_sent = c->closed_out = c->retrying = 0;
+    c->error = c->os_error = 0;
+    c->error_text[0] = 0;
+    c->deadline = 0;
+    tt_conn_account(c);
+    return rc;
 }
 
 /* One timer per connection, armed for its earliest deadline. Activity does

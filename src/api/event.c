@@ -34,6 +34,11 @@ static int tt_event_http_end(const tether_event *ev) {
 
 /* Lifecycle lines: opens and clean closes are notices, failures warnings. */
 static void tt_event_log(const tether_event *ev) {
+    if (ev->type == TETHER_EV_RETRY && tt_log_on(TETHER_LOG_NOTICE)) {
+        tt_log(TETHER_LOG_NOTICE, "conn %llu: client lost (%d %s), connecting again in %u ms",
+               (unsigned long long)ev->conn->id, ev->code, ev->reason, ev->retry_ms);
+        return;
+    }
     if (ev->type != TETHER_EV_OPEN && ev->type != TETHER_EV_CLOSED) return;
     int failed = ev->type == TETHER_EV_CLOSED && ev->error && !tt_event_http_end(ev);
     int level = failed ? TETHER_LOG_WARN : TETHER_LOG_NOTICE;
@@ -79,6 +84,20 @@ void tt_emit_simple(tether_conn *c, int type) {
     tt_emit(tt_event_new(c->ctx, type, c));
 }
 
+/* A client with a retry policy says RETRY instead of CLOSED when the end is
+ * one worth another attempt; its socket still closes, but the connection
+ * lives on and connects again (client.c). */
+static void tt_event_maybe_retry(tether_event *ev, tether_conn *c) {
+    c->retrying = 0;
+    int ms = c->cls->retry_delay ? c->cls->retry_delay(c, ev) : -1;
+    if (ms < 0) return;
+    ev->type = TETHER_EV_RETRY;
+    ev->retry_ms = (unsigned)ms;
+    ev->retry_attempt = c->retries;
+    c->retrying = 1;
+    c->closed_out = 0; /* a CLOSED is still to come, some day */
+}
+
 static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev *w) {
     ev->code = w->code;
     ev->clean = w->clean;
@@ -92,6 +111,7 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
         c->error = w->error;
         snprintf(c->error_text, sizeof c->error_text, "%s", ev->reason);
     }
+    tt_event_maybe_retry(ev, c);
 }
 
 /* Turns a WebSocket event into a public one. Data events pause the
@@ -134,6 +154,7 @@ tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text) {
     ev->reason_len = n > TETHER_MAX_CLOSE_REASON ? TETHER_MAX_CLOSE_REASON : n;
     memcpy(ev->reason, c->error_text, ev->reason_len);
     ev->reason[ev->reason_len] = 0;
+    tt_event_maybe_retry(ev, c);
     return ev;
 }
 
@@ -142,6 +163,7 @@ tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text) {
 static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
     c->held--;
     if (c->cls->released) c->cls->released(c, ev->type);
+    if (c->phase == TT_PH_RETRY && !c->held) c->cls->retry(c); /* a wait may be over */
     switch (ev->type) {
     case TETHER_EV_MESSAGE:
     case TETHER_EV_FRAGMENT:
@@ -212,6 +234,14 @@ int tether_event_close_code(const tether_event *ev) {
 const char *tether_event_close_reason(const tether_event *ev, size_t *len) {
     if (len) *len = ev ? ev->reason_len : 0;
     return ev ? ev->reason : "";
+}
+
+int tether_event_retry_delay(const tether_event *ev) {
+    return ev && ev->type == TETHER_EV_RETRY ? (int)ev->retry_ms : TETHER_E_INVAL;
+}
+
+int tether_event_retry_attempt(const tether_event *ev) {
+    return ev && ev->type == TETHER_EV_RETRY ? (int)ev->retry_attempt : TETHER_E_INVAL;
 }
 
 int tether_event_clean(const tether_event *ev) {

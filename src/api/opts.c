@@ -37,6 +37,7 @@ void tether_opts_free(tether_opts *o) {
     tt_strv_free(o->hdr_values, o->nheaders);
     free(o->origin);
     free(o->proxy);
+    free(o->retry_steps);
     tt_tls_opts_free(&o->tls);
     free(o);
 }
@@ -71,6 +72,8 @@ tether_opts *tt_opts_copy(const tether_opts *src) {
     o->protocols = o->hdr_names = o->hdr_values = NULL;
     o->nprotocols = o->nheaders = 0;
     o->origin = o->proxy = NULL;
+    o->retry_steps = NULL;
+    o->nretry_steps = 0;
     int rc = tt_tls_opts_copy(&o->tls, &src->tls);
     for (size_t i = 0; i < src->nprotocols && !rc; i++, o->nprotocols++)
         rc = tt_strv_push(&o->protocols, i, src->protocols[i]);
@@ -81,6 +84,9 @@ tether_opts *tt_opts_copy(const tether_opts *src) {
     }
     if (!rc && src->origin && !(o->origin = strdup(src->origin))) rc = TETHER_E_NOMEM;
     if (!rc && src->proxy && !(o->proxy = strdup(src->proxy))) rc = TETHER_E_NOMEM;
+    if (!rc && src->nretry_steps)
+        rc = tether_opts_set_retry_steps(o, src->retry_steps, src->nretry_steps, src->retry_jitter,
+                                         src->retry_tries);
     if (rc) {
         tether_opts_free(o);
         return NULL;
@@ -159,6 +165,34 @@ int tether_opts_set_proxy(tether_opts *o, const char *url) {
     }
     free(o->proxy);
     o->proxy = dup;
+    return 0;
+}
+
+int tether_opts_set_retry_backoff(tether_opts *o, unsigned first_ms, unsigned max_ms,
+                                  unsigned jitter_pct, unsigned max_tries) {
+    if (!o || (first_ms && max_ms && max_ms < first_ms) || jitter_pct > 100) return TETHER_E_INVAL;
+    free(o->retry_steps);
+    o->retry_steps = NULL;
+    o->nretry_steps = 0;
+    o->retry_base = first_ms;
+    o->retry_max = max_ms ? max_ms : first_ms;
+    o->retry_jitter = jitter_pct;
+    o->retry_tries = max_tries;
+    return 0;
+}
+
+int tether_opts_set_retry_steps(tether_opts *o, const unsigned *steps_ms, size_t n,
+                                unsigned jitter_pct, unsigned max_tries) {
+    if (!o || !steps_ms || !n || n > 1024 || jitter_pct > 100) return TETHER_E_INVAL;
+    unsigned *copy = malloc(n * sizeof *copy);
+    if (!copy) return TETHER_E_NOMEM;
+    memcpy(copy, steps_ms, n * sizeof *copy);
+    free(o->retry_steps);
+    o->retry_steps = copy;
+    o->nretry_steps = n;
+    o->retry_base = o->retry_max = 0;
+    o->retry_jitter = jitter_pct;
+    o->retry_tries = max_tries;
     return 0;
 }
 

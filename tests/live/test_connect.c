@@ -200,12 +200,210 @@ static void test_all_refuse(void **state) {
     w_free(&w);
 }
 
+/* ---- reconnecting (tether_opts_set_retry_*) ------------------------------ */
+
+static struct { int n, attempt[16], delay[16], code[16], error[16], clean[16]; } retried;
+
+static void retry_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    (void)s;
+    if (tether_event_type_of(ev) != TETHER_EV_RETRY) return;
+    assert_true(retried.n < 16);
+    int i = retried.n++;
+    retried.attempt[i] = tether_event_retry_attempt(ev);
+    retried.delay[i] = tether_event_retry_delay(ev);
+    retried.code[i] = tether_event_close_code(ev);
+    retried.error[i] = tether_event_error(ev);
+    retried.clean[i] = tether_event_clean(ev);
+}
+
+static int refusing_port(int *fd) {
+    *fd = bound(AF_INET, 0);
+    assert_true(*fd >= 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    getsockname(*fd, (struct sockaddr *)&a, &al);
+    return ntohs(a.sin_port);
+}
+
+/* Sends text from side a and waits for its echo. */
+static void echo_once(world *w, side *a, const char *text) {
+    int before = a->msgs;
+    assert_int_equal(tether_conn_send(a->c, TETHER_OP_TEXT, text, strlen(text)), 0);
+    UNTIL(w, 5000, a->msgs > before);
+    assert_int_equal(a->last_len, strlen(text));
+    assert_memory_equal(a->last, text, a->last_len);
+}
+
+/* Nobody listens yet: RETRY after each refusal, with the table's delays;
+ * then a server comes and the same connection opens. */
+static void test_retry_until_server(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w.hook = retry_hook;
+    memset(&retried, 0, sizeof retried);
+    int hole, port = refusing_port(&hole);
+    tether_opts *o = tether_opts_new();
+    static const unsigned steps[] = {50, 100};
+    assert_int_equal(tether_opts_set_retry_steps(o, steps, 2, 0, 0), 0);
+    side *c = w_connect_port(&w, port, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, retried.n >= 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(retried.attempt[i], i + 1);
+        assert_int_equal(retried.delay[i], i == 0 ? 50 : 100); /* the last step repeats */
+        assert_int_equal(retried.error[i], TETHER_E_CONNECT);
+        assert_int_equal(retried.code[i], TETHER_CLOSE_ABNORMAL);
+    }
+    assert_int_equal(c->closed, 0);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_TEXT, "x", 1), TETHER_E_STATE);
+    close(hole);
+    assert_int_equal(tether_listen(w.ctx, "127.0.0.1", port, NULL, &w.l), 0);
+    UNTIL(&w, 5000, c->open == 1);
+    echo_once(&w, c, "back");
+    assert_int_equal(tether_conn_close(c->c, 1000, NULL), 0);
+    UNTIL(&w, 5000, c->closed);
+    assert_int_equal(c->code, 1000);
+    w_free(&w);
+}
+
+/* An open connection the server ends with 1012 (restart) connects again;
+ * one it ends with 1000 does not. */
+static void test_retry_after_restart(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w.hook = retry_hook;
+    memset(&retried, 0, sizeof retried);
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, 20, 400, 50, 0), 0);
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, c->open == 1 && w_server(&w, 0) && w_server(&w, 0)->open);
+    echo_once(&w, c, "first");
+    assert_int_equal(tether_conn_close(w_server(&w, 0)->c, 1012, "restarting"), 0);
+    UNTIL(&w, 5000, c->open == 2 && w_server(&w, 1) && w_server(&w, 1)->open);
+    assert_int_equal(retried.n, 1);
+    assert_int_equal(retried.code[0], 1012);
+    assert_int_equal(retried.clean[0], 1);
+    assert_int_equal(retried.error[0], 0);
+    assert_true(retried.delay[0] >= 20 && retried.delay[0] <= 30); /* 20 ms + up to 50% */
+    echo_once(&w, c, "second");
+    assert_int_equal(tether_conn_close(w_server(&w, 1)->c, 1000, "done"), 0);
+    UNTIL(&w, 5000, c->closed);
+    assert_int_equal(c->code, 1000);
+    assert_int_equal(retried.n, 1);
+    w_free(&w);
+}
+
+/* max_tries: two attempts in a row, then CLOSED with the last reason. */
+static void test_retry_gives_up(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.hook = retry_hook;
+    memset(&retried, 0, sizeof retried);
+    int hole, port = refusing_port(&hole);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, 30, 0, 0, 2), 0);
+    uint64_t t0 = lu_now_ms();
+    side *c = w_connect_port(&w, port, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, c->closed);
+    assert_true(lu_now_ms() - t0 >= 60);
+    assert_int_equal(retried.n, 2);
+    assert_int_equal(retried.delay[1], 30); /* max 0: the first delay always */
+    assert_int_equal(c->error, TETHER_E_CONNECT);
+    char want[64];
+    snprintf(want, sizeof want, "connection refused (127.0.0.1:%d)", port);
+    assert_string_equal(c->error_text, want);
+    close(hole);
+    w_free(&w);
+}
+
+static int reject_status;
+
+static void reject_hook(world *w, tether_event *ev, side *s) {
+    retry_hook(w, ev, s);
+    if (tether_event_type_of(ev) == TETHER_EV_REQUEST)
+        assert_int_equal(tether_conn_reject(s->c, reject_status, NULL), 0);
+}
+
+/* HTTP 503 is retried, 403 is not. */
+static void test_retry_statuses(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.hook = reject_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, 10, 10, 0, 1), 0);
+    memset(&retried, 0, sizeof retried);
+    reject_status = 503;
+    side *c = w_connect(&w, "/", o);
+    UNTIL(&w, 5000, c->closed);
+    assert_int_equal(retried.n, 1);
+    assert_int_equal(retried.error[0], TETHER_E_HS_STATUS);
+    assert_int_equal(c->status, 503);
+    memset(&retried, 0, sizeof retried);
+    reject_status = 403;
+    c = w_connect(&w, "/", o);
+    UNTIL(&w, 5000, c->closed);
+    assert_int_equal(retried.n, 0);
+    assert_int_equal(c->status, 403);
+    tether_opts_free(o);
+    w_free(&w);
+}
+
+/* Closing a connection that waits to retry ends it: CLOSED, nothing after. */
+static void test_retry_close_while_waiting(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.hook = retry_hook;
+    memset(&retried, 0, sizeof retried);
+    int hole, port = refusing_port(&hole);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, 60000, 0, 0, 0), 0);
+    side *c = w_connect_port(&w, port, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, retried.n == 1);
+    assert_int_equal(tether_conn_close(c->c, 1000, NULL), 0);
+    UNTIL(&w, 5000, c->closed);
+    assert_int_equal(c->code, TETHER_CLOSE_ABNORMAL);
+    w_pump(&w, 100);
+    assert_int_equal(retried.n, 1);
+    close(hole);
+    w_free(&w);
+}
+
+static void test_retry_bad_arguments(void **state) {
+    (void)state;
+    tether_opts *o = tether_opts_new();
+    static const unsigned steps[] = {1};
+    assert_int_equal(tether_opts_set_retry_backoff(NULL, 1, 1, 0, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_retry_backoff(o, 100, 50, 0, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_retry_backoff(o, 100, 200, 101, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_retry_steps(o, NULL, 1, 0, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_retry_steps(o, steps, 0, 0, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_opts_set_retry_steps(o, steps, 1, 0, 0), 0);
+    assert_int_equal(tether_opts_set_retry_backoff(o, 0, 0, 0, 0), 0); /* off again */
+    tether_opts_free(o);
+    assert_int_equal(tether_event_retry_delay(NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_event_retry_attempt(NULL), TETHER_E_INVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         BOTH(test_first_refuses),
         BOTH(test_first_hangs),
         BOTH(test_timeout_whole),
         BOTH(test_all_refuse),
+        BOTH(test_retry_until_server),
+        BOTH(test_retry_after_restart),
+        BOTH(test_retry_gives_up),
+        BOTH(test_retry_statuses),
+        BOTH(test_retry_close_while_waiting),
+        cmocka_unit_test(test_retry_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
