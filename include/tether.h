@@ -1119,6 +1119,37 @@ TETHER_API int tether_event_error(const tether_event *ev);
 TETHER_API int tether_event_retry_delay(const tether_event *ev);
 TETHER_API int tether_event_retry_attempt(const tether_event *ev);
 
+/* ---- Statistics ------------------------------------------------------------ */
+
+/* A connection's figures (tether_conn_stats()). Durations of the opening in
+ * microseconds, 0 when the step did not happen (a server resolves nothing,
+ * a cleartext connection has no TLS) or has not ended yet: */
+typedef struct tether_stats {
+    uint64_t resolve_us;   /* client: resolving the host name (or the proxy's) */
+    uint64_t connect_us;   /* client: TCP connect, every happy-eyeballs attempt */
+    uint64_t proxy_us;     /* client: the proxy's CONNECT or SOCKS5 handshake */
+    uint64_t tls_us;       /* the TLS handshake */
+    uint64_t handshake_us; /* the WebSocket handshake: request to 101 (or 200) */
+    /* Round trips of our pings (keepalive or tether_conn_ping()) to their
+     * pongs, in microseconds: the last, least and most, and how many: */
+    uint64_t rtt_us, rtt_min_us, rtt_max_us, rtt_samples;
+    /* Bytes on the wire each way: frames after compression, with TLS and
+     * the proxy's bytes (an HTTP/2 stream: its own DATA): */
+    uint64_t wire_in, wire_out;
+    /* Whole messages each way, and their payload bytes as the application
+     * sees them (before compression, after decompression): */
+    uint64_t messages_in, messages_out, payload_in, payload_out;
+    uint64_t reconnects; /* client: times a retry policy connected it again */
+} tether_stats;
+
+/* Copies c's statistics into out, at most size bytes of them: pass
+ * sizeof(tether_stats), so a program built against this header keeps
+ * working with a later library that appends fields. Counters run from the
+ * start, across reconnections; the durations are those of the latest
+ * opening. Always kept (no build option). Loop thread, or while the
+ * context is not running. Errors: TETHER_E_INVAL (NULL, size 0). */
+TETHER_API int tether_conn_stats(const tether_conn *c, tether_stats *out, size_t size);
+
 /* ---- Clients ------------------------------------------------------------- */
 
 /* Starts a connection to url ("ws://host[:port][/path][?query]" or wss://,

@@ -110,6 +110,22 @@ typedef struct tt_conn_class {
     void (*retry)(tether_conn *c);
 } tt_conn_class;
 
+/* What conn_stats.c keeps: moments in microseconds (0: not reached) and
+ * counters since the connection was made, reconnections included. */
+typedef struct tt_conn_stats {
+    uint64_t start_us, resolved_us, connected_us, proxy_us, tls_us, open_us;
+    uint64_t ping_at_us, rtt_us, rtt_min_us, rtt_max_us, rtt_samples;
+    uint64_t wire_in, wire_out, msgs_in, msgs_out, payload_in, payload_out, reconnects;
+    int layers_timed;
+} tt_conn_stats;
+
+typedef enum tt_stats_point {
+    TT_STATS_START,     /* tether_connect(), or accepted: the clock starts */
+    TT_STATS_RESOLVED,  /* client: addresses known */
+    TT_STATS_CONNECTED, /* client: TCP is up */
+    TT_STATS_OPEN       /* the WebSocket opened */
+} tt_stats_point;
+
 struct tether_conn {
     tether_ctx *ctx;
     const tt_conn_class *cls;
@@ -170,6 +186,7 @@ struct tether_conn {
     char error_text[160];
     uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
     size_t accounted;  /* what this connection adds to ctx->queued */
+    tt_conn_stats stats;
     int dirty, runnable, in_grave;
     tether_conn *next_dirty, *next_runnable, *next_grave;
 };
@@ -429,5 +446,13 @@ unsigned tt_retry_delay(const tether_opts *o, unsigned attempt, uint32_t *seed);
  * away or restarts; not the application's close, a refusal or a broken
  * protocol. */
 int tt_retry_wanted(int error, int code, int http_status);
+
+/* conn_stats.c: a connection's statistics (tether_conn_stats()). */
+void tt_stats_mark(tether_conn *c, tt_stats_point p);
+/* Notes the moment of each layer of c's stack that opened since. */
+void tt_stats_layers(tether_conn *c);
+/* We sent a ping (keepalive or the application's); a pong came. */
+void tt_stats_ping_sent(tether_conn *c);
+void tt_stats_pong(tether_conn *c);
 
 #endif

@@ -31,8 +31,11 @@ static int tt_broadcast_one(tether_conn *c, const tether_ctx *ctx, tt_shared_fra
         rc = tt_broadcast_shared(c, f, op, data, len);
     else
         rc = tt_broadcast_copy(c, op, data, len);
-    if (!rc) tt_conn_after_send(c);
-    return rc;
+    if (rc) return rc;
+    c->stats.msgs_out++;
+    c->stats.payload_out += len;
+    tt_conn_after_send(c);
+    return 0;
 }
 
 int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode op, const void *data,

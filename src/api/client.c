@@ -48,6 +48,7 @@ static void tt_client_race_done(tether_conn *c, int fd, const struct addrinfo *a
     }
     c->io.fd = fd;
     c->cur_addr = ai;
+    tt_stats_mark(c, TT_STATS_CONNECTED);
     if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_READ) != 0) {
         close(fd);
         c->io.fd = -1;
@@ -79,6 +80,7 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
         return;
     }
     c->addrs = res;
+    tt_stats_mark(c, TT_STATS_RESOLVED);
     int rc = tt_client_connect(c, why, sizeof why);
     if (rc) tt_conn_lost(c, rc, why[0] ? why : NULL);
 }
@@ -224,6 +226,8 @@ static void tt_client_again(tether_conn *c) {
     c->proxy_url = c->target_addr = c->dial_host = NULL;
     c->ctx->now = tt_now_ms();
     int rc = tt_conn_reset(c);
+    tt_stats_mark(c, TT_STATS_START);
+    c->stats.reconnects++;
     c->phase = TT_PH_RESOLVING;
     unsigned t = c->opts->connect_timeout;
     c->deadline = t ? c->ctx->now + t : 0;
@@ -279,6 +283,7 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     }
     c->url = u;
     c->phase = TT_PH_RESOLVING;
+    tt_stats_mark(c, TT_STATS_START);
     ctx->now = tt_now_ms();
     if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
     rc = tt_client_hs_setup(c);

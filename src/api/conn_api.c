@@ -21,7 +21,11 @@ int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, siz
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_within_budget(c, len);
     if (!rc) rc = tt_ws_send(&c->ws, opcode, data, len);
-    if (!rc) tt_conn_after_send(c);
+    if (!rc) {
+        c->stats.msgs_out++;
+        c->stats.payload_out += len;
+        tt_conn_after_send(c);
+    }
     return rc;
 }
 
@@ -30,13 +34,18 @@ int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_within_budget(c, len);
     if (!rc) rc = tt_ws_send_fragment(&c->ws, opcode, data, len, fin);
-    if (!rc) tt_conn_after_send(c);
+    if (!rc) {
+        c->stats.msgs_out += fin != 0;
+        c->stats.payload_out += len;
+        tt_conn_after_send(c);
+    }
     return rc;
 }
 
 int tether_conn_ping(tether_conn *c, const void *data, size_t len) {
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_ws_ping(&c->ws, data, len);
+    if (!rc) tt_stats_ping_sent(c);
     if (!rc) tt_conn_after_send(c);
     return rc;
 }

@@ -66,6 +66,7 @@ int tt_file_body_sendfile(tether_conn *c) {
         if (n < 0) return (int)n;
         if (n == 0) return tt_file_body_short(c);
         f->left -= (uint64_t)n;
+        c->stats.wire_out += (size_t)n;
     }
     tt_file_body_done(c);
     return 1;

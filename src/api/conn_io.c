@@ -212,6 +212,7 @@ void tt_conn_linger(tether_conn *c) {
 
 void tt_conn_open(tether_conn *c, const uint8_t *extra, size_t extra_len) {
     c->phase = TT_PH_OPEN;
+    tt_stats_mark(c, TT_STATS_OPEN);
     c->deadline = 0;
     tt_ws_note_rx(&c->ws, c->ctx->now); /* the handshake came from the peer */
     tt_emit_simple(c, TETHER_EV_OPEN);
@@ -263,7 +264,10 @@ void tt_conn_on_timer(tether_conn *c) {
     }
     if (c->phase == TT_PH_OPEN) {
         tt_ws_ev ev;
-        if (tt_ws_on_timer(&c->ws, now, &ev)) {
+        int pinging = c->ws.ping_outstanding;
+        int ended = tt_ws_on_timer(&c->ws, now, &ev);
+        if (!pinging && c->ws.ping_outstanding) tt_stats_ping_sent(c); /* keepalive */
+        if (ended) {
             tt_conn_linger(c);
             tt_emit_ws(c, &ev);
         }

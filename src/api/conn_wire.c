@@ -54,8 +54,10 @@ static ssize_t tt_wire_read_stack(tether_conn *c) {
         ssize_t n = tt_sock_read(c->io.fd, in, TT_STACK_CHUNK);
         socket_read = 1;
         if (n <= 0) return off ? (ssize_t)off : n;
+        c->stats.wire_in += (size_t)n;
         int was_open = tt_stack_is_open(s);
         int rc = tt_stack_feed(s, in, (size_t)n, moves);
+        if (!was_open) tt_stats_layers(c);
         if (!was_open && tt_stack_is_open(s)) tt_wire_log_open(c);
         /* While a handshake runs, a flush is due even with no record to
          * send: when it ends, plaintext queued before it (a client's
@@ -121,6 +123,7 @@ static void tt_wire_poke(tether_conn *carrier) {
 static ssize_t tt_wire_read_h2s(tether_conn *c) {
     ssize_t n = tt_h2_stream_read(c->h2s, c->ctx->rbuf, TT_RBUF_SIZE);
     if (n > 0) {
+        c->stats.wire_in += (size_t)n;
         tt_wire_poke(tt_h2_stream_owner(c->h2s)); /* the window opened */
         if (tt_h2_stream_readable(c->h2s)) tt_ctx_mark_runnable(c);
     }
@@ -128,7 +131,9 @@ static ssize_t tt_wire_read_h2s(tether_conn *c) {
 }
 
 static ssize_t tt_wire_to_h2s(tether_conn *c, const uint8_t *buf, size_t len) {
-    return tt_h2_stream_write(c->h2s, buf, len); /* 0: its backlog is full, WRITABLE follows */
+    ssize_t n = tt_h2_stream_write(c->h2s, buf, len); /* 0: its backlog is full, WRITABLE follows */
+    if (n > 0) c->stats.wire_out += (size_t)n;
+    return n;
 }
 
 /* The stream's bytes (the response's head and body, or frames) go into its
@@ -212,7 +217,11 @@ const char *tt_wire_error_text(const tether_conn *c) {
 ssize_t tt_wire_read(tether_conn *c) {
     if (c->h2s) return tt_wire_read_h2s(c);
     if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */
-    if (tt_stack_empty(&c->stack)) return tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
+    if (tt_stack_empty(&c->stack)) {
+        ssize_t n = tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
+        if (n > 0) c->stats.wire_in += (size_t)n;
+        return n;
+    }
     ssize_t n = tt_wire_read_stack(c);
     if (tt_stack_owed(&c->stack) > 0) { /* alerts, tickets, key updates */
         tt_wire_tell_owed(c);
@@ -251,6 +260,7 @@ static int tt_wire_flush_plain(tether_conn *c) {
         ssize_t n = tt_sock_writev(c->io.fd, iov, k);
         if (n == TETHER_E_AGAIN) return 0;
         if (n < 0) return (int)n;
+        c->stats.wire_out += (size_t)n;
         size_t from_hs = (size_t)n < hs ? (size_t)n : hs;
         if (from_hs) tt_outbuf_consume(&c->hs_out, from_hs);
         if ((size_t)n > from_hs) tt_ws_output_sent(&c->ws, (size_t)n - from_hs);
@@ -272,6 +282,7 @@ static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
         struct iovec iov = {(void *)p, len};
         ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
         if (n == TETHER_E_AGAIN) n = 0;
+        if (n > 0) c->stats.wire_out += (size_t)n;
         tt_stack_wire_sent(&c->stack, n > 0 ? (size_t)n : 0);
         if (n < 0) return (int)n;
         if ((size_t)n < len) return 0;
@@ -287,6 +298,7 @@ static int tt_wire_flush_stack(tether_conn *c) {
     if (!scratch) return TETHER_E_NOMEM;
     int was_open = tt_stack_is_open(&c->stack);
     int rc = tt_stack_step(&c->stack);
+    if (!was_open) tt_stats_layers(c);
     if (rc != 0 && rc != TETHER_E_AGAIN) return rc;
     if (!was_open && rc == 0) tt_wire_log_open(c);
     for (;;) {

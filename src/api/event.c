@@ -124,6 +124,11 @@ tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
     ev->fin = w->fin;
     ev->data = w->data;
     ev->len = w->len;
+    if (w->type == TT_WS_EV_MESSAGE || w->type == TT_WS_EV_FRAGMENT) {
+        c->stats.msgs_in += w->type == TT_WS_EV_MESSAGE || w->fin;
+        c->stats.payload_in += w->len;
+    }
+    if (w->type == TT_WS_EV_PONG) tt_stats_pong(c);
     if (w->type == TT_WS_EV_PING || w->type == TT_WS_EV_PONG) {
         memcpy(ev->ctl, w->data, w->len);
         ev->data = ev->ctl;

@@ -60,6 +60,8 @@ void tt_loop_del(tt_loop *loop, tt_io *io);
 
 /* Monotonic milliseconds. */
 uint64_t tt_now_ms(void);
+/* Monotonic microseconds, for measuring (statistics), not for deadlines. */
+uint64_t tt_now_us(void);
 
 void tt_timer_init(tt_timer *t, tt_timer_cb cb);
 /* Arms (or re-arms) t to fire ms milliseconds from now. A timer fires at

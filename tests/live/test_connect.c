@@ -392,6 +392,89 @@ static void test_retry_bad_arguments(void **state) {
     assert_int_equal(tether_event_retry_attempt(NULL), TETHER_E_INVAL);
 }
 
+/* ---- statistics ------------------------------------------------------------ */
+
+static tether_stats stats_of(const side *s) {
+    tether_stats st;
+    assert_int_equal(tether_conn_stats(s->c, &st, sizeof st), 0);
+    return st;
+}
+
+/* The opening's steps, a ping's round trip, and bytes and messages each
+ * way: compressed on the wire, whole for the application. */
+static void test_stats(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    tether_opts *o = tether_opts_new();
+    tether_opts_set_deflate(o, 1);
+    w_listen(&w, "127.0.0.1", o);
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, c->open && w_server(&w, 0) && w_server(&w, 0)->open);
+    side *s = w_server(&w, 0);
+    tether_stats cs = stats_of(c), ss = stats_of(s);
+    assert_true(cs.connect_us > 0 && cs.handshake_us > 0);
+    assert_int_equal(cs.tls_us, 0);
+    assert_int_equal(cs.proxy_us, 0);
+    assert_true(ss.handshake_us > 0);
+    assert_int_equal(ss.resolve_us + ss.connect_us, 0); /* a server resolves nothing */
+    uint8_t big[20000];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(tether_conn_send(c->c, TETHER_OP_BINARY, big, sizeof big), 0);
+    UNTIL(&w, 5000, c->msgs == 1);
+    assert_int_equal(tether_conn_ping(c->c, "rtt", 3), 0);
+    UNTIL(&w, 5000, c->pongs == 1);
+    cs = stats_of(c);
+    ss = stats_of(s);
+    assert_int_equal(cs.messages_out, 1);
+    assert_int_equal(cs.messages_in, 1);
+    assert_int_equal(cs.payload_out, sizeof big);
+    assert_int_equal(cs.payload_in, sizeof big);
+    assert_int_equal(ss.messages_in, 1);
+    assert_int_equal(ss.payload_out, sizeof big);
+    assert_true(cs.wire_out < 2000); /* 20000 'a' deflate to little */
+    assert_true(cs.wire_out > 200);  /* the request and the frames */
+    assert_true(cs.wire_in > 129);   /* the 101 and the frames */
+    assert_int_equal(cs.wire_out, ss.wire_in); /* one TCP stream, counted on both ends */
+    assert_int_equal(cs.rtt_samples, 1);
+    assert_true(cs.rtt_us > 0 && cs.rtt_min_us == cs.rtt_us && cs.rtt_max_us == cs.rtt_us);
+    assert_int_equal(ss.rtt_samples, 0); /* it answered, it did not ask */
+    /* an older caller's smaller struct: only what it knows is written */
+    tether_stats part;
+    memset(&part, 0xee, sizeof part);
+    assert_int_equal(tether_conn_stats(c->c, &part, offsetof(tether_stats, rtt_us)), 0);
+    assert_int_equal(part.handshake_us, cs.handshake_us);
+    assert_true(part.rtt_us == 0xeeeeeeeeeeeeeeeeull);
+    assert_int_equal(tether_conn_stats(c->c, &part, 0), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_stats(NULL, &part, sizeof part), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_stats(c->c, NULL, sizeof part), TETHER_E_INVAL);
+    w_free(&w);
+}
+
+/* Counters run across reconnections, which are counted. */
+static void test_stats_reconnects(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, 10, 10, 0, 0), 0);
+    side *c = w_connect(&w, "/", o);
+    tether_opts_free(o);
+    UNTIL(&w, 5000, c->open == 1 && w_server(&w, 0) && w_server(&w, 0)->open);
+    echo_once(&w, c, "one");
+    assert_int_equal(tether_conn_close(w_server(&w, 0)->c, 1001, NULL), 0);
+    UNTIL(&w, 5000, c->open == 2);
+    echo_once(&w, c, "two");
+    tether_stats st = stats_of(c);
+    assert_int_equal(st.reconnects, 1);
+    assert_int_equal(st.messages_out, 2);
+    assert_int_equal(st.messages_in, 2);
+    assert_true(st.handshake_us > 0);
+    w_free(&w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         BOTH(test_first_refuses),
@@ -404,6 +487,8 @@ int main(void) {
         BOTH(test_retry_statuses),
         BOTH(test_retry_close_while_waiting),
         cmocka_unit_test(test_retry_bad_arguments),
+        BOTH(test_stats),
+        BOTH(test_stats_reconnects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
