@@ -1139,7 +1139,7 @@ typedef struct tether_stats {
     /* Whole messages each way, and their payload bytes as the application
      * sees them (before compression, after decompression): */
     uint64_t messages_in, messages_out, payload_in, payload_out;
-    uint64_t reconnects; /* client: times a retry policy connected it again */
+    uint64_t reconnects; /* client: times a retry policy opened it again */
 } tether_stats;
 
 /* Copies c's statistics into out, at most size bytes of them: pass

@@ -54,6 +54,14 @@ static const char usage[] =
     "                       the name); the port defaults to 1080\n"
     "  --proxy-from-env     take the proxy from https_proxy, http_proxy, all_proxy and\n"
     "                       no_proxy, as curl does\n"
+    "  --reconnect          when the connection fails or is lost (not a refusal, not\n"
+    "                       a close by us or a 1000 from the server), connect again\n"
+    "                       after 1 s, doubling up to 30 s, +20% jitter\n"
+    "  --reconnect-delay FIRST[,MAX]  seconds for the first delay and the cap\n"
+    "  --reconnect-tries N  give up after N attempts in a row (default 0: never)\n"
+    "  --stats              print the connection's figures at the end: time to resolve,\n"
+    "                       connect, pass the proxy, TLS and the handshake; ping round\n"
+    "                       trips; messages and bytes each way, on the wire too\n"
     "  --max-message BYTES  largest message received, and longest stdin line\n"
     "                       (default 16M; K, M, G suffixes)\n"
     "  -v, --verbose        report the connection, its sub-protocol, TLS version and\n"
@@ -103,6 +111,12 @@ struct ending {
     uint64_t wait_ns;   /* at the end of input */
 };
 
+/* --reconnect: the library's retry policy (exponential backoff). */
+struct retry {
+    int on;
+    unsigned first_ms, max_ms, tries;
+};
+
 struct connect_args {
     const char *url;
     int binary, echo, verbose, http2, proxy_env;
@@ -110,6 +124,8 @@ struct connect_args {
     enum show_binary show_binary;
     unsigned ping_ms; /* keepalive; 0: none */
     struct ending ending;
+    struct retry retry;
+    int stats;
     struct cli_conn_opts conn;
 };
 
@@ -126,6 +142,8 @@ struct client {
     tether_opcode opcode; /* for stdin lines */
     int echo, verbose;
     int opened, closed; /* OPEN seen, CLOSED seen */
+    int up;             /* open now (not waiting to reconnect) */
+    int stats;          /* --stats */
     int paused;         /* a send met backpressure: wait for DRAIN */
     int drained;        /* DRAIN came during this service call */
     int input_done;     /* no more stdin: close when the buffer is sent */
@@ -215,12 +233,58 @@ static void report_failure(const tether_conn *c, int err) {
         fprintf(stderr, "(%s)\n", hint);
 }
 
+/* --reconnect: the connection failed or was lost; the library tries again
+ * after the delay, with the same tether_conn. */
+static void on_retry(struct client *cl, const tether_conn *c, const tether_event *ev) {
+    int err = tether_event_error(ev);
+    size_t rlen = 0;
+    const char *reason = tether_event_close_reason(ev, &rlen);
+    fflush(stdout);
+    int was_up = cl->up;
+    cl->up = 0;
+    cl->paused = 0;
+    if (err)
+        fprintf(stderr, "%s: %s\n", was_up ? "connection lost" : "connection failed",
+                error_text(c, err));
+    else
+        fprintf(stderr, "closed by the server: %d%s%.*s\n", tether_event_close_code(ev),
+                rlen ? " " : "", (int)rlen, reason);
+    fprintf(stderr, "reconnecting in %.3g s (attempt %d)\n", tether_event_retry_delay(ev) / 1000.0,
+            tether_event_retry_attempt(ev));
+}
+
+/* --stats: the connection's figures, in ms, before the closing line. */
+static void print_stats(const tether_conn *c) {
+    tether_stats s;
+    if (tether_conn_stats(c, &s, sizeof s) != 0) return;
+    fprintf(stderr,
+            "stats: resolve %.3f ms, connect %.3f ms, proxy %.3f ms, tls %.3f ms, "
+            "handshake %.3f ms\n",
+            s.resolve_us / 1e3, s.connect_us / 1e3, s.proxy_us / 1e3, s.tls_us / 1e3,
+            s.handshake_us / 1e3);
+    if (s.rtt_samples)
+        fprintf(stderr, "stats: rtt %.3f ms (min %.3f, max %.3f, %llu pings)\n", s.rtt_us / 1e3,
+                s.rtt_min_us / 1e3, s.rtt_max_us / 1e3, (unsigned long long)s.rtt_samples);
+    else
+        fputs("stats: rtt - (no ping answered)\n", stderr);
+    fprintf(stderr,
+            "stats: sent %llu messages, %llu bytes (%llu on the wire); received %llu "
+            "messages, %llu bytes (%llu on the wire); reconnects %llu\n",
+            (unsigned long long)s.messages_out, (unsigned long long)s.payload_out,
+            (unsigned long long)s.wire_out, (unsigned long long)s.messages_in,
+            (unsigned long long)s.payload_in, (unsigned long long)s.wire_in,
+            (unsigned long long)s.reconnects);
+}
+
 static void on_closed(struct client *cl, tether_conn *c, const tether_event *ev) {
     int err = tether_event_error(ev);
     fflush(stdout); /* the messages before the verdict, also when both go to one terminal */
+    int was_up = cl->up;
+    cl->up = 0;
+    if (cl->stats) print_stats(c);
     size_t rlen = 0;
     const char *reason = tether_event_close_reason(ev, &rlen);
-    if (!cl->opened)
+    if (!was_up)
         report_failure(c, err);
     else if (err == TETHER_E_TLS)
         fprintf(stderr, "connection error: TLS: %s\n", error_text(c, err));
@@ -343,9 +407,13 @@ static void on_event(tether_ctx *ctx, tether_event *ev, void *user) {
     (void)ctx;
     switch (tether_event_type_of(ev)) {
     case TETHER_EV_OPEN:
-        cl->opened = 1;
+        if (cl->opened) fputs("reconnected\n", stderr);
+        cl->opened = cl->up = 1;
         cl->conn = c;
         if (cl->verbose) log_open(c);
+        break;
+    case TETHER_EV_RETRY:
+        on_retry(cl, c, ev);
         break;
     case TETHER_EV_MESSAGE:
         data = tether_event_data(ev, &len);
@@ -487,7 +555,7 @@ static int send_line(struct client *cl, size_t end) {
 static void pump_input(struct client *cl) {
     struct linebuf *b = &cl->in;
     long end;
-    if (!cl->opened || cl->echo || !cl->conn || cl->close_sent) return;
+    if (!cl->up || cl->echo || !cl->conn || cl->close_sent) return;
     while (!cl->paused && (end = next_line_end(cl)) >= 0)
         if (send_line(cl, (size_t)end) != 0) break;
     if (cl->close_sent || cl->paused) return;
@@ -504,7 +572,7 @@ static void pump_input(struct client *cl) {
 /* ---- The loop ---------------------------------------------------------- */
 
 static int want_stdin(const struct client *cl) {
-    return cl->opened && !cl->echo && !cl->paused && !cl->input_done && !cl->close_sent;
+    return cl->up && !cl->echo && !cl->paused && !cl->input_done && !cl->close_sent;
 }
 
 /* Waits for the context's fd, stdin (when we want input) or the
@@ -531,7 +599,7 @@ static void flush_output(struct client *cl) {
 static int check_interrupts(struct client *cl, sig_atomic_t *seen) {
     if (g_interrupts == *seen) return 0;
     *seen = g_interrupts;
-    if (*seen >= 2 || !cl->opened) return -1;
+    if (*seen >= 2 || !cl->up) return -1;
     start_close(cl, cl->ending.code, cl->ending.reason);
     return 0;
 }
@@ -561,9 +629,12 @@ static int run_loop(struct client *cl) {
 static tether_opts *make_opts(const struct connect_args *a) {
     tether_opts *opts = cli_make_opts(&a->conn, a->verbose);
     int rc = opts && a->proxy ? tether_opts_set_proxy(opts, a->proxy) : 0;
-    if (opts && (rc || tether_opts_set_prefer_http2(opts, a->http2) != 0 ||
-                 tether_opts_set_proxy_from_env(opts, a->proxy_env) != 0 ||
-                 (a->ping_ms && tether_opts_set_ping_interval(opts, a->ping_ms) != 0))) {
+    if (opts &&
+        (rc || tether_opts_set_prefer_http2(opts, a->http2) != 0 ||
+         tether_opts_set_proxy_from_env(opts, a->proxy_env) != 0 ||
+         (a->ping_ms && tether_opts_set_ping_interval(opts, a->ping_ms) != 0) ||
+         (a->retry.on && tether_opts_set_retry_backoff(opts, a->retry.first_ms, a->retry.max_ms, 20,
+                                                       a->retry.tries) != 0))) {
         tether_opts_free(opts);
         opts = NULL;
     }
@@ -571,8 +642,11 @@ static tether_opts *make_opts(const struct connect_args *a) {
 }
 
 static int run_client(const struct connect_args *a) {
-    struct client cl = {
-        .echo = a->echo, .verbose = a->verbose, .show_binary = a->show_binary, .ending = a->ending};
+    struct client cl = {.echo = a->echo,
+                        .verbose = a->verbose,
+                        .show_binary = a->show_binary,
+                        .ending = a->ending,
+                        .stats = a->stats};
     cl.opcode = a->binary ? TETHER_OP_BINARY : TETHER_OP_TEXT;
     cl.max_line = a->conn.max_message ? a->conn.max_message : CLI_DEFAULT_MAX_MESSAGE;
     tether_opts *opts = make_opts(a);
@@ -612,7 +686,11 @@ enum {
     OPT_CLOSE_REASON,
     OPT_PING_INTERVAL,
     OPT_PROXY,
-    OPT_PROXY_ENV
+    OPT_PROXY_ENV,
+    OPT_RECONNECT,
+    OPT_RECONNECT_DELAY,
+    OPT_RECONNECT_TRIES,
+    OPT_STATS
 };
 
 static const struct option long_opts[] = {
@@ -634,6 +712,10 @@ static const struct option long_opts[] = {
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from-env", no_argument, NULL, OPT_PROXY_ENV},
+    {"reconnect", no_argument, NULL, OPT_RECONNECT},
+    {"reconnect-delay", required_argument, NULL, OPT_RECONNECT_DELAY},
+    {"reconnect-tries", required_argument, NULL, OPT_RECONNECT_TRIES},
+    {"stats", no_argument, NULL, OPT_STATS},
     CLI_SHARED_LONG_OPTS,
     {NULL, 0, NULL, 0},
 };
@@ -713,11 +795,45 @@ static int take_ending_option(struct connect_args *a, int opt, const char *arg) 
     }
 }
 
+/* --reconnect, --reconnect-delay FIRST[,MAX], --reconnect-tries N. */
+static int take_retry_option(struct connect_args *a, int opt, const char *arg) {
+    struct retry *r = &a->retry;
+    r->on = 1;
+    if (opt == OPT_RECONNECT) return 0;
+    if (opt == OPT_RECONNECT_TRIES) {
+        uint64_t n;
+        if (cli_parse_uint("--reconnect-tries", arg, 0, 1000000, &n) != 0) return CLI_EXIT_USAGE;
+        r->tries = (unsigned)n;
+        return 0;
+    }
+    char first[64];
+    const char *comma = strchr(arg, ',');
+    size_t n = comma ? (size_t)(comma - arg) : strlen(arg);
+    if (n >= sizeof first) return cli_usage_error("connect", "--reconnect-delay '%s'", arg);
+    memcpy(first, arg, n);
+    first[n] = 0;
+    if (cli_parse_ms("--reconnect-delay", first, 0.001, 3600, &r->first_ms) != 0 ||
+        (comma && cli_parse_ms("--reconnect-delay", comma + 1, 0.001, 3600, &r->max_ms) != 0))
+        return CLI_EXIT_USAGE;
+    if (!comma) r->max_ms = r->first_ms * 30 > 30000 ? r->first_ms * 30 : 30000;
+    if (r->max_ms < r->first_ms)
+        return cli_usage_error("connect", "--reconnect-delay %s: the cap is below the first delay",
+                               arg);
+    return 0;
+}
+
 /* Handles one option; returns 0, -1 after --help, or an exit code. */
 static int take_option(struct connect_args *a, int opt, const char *arg) {
     switch (opt) {
     case OPT_SHOW_BINARY:
         return take_show_binary(a, arg);
+    case OPT_RECONNECT:
+    case OPT_RECONNECT_DELAY:
+    case OPT_RECONNECT_TRIES:
+        return take_retry_option(a, opt, arg);
+    case OPT_STATS:
+        a->stats = 1;
+        return 0;
     case OPT_WAIT:
     case OPT_CLOSE_CODE:
     case OPT_CLOSE_REASON:
@@ -791,6 +907,7 @@ int cli_connect(int argc, char **argv) {
         /* wscat waits 2 s for the answers to --execute; so do we, but stop
          * as soon as they are in */
         .ending = {.code = TETHER_CLOSE_NORMAL, .reason = "", .wait_ns = 2000000000u},
+        .retry = {.first_ms = 1000, .max_ms = 30000},
     };
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) rc = run_client(&a);

@@ -115,7 +115,7 @@ typedef struct tt_conn_class {
 typedef struct tt_conn_stats {
     uint64_t start_us, resolved_us, connected_us, proxy_us, tls_us, open_us;
     uint64_t ping_at_us, rtt_us, rtt_min_us, rtt_max_us, rtt_samples;
-    uint64_t wire_in, wire_out, msgs_in, msgs_out, payload_in, payload_out, reconnects;
+    uint64_t wire_in, wire_out, msgs_in, msgs_out, payload_in, payload_out, opens;
     int layers_timed;
 } tt_conn_stats;
 

@@ -227,7 +227,6 @@ static void tt_client_again(tether_conn *c) {
     c->ctx->now = tt_now_ms();
     int rc = tt_conn_reset(c);
     tt_stats_mark(c, TT_STATS_START);
-    c->stats.reconnects++;
     c->phase = TT_PH_RESOLVING;
     unsigned t = c->opts->connect_timeout;
     c->deadline = t ? c->ctx->now + t : 0;

@@ -24,6 +24,7 @@ void tt_stats_mark(tether_conn *c, tt_stats_point p) {
         break;
     case TT_STATS_OPEN:
         s->open_us = now;
+        s->opens++;
         break;
     }
 }
@@ -86,7 +87,7 @@ int tether_conn_stats(const tether_conn *c, tether_stats *out, size_t size) {
     t.messages_out = s->msgs_out;
     t.payload_in = s->payload_in;
     t.payload_out = s->payload_out;
-    t.reconnects = s->reconnects;
+    t.reconnects = s->opens > 1 ? s->opens - 1 : 0;
     memcpy(out, &t, size < sizeof t ? size : sizeof t);
     return 0;
 }

@@ -68,11 +68,11 @@ def missing(what):
 class Proc:
     """A long-running process whose stdout lines we read with timeouts."""
 
-    def __init__(self, argv, name, env=None):
+    def __init__(self, argv, name, env=None, stdin=subprocess.DEVNULL):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.p = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            self.argv, stdin=stdin, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.lines = queue.Queue()
         self.stdout_log = []

@@ -4,6 +4,7 @@ tinyproxy (HTTP CONNECT, with and without Basic credentials) and microsocks
 with `tether connect --proxy` / `--proxy-from-env` as the client. Each
 refusal's text is the proxy's own answer."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -168,6 +169,23 @@ def test_http_connect_tls(tether_server, tether_connect, tinyproxy, certs):
         assert "TLSv1.3" in r.stderr, r
     assert f"CONNECT localhost:{srv.port} HTTP/1.1" in proxy.text()
     assert "HTTP/2 stream" in r.stderr, r
+
+
+def test_stats_through_proxy(tether_server, tether_connect, tinyproxy, certs):
+    """--stats times each step of the opening: the proxy's CONNECT and TLS
+    are there, and the bytes on the wire exceed the payload."""
+    srv = tether_server("--cert", certs / "chain.pem", "--key", certs / "server.key")
+    proxy = tinyproxy()
+    r = echo_through(tether_connect, f"wss://localhost:{srv.port}/", "--proxy", proxy.url,
+                     "--ca", certs / "ca.pem", "--stats", "--ping-interval", "0.05")
+    assert_echoed(r)
+    steps = re.search(r"^stats: resolve ([\d.]+) ms, connect ([\d.]+) ms, proxy ([\d.]+) ms, "
+                      r"tls ([\d.]+) ms, handshake ([\d.]+) ms$", r.stderr, re.M)
+    assert steps, r
+    assert all(float(v) > 0 for v in steps.groups()[1:]), r
+    counts = re.search(r"^stats: sent 1 messages, 17 bytes \((\d+) on the wire\); received 1 "
+                       r"messages, 17 bytes \((\d+) on the wire\); reconnects 0$", r.stderr, re.M)
+    assert counts and int(counts.group(1)) > 17 + 200 and int(counts.group(2)) > 17 + 200, r
 
 
 def test_http_basic_auth(tether_server, tether_connect, tinyproxy):
