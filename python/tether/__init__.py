@@ -27,6 +27,7 @@ from .exceptions import (
     TLSConfigError, TLSError, TLSVerifyError, WebSocketException,
 )
 from .options import Deflate, TLSConfig
+from ._engine import ConnectionStats
 
 #: the version of this package and of the C library bundled in it
 __version__: str = ffi.string(lib.TETHER_VERSION_STRING).decode()
@@ -48,5 +49,5 @@ __all__ = [
     "WebSocketException", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
     "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
-    "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError",
+    "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError", "ConnectionStats",
 ]

@@ -296,10 +296,40 @@ def closed_exception(code: int, reason: str, clean: bool, error: int,
     return cls(code, reason, clean=clean, error=error, text=text)
 
 
+class ConnectionStats:
+    """A connection's figures (the C library's ``tether_stats``): the
+    opening's steps in microseconds (``resolve_us``, ``connect_us``,
+    ``proxy_us``, ``tls_us``, ``handshake_us``; 0 when a step did not
+    happen), ping round trips (``rtt_us``, ``rtt_min_us``, ``rtt_max_us``,
+    ``rtt_samples``), bytes on the wire (``wire_in``, ``wire_out``),
+    messages and their payload as the application sees them
+    (``messages_in``, ``messages_out``, ``payload_in``, ``payload_out``) and
+    ``reconnects``."""
+
+    FIELDS = ("resolve_us", "connect_us", "proxy_us", "tls_us", "handshake_us", "rtt_us",
+              "rtt_min_us", "rtt_max_us", "rtt_samples", "wire_in", "wire_out", "messages_in",
+              "messages_out", "payload_in", "payload_out", "reconnects")
+    __slots__ = FIELDS
+
+    def __init__(self, c: Any = None) -> None:
+        st = ffi.new("tether_stats *")
+        if c is not None and c != ffi.NULL:
+            lib.tether_conn_stats(c, st, ffi.sizeof("tether_stats"))
+        for name in self.FIELDS:
+            setattr(self, name, int(getattr(st, name)))
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __repr__(self) -> str:
+        return "ConnectionStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
 class CloseInfo:
     """What a CLOSED event said, read before the event is released."""
 
-    __slots__ = ("code", "reason", "clean", "error", "text", "os_error", "status", "headers")
+    __slots__ = ("code", "reason", "clean", "error", "text", "os_error", "status", "headers",
+                 "stats")
 
     def __init__(self, e) -> None:
         ev, c = e.ev, e.conn
@@ -311,6 +341,7 @@ class CloseInfo:
         self.error: int = lib.tether_event_error(ev)
         self.text: str | None = py_str(lib.tether_conn_error_text(c))
         self.os_error: int = lib.tether_conn_os_error(c)
+        self.stats = ConnectionStats(c)  # the last figures, kept after the end
         self.status = 0
         self.headers: dict[str, str] = {}
         if self.error == E_HS_STATUS:
@@ -379,6 +410,15 @@ class ConnectionInfo:
         """The HTTP/2 stream the WebSocket is on (RFC 8441), or 0 when it
         has a TCP connection of its own (HTTP/1.1)."""
         return self._http2_stream
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """The connection's figures now (after the end: the last ones):
+        the opening's steps, ping round trips, bytes and messages each way."""
+        c = getattr(self, "_c", None)
+        if c is not None:
+            return ConnectionStats(c)
+        return self._info.stats if self._info else ConnectionStats()
 
     @property
     def close_code(self) -> int | None:

@@ -27,9 +27,12 @@ import asyncio
 import collections
 import inspect
 import os
+import random
 import time
+import traceback
 from typing import (
-    Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Generator, Iterable, Optional, Union,
+    Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Generator, Iterable, Iterator, Optional,
+    Union,
 )
 
 from ._engine import (
@@ -39,13 +42,13 @@ from ._engine import (
 )
 from ._native import c_str, ffi, lib, py_str
 from .exceptions import (
-    ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidURI, OpenTimeout,
-    error_from_code,
+    ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidStatus, InvalidURI, OpenTimeout,
+    TLSError, error_from_code,
 )
 from .options import make_opts, split_tls
 
 __all__ = ["connect", "serve", "ClientConnection", "ServerConnection", "Server", "State",
-           "Request", "Response", "Headers", "HTTPConnection"]
+           "Request", "Response", "Headers", "HTTPConnection", "process_exception", "backoff"]
 
 Data = Union[str, bytes]
 
@@ -486,12 +489,26 @@ class connect:
 
     Failures: InvalidURI, ConnectionFailed (refused, DNS), OpenTimeout,
     InvalidStatus (HTTP status instead of 101), InvalidHandshake,
-    NegotiationError, TLSError / TLSVerifyError / TLSConfigError."""
+    NegotiationError, TLSError / TLSVerifyError / TLSConfigError.
 
-    def __init__(self, uri: str, **kwargs: Any) -> None:
+    ``async for ws in connect(uri):`` reconnects as websockets does: each
+    turn gets a new connection, closed when the turn ends; a failure to
+    open that ``process_exception(exc)`` deems transient (it returns None:
+    by default OSError and so ConnectionFailed, timeouts, TLS failures and
+    HTTP 500, 502, 503, 504) waits the next of ``reconnect_delays()``
+    (:func:`backoff`) and tries again; any other is raised. A connection
+    lost inside the loop's body raises ConnectionClosed there: catch it
+    and ``continue`` to reconnect."""
+
+    def __init__(self, uri: str, *,
+                 process_exception: Callable[[Exception], Exception | None] | None = None,
+                 reconnect_delays: Callable[[], Iterator[float]] | None = None,
+                 **kwargs: Any) -> None:
         if not isinstance(uri, str):
             raise TypeError("uri must be a str")
         self.uri = uri
+        self.process_exception = process_exception or globals()["process_exception"]
+        self.reconnect_delays = reconnect_delays or backoff
         self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
         self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
         split_tls(kwargs)
@@ -538,6 +555,68 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self.connection is not None:
             await self.connection.close()
+
+    async def __aiter__(self) -> AsyncIterator[ClientConnection]:
+        delays: Iterator[float] | None = None
+        while True:
+            try:
+                async with self as connection:
+                    yield connection
+            except Exception as exc:
+                # websockets' contract: process_exception returns None for a
+                # transient error, else the exception to raise (raising is
+                # taken as returning it)
+                try:
+                    new_exc = self.process_exception(exc)
+                except Exception as raised:
+                    new_exc = raised
+                if new_exc is exc:
+                    raise
+                if new_exc is not None:
+                    raise new_exc from exc
+                if delays is None:
+                    delays = self.reconnect_delays()
+                delay = next(delays)
+                logger.info("connect failed; reconnecting in %.1f seconds: %s", delay,
+                            traceback.format_exception_only(type(exc), exc)[0].strip())
+                await asyncio.sleep(delay)
+            else:
+                delays = None  # it opened: the next failure starts the backoff again
+
+
+def process_exception(exc: Exception) -> Exception | None:
+    """Whether ``async for ws in connect(uri)`` tries again after exc, as
+    websockets decides it: None (retry) for network errors (OSError, and so
+    ConnectionFailed and NameResolutionError; TimeoutError, and so
+    OpenTimeout; a TLS failure, which websockets sees as an ssl.SSLError,
+    an OSError) and for HTTP 500, 502, 503 and 504; exc (raise it) for
+    anything else: other statuses, a proxy's refusal, a failed negotiation."""
+    if isinstance(exc, (OSError, TimeoutError, TLSError)):
+        return None
+    if isinstance(exc, InvalidStatus) and exc.status in (500, 502, 503, 504):
+        return None
+    return exc
+
+
+def backoff(initial_delay: float | None = None, min_delay: float | None = None,
+            max_delay: float | None = None, factor: float | None = None) -> Iterator[float]:
+    """The delays between reconnection attempts, as websockets makes them:
+    first a random one up to initial_delay (RFC 6455 7.2.3), then min_delay
+    growing by factor up to max_delay. The defaults are websockets' (5, 3.1,
+    90 s, 1.618), read from its WEBSOCKETS_BACKOFF_INITIAL_DELAY,
+    _MIN_DELAY, _MAX_DELAY and _FACTOR environment variables when set."""
+    def env(name: str, default: float) -> float:
+        return float(os.environ.get(f"WEBSOCKETS_BACKOFF_{name}", default))
+    initial = env("INITIAL_DELAY", 5.0) if initial_delay is None else initial_delay
+    delay = env("MIN_DELAY", 3.1) if min_delay is None else min_delay
+    top = env("MAX_DELAY", 90.0) if max_delay is None else max_delay
+    grow = env("FACTOR", 1.618) if factor is None else factor
+    yield random.random() * initial
+    while delay < top:
+        yield delay
+        delay *= grow
+    while True:
+        yield top
 
 
 # ---- servers ----------------------------------------------------------------
