@@ -174,9 +174,30 @@ static void tt_client_cleanup(tether_conn *c) {
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
 
+/* Starts over on a new connection, as tether_connect() did the first time
+ * (the name resolved again, the connect timeout anew); http1_only: no
+ * HTTP/2 offered this time. 0, or an error (c is then to be lost). */
+static int tt_client_start_over(tether_conn *c, int http1_only) {
+    free(c->proxy_url);
+    free(c->target_addr);
+    free(c->dial_host);
+    c->proxy_url = c->target_addr = c->dial_host = NULL;
+    c->ctx->now = tt_now_ms();
+    int rc = tt_conn_reset(c); /* closes nothing: the socket is already closed */
+    c->h2_fallback = http1_only;
+    tt_stats_mark(c, TT_STATS_START);
+    c->phase = TT_PH_RESOLVING;
+    unsigned t = c->opts->connect_timeout;
+    c->deadline = t ? c->ctx->now + t : 0;
+    if (!rc) rc = tt_client_hs_setup(c);
+    if (!rc) rc = tt_client_start(c);
+    if (!rc) tt_conn_arm_timer(c);
+    return rc;
+}
+
 /* The server took h2 but announced no extended CONNECT, so the WebSocket
  * cannot go over HTTP/2: once, start over on a new connection offering
- * only HTTP/1.1, from the first address, the connect timeout anew. */
+ * only HTTP/1.1. */
 static int tt_client_over_http1(tether_conn *c, int err) {
     (void)err;
     if (c->phase != TT_PH_HS_CLIENT || c->h2_fallback ||
@@ -184,23 +205,10 @@ static int tt_client_over_http1(tether_conn *c, int err) {
         return 0;
     tt_log(TETHER_LOG_INFO, "conn %llu: %s: again over HTTP/1.1", (unsigned long long)c->id,
            tt_wire_error_text(c));
-    c->h2_fallback = 1;
     tt_loop_del(c->ctx->loop, &c->io);
     close(c->io.fd);
     c->io.fd = -1;
-    tt_stack_free(&c->stack);
-    memset(&c->stack, 0, sizeof c->stack);
-    tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
-    tether_client_hs_free(c->chs);
-    c->chs = NULL;
-    tether_pmd_free(c->pmd);
-    c->pmd = NULL;
-    char why[160];
-    if (tt_client_hs_setup(c) || tt_client_layers(c) || tt_client_connect(c, why, sizeof why))
-        return 0;
-    c->deadline = c->opts->connect_timeout ? c->ctx->now + c->opts->connect_timeout : 0;
-    tt_conn_arm_timer(c);
-    return 1;
+    return tt_client_start_over(c, 1) == 0;
 }
 
 /* ---- reconnecting (the policy: retry.c) ---------------------------------- */
@@ -214,29 +222,6 @@ static int tt_client_retry_delay(tether_conn *c, const tether_event *ev) {
     if (!c->retry_seed) c->retry_seed = (uint32_t)(tt_now_ms() * 2654435761u ^ c->id);
     c->retry_wait = tt_retry_delay(c->opts, c->retries, &c->retry_seed);
     return (int)c->retry_wait;
-}
-
-/* Connects again, as tether_connect() did the first time. */
-static void tt_client_again(tether_conn *c) {
-    tt_log(TETHER_LOG_INFO, "conn %llu: connecting again (attempt %u)", (unsigned long long)c->id,
-           c->retries);
-    free(c->proxy_url);
-    free(c->target_addr);
-    free(c->dial_host);
-    c->proxy_url = c->target_addr = c->dial_host = NULL;
-    c->ctx->now = tt_now_ms();
-    int rc = tt_conn_reset(c);
-    tt_stats_mark(c, TT_STATS_START);
-    c->phase = TT_PH_RESOLVING;
-    unsigned t = c->opts->connect_timeout;
-    c->deadline = t ? c->ctx->now + t : 0;
-    if (!rc) rc = tt_client_hs_setup(c);
-    if (!rc) rc = tt_client_start(c);
-    if (rc) {
-        tt_conn_lost(c, rc, NULL);
-        return;
-    }
-    tt_conn_arm_timer(c);
 }
 
 /* The socket of a connection that said RETRY is closed: wait the delay,
@@ -254,7 +239,11 @@ static void tt_client_retry(tether_conn *c) {
         tt_conn_arm_timer(c);
         return;
     }
-    if (!c->held) tt_client_again(c);
+    if (c->held) return;
+    tt_log(TETHER_LOG_INFO, "conn %llu: connecting again (attempt %u)", (unsigned long long)c->id,
+           c->retries);
+    int rc = tt_client_start_over(c, 0);
+    if (rc) tt_conn_lost(c, rc, NULL);
 }
 
 static const tt_conn_class tt_client_class = {
