@@ -433,9 +433,9 @@ static void test_stats(void **state) {
     assert_int_equal(cs.payload_in, sizeof big);
     assert_int_equal(ss.messages_in, 1);
     assert_int_equal(ss.payload_out, sizeof big);
-    assert_true(cs.wire_out < 2000); /* 20000 'a' deflate to little */
-    assert_true(cs.wire_out > 200);  /* the request and the frames */
-    assert_true(cs.wire_in > 129);   /* the 101 and the frames */
+    assert_true(cs.wire_out < 2000);           /* 20000 'a' deflate to little */
+    assert_true(cs.wire_out > 200);            /* the request and the frames */
+    assert_true(cs.wire_in > 129);             /* the 101 and the frames */
     assert_int_equal(cs.wire_out, ss.wire_in); /* one TCP stream, counted on both ends */
     assert_int_equal(cs.rtt_samples, 1);
     assert_true(cs.rtt_us > 0 && cs.rtt_min_us == cs.rtt_us && cs.rtt_max_us == cs.rtt_us);
