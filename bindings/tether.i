@@ -16,7 +16,9 @@
  *                     tether_listen() adds errno after the listener (the
  *                     OS's reason when it failed, else 0);
  *   the log callback  tether_set_log_callback(CODE_REF) through a C
- *                     trampoline that calls the code ref with call_sv.
+ *                     trampoline that calls the code ref with call_sv;
+ *   a delay table     tether_opts_set_retry_steps(opts, [ms, ...], jitter,
+ *                     max_tries): an array reference.
  *
  * So, in Perl:
  *   my ($rc, $conn) = Tether::Raw::tether_connect($ctx, $url, $opts);
@@ -268,6 +270,24 @@
     argvi++;
 }
 
+/* A table of retry delays (tether_opts_set_retry_steps): an array ref of
+ * milliseconds. */
+%typemap(in) (const unsigned *steps_ms, size_t n) (SV *tab = NULL) {
+    AV *av;
+    SSize_t i, count;
+    if (!SvROK($input) || SvTYPE(SvRV($input)) != SVt_PVAV)
+        croak("tether_opts_set_retry_steps: an array reference of milliseconds is expected");
+    av = (AV *)SvRV($input);
+    count = av_top_index(av) + 1;
+    tab = sv_2mortal(newSV(count > 0 ? (STRLEN)count * sizeof(unsigned) : 1));
+    for (i = 0; i < count; i++) {
+        SV **e = av_fetch(av, i, 0);
+        ((unsigned *)SvPVX(tab))[i] = e && SvOK(*e) ? (unsigned)SvUV(*e) : 0;
+    }
+    $1 = (unsigned *)SvPVX(tab);
+    $2 = (size_t)count;
+}
+
 /* ---- The log callback: a Perl code ref through a C trampoline ----------- */
 
 %{
@@ -331,11 +351,40 @@ static void tether_pl_log_trampoline(int level, const char *line, void *user)
 /* ---- Helpers for the Perl modules (not part of the C API) --------------- */
 
 %{
+#include <stddef.h>
+
 static SV *tether_pl_conn_sv(pTHX_ tether_conn *c)
 {
     SV *sv = newSV(0);
     SWIG_MakePtr(sv, (void *)c, SWIGTYPE_p_tether_conn, 0);
     return sv;
+}
+
+/* tether_conn_stats() as a hash of the struct's field names (a new
+ * reference), or undef when the library refuses. */
+static SV *tether_pl_stats_sv(pTHX_ const tether_conn *c)
+{
+#define TETHER_PL_STAT(f) { #f, offsetof(tether_stats, f) }
+    static const struct { const char *name; size_t off; } fields[] = {
+        TETHER_PL_STAT(resolve_us), TETHER_PL_STAT(connect_us), TETHER_PL_STAT(proxy_us),
+        TETHER_PL_STAT(tls_us), TETHER_PL_STAT(handshake_us), TETHER_PL_STAT(rtt_us),
+        TETHER_PL_STAT(rtt_min_us), TETHER_PL_STAT(rtt_max_us), TETHER_PL_STAT(rtt_samples),
+        TETHER_PL_STAT(wire_in), TETHER_PL_STAT(wire_out), TETHER_PL_STAT(messages_in),
+        TETHER_PL_STAT(messages_out), TETHER_PL_STAT(payload_in), TETHER_PL_STAT(payload_out),
+        TETHER_PL_STAT(reconnects),
+    };
+#undef TETHER_PL_STAT
+    tether_stats st;
+    HV *hv;
+    if (!c || tether_conn_stats(c, &st, sizeof st) != 0)
+        return newSV(0);
+    hv = newHV();
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st + fields[i].off, sizeof v);
+        (void)hv_store(hv, fields[i].name, (I32)strlen(fields[i].name), newSVuv((UV)v), 0);
+    }
+    return newRV_noinc((SV *)hv);
 }
 
 /* One event as a Perl array: [type, conn id, ...]. The event is released
@@ -345,7 +394,10 @@ static SV *tether_pl_conn_sv(pTHX_ tether_conn *c)
  * last: its connection stays valid until Perl releases it, so that events
  * for that connection earlier in the same batch can still use it.
  * CLOSED is [type, id, code, reason, clean, error, error text, HTTP status,
- * OS errno (0: none), held event]. */
+ * OS errno (0: none), statistics (a hash ref, the connection's last
+ * figures), held event]. RETRY carries what CLOSED would have said, then the
+ * delay (ms) and the attempt number: [type, id, code, reason, clean, error,
+ * error text, HTTP status, OS errno, delay, attempt]. */
 static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
 {
     AV *av = newAV();
@@ -356,7 +408,7 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
     SV *sv;
     int release = 1;
 
-    av_extend(av, 9);
+    av_extend(av, 10);
     av_push(av, newSViv(type));
     av_push(av, newSVuv(c ? (UV)tether_conn_id(c) : 0));
     switch (type) {
@@ -385,7 +437,8 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
         data = tether_event_data(ev, &len);
         av_push(av, newSVpvn((const char *)data, len));
         break;
-    case TETHER_EV_CLOSED: {
+    case TETHER_EV_CLOSED:
+    case TETHER_EV_RETRY: {
         const char *reason = tether_event_close_reason(ev, &len);
         const char *text = tether_conn_error_text(c);
         av_push(av, newSViv(tether_event_close_code(ev)));
@@ -398,6 +451,12 @@ static SV *tether_pl_event_av(pTHX_ tether_event *ev, int hold_closed)
         av_push(av, text ? newSVpv(text, 0) : newSV(0));
         av_push(av, newSViv(tether_conn_http_status(c)));
         av_push(av, newSViv(tether_conn_os_error(c)));
+        if (type == TETHER_EV_RETRY) {
+            av_push(av, newSViv(tether_event_retry_delay(ev)));
+            av_push(av, newSViv(tether_event_retry_attempt(ev)));
+            break;
+        }
+        av_push(av, tether_pl_stats_sv(aTHX_ c));
         if (hold_closed) {
             sv = newSV(0);
             SWIG_MakePtr(sv, (void *)ev, SWIGTYPE_p_tether_event, 0);
@@ -434,6 +493,14 @@ SV *tether_pl_conn_headers(tether_conn *c)
         av_push(all, newRV_noinc((SV *)pair));
     }
     return sv_2mortal(newRV_noinc((SV *)all));
+}
+
+/* tether_conn_stats() as a hash ref keyed by the struct's field names
+ * (resolve_us ... reconnects), or undef on error. */
+SV *tether_pl_conn_stats(tether_conn *c)
+{
+    dTHX;
+    return sv_2mortal(tether_pl_stats_sv(aTHX_ c));
 }
 
 /* Waits up to timeout_ms for one event: an array ref as above, or undef on
@@ -597,6 +664,9 @@ string;
 
 =item * C<tether_parser_next($p, $buf)> unmasks in place, as in C: C<$buf>
 must be a writable scalar, and it returns C<($event, $consumed, $data)>;
+
+=item * C<tether_opts_set_retry_steps($opts, [50, 100, 2000], $jitter, $max_tries)>
+takes the table of delays (milliseconds) as an array reference;
 
 =item * C<tether_set_log_callback(sub { my ($level, $line) = @_; ... })>
 takes a code ref (or undef), called through a C trampoline.

@@ -9,13 +9,13 @@ use Tether::X ();
 
 # Event types, from the header.
 our ($EV_WAKE, $EV_REQUEST, $EV_OPEN, $EV_MESSAGE, $EV_FRAGMENT, $EV_PING, $EV_PONG,
-    $EV_DRAIN, $EV_CLOSED, $EV_HTTP);
+    $EV_DRAIN, $EV_CLOSED, $EV_HTTP, $EV_RETRY);
 {
     no strict 'refs';
     ($EV_WAKE, $EV_REQUEST, $EV_OPEN, $EV_MESSAGE, $EV_FRAGMENT, $EV_PING, $EV_PONG, $EV_DRAIN,
-        $EV_CLOSED, $EV_HTTP)
+        $EV_CLOSED, $EV_HTTP, $EV_RETRY)
       = map { ${"Tether::Raw::TETHER_EV_$_"} }
-      qw(WAKE REQUEST OPEN MESSAGE FRAGMENT PING PONG DRAIN CLOSED HTTP);
+      qw(WAKE REQUEST OPEN MESSAGE FRAGMENT PING PONG DRAIN CLOSED HTTP RETRY);
 }
 
 # One shared context for the clients of each loop; servers get their own.
@@ -63,7 +63,8 @@ sub ctx     { $_[0]{ctx} }
 sub adapter { $_[0]{adapter} }
 
 # Registers the Perl object that receives a connection's events (a
-# Tether::Courier); it is held until the connection's CLOSED event.
+# Tether::Courier); it is held until the connection's CLOSED event (a RETRY
+# keeps it: the same connection opens again).
 sub add_conn {
     my ($self, $id, $courier) = @_;
     $self->{conns}{$id} = $courier;
@@ -79,7 +80,7 @@ sub service {
     # CLOSED events come held, so that a connection stays valid for the
     # events before its end in this batch; they are released at the end,
     # whatever happens.
-    my @held = map { $_->[0] == $EV_CLOSED ? $_->[9] : () } @$events;
+    my @held = map { $_->[0] == $EV_CLOSED ? $_->[10] : () } @$events;
     my $guard = @held ? Tether::Context::Release->new(\@held) : undef;
     for my $ev (@$events) {
         my ($type, $id) = @$ev;
@@ -92,8 +93,9 @@ sub service {
         elsif ($type == $EV_OPEN)    { $c->_open }
         elsif ($type == $EV_CLOSED) {
             delete $self->{conns}{$id};
-            $c->_closed(@$ev[ 2 .. 8 ]);
+            $c->_closed(@$ev[ 2 .. 9 ]);
         }
+        elsif ($type == $EV_RETRY) { $c->_retry(@$ev[ 2 .. 10 ]) }
         elsif ($type == $EV_PING)  { $c->_ping($ev->[2]) }
         elsif ($type == $EV_PONG)  { $c->_pong($ev->[2]) }
         elsif ($type == $EV_DRAIN) { $c->_drain }
@@ -192,7 +194,9 @@ Tether::Context - a tether context driven by a Perl event loop
 Internal. Owns one C<tether_ctx> in poll mode, watches its descriptor
 with the loop's adapter (L<Tether::Loop>), keeps a timer at
 C<tether_ctx_timeout()>, and on either calls C<tether_ctx_service(ctx, 0)>
-and hands each event to the L<Tether::Courier> of its connection. The
+and hands each event to the L<Tether::Courier> of its connection (a
+RETRY, from a client with C<reconnect>, to the same courier as the OPEN
+that follows it). The
 clients of one loop share one context; each L<Tether::Server> has its own.
 
 It warns when destroyed at global destruction (see

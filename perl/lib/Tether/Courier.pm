@@ -25,6 +25,9 @@ sub _new {
         role    => $a{role},
         state   => 'connecting',
         on_open => $a{on_open},
+        on_reconnect => $a{on_reconnect},
+        on_retry     => $a{on_retry},
+        opened  => 0,
         text    => [],
         binary  => [],
     }, $class;
@@ -40,16 +43,34 @@ sub _call {
 
 # ---- What the context calls -------------------------------------------
 
+# The first OPEN calls on_ready (on_connection on a server); an OPEN after
+# a RETRY (a client with reconnect) calls on_reconnect, with the same
+# courier and the listeners it already has.
 sub _open {
     my ($self) = @_;
     $self->{state} = 'open';
-    my $cb = delete $self->{on_open} or return;
+    my ($what, $cb) = $self->{opened}++
+      ? ('on_reconnect', $self->{on_reconnect})
+      : ('on_ready', delete $self->{on_open});
+    return unless $cb;
     my $ok = eval { $cb->($self); 1 };
     return if $ok;
     my $err = $@;
-    warn "Tether: the on_ready callback died: $err";
+    warn "Tether: the $what callback died: $err";
     $self->close($Tether::Raw::TETHER_CLOSE_INTERNAL_ERROR, 'application error')
       if $self->{state} eq 'open';
+}
+
+# A client with reconnect lost its connection (or could not make it) and
+# connects again after $delay_ms: on_retry hears why.
+sub _retry {
+    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error, $delay_ms,
+        $attempt) = @_;
+    $self->{state} = 'connecting';
+    my $cb = $self->{on_retry} or return;
+    my $err =
+      Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status, $os_error);
+    $self->_call('on_retry', $cb, $err, $delay_ms / 1000, $attempt, $self);
 }
 
 sub _message {
@@ -82,12 +103,13 @@ sub _drain {
 }
 
 sub _closed {
-    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error) = @_;
+    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error, $stats) = @_;
     $self->{state}  = 'closed';
     $self->{conn}   = undef;
     $self->{status} = [ $code, $reason ];
+    $self->{stats}  = $stats;    # the last figures, for stats() after the end
     # What the user set up can refer to this object: let it go now.
-    delete @$self{qw(text binary ping pong drain on_open)};
+    delete @$self{qw(text binary ping pong drain on_open on_reconnect on_retry)};
     my $err =
       Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status, $os_error);
     $self->{result} = $err ? [ 0, $err ] : [ 1, [ $code, $reason ] ];
@@ -116,7 +138,7 @@ sub ping {
     my ($self, $payload) = @_;
     $payload //= '';
     my $rc = Tether::Raw::tether_conn_ping($self->_conn, $payload);
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    return Tether::Endpoint::_not_sent($self) if $rc == $Tether::Raw::TETHER_E_STATE;
     Tether::X::throw_code($rc) if $rc < 0;
     $self->{context}->arm;
     return 1;
@@ -212,7 +234,10 @@ Tether::Courier - one WebSocket connection, as a client or server sees it
 A courier ferries messages between your code and the peer, as in
 L<Net::Libwebsockets>. L<Tether::Client> gives one to C<on_ready> when the
 connection opens, and L<Tether::Server> gives one to C<on_connection> for
-each client: the same class on both sides.
+each client: the same class on both sides. A client's courier outlives
+its connection with C<reconnect> (L<Tether::Client/RECONNECTING>): the
+same object, with its listeners, carries the next connection, and
+C<on_reconnect> is called with it.
 
 Text is Perl characters (encoded to and decoded from UTF-8 for you); binary
 is bytes. Messages arrive whole (up to C<max_message>, 16 MiB by default).
@@ -225,7 +250,9 @@ Queue a message and return 1; never block. While the connection is
 closing (the closing handshake has begun, from either side) nothing can be
 sent any more: the message is dropped and they return 0, so that a
 listener answering a message that raced with the peer's close does not
-fail. Once the connection is closed they throw L<Tether::X::NotOpen>. They
+fail. Once the connection is closed, and while a client with C<reconnect>
+waits to connect again (state C<connecting>, between C<on_retry> and
+C<on_reconnect>), they throw L<Tether::X::NotOpen>. They
 throw L<Tether::X::Backpressure> when the send queue is at its limit (see
 C<send_limit> and C<on_drain>), and L<Tether::X::Usage> for a binary string
 holding characters above 255.
@@ -238,22 +265,68 @@ warning. A listener that dies is reported with C<warn>.
 
 =head2 ping( [$payload] ), on_ping( sub ($payload) ), on_pong( sub ($payload) )
 
-Send a ping (at most 125 bytes; returns 0, as sends do, while closing);
-pongs arrive through C<on_pong>. Pings
+Send a ping (at most 125 bytes; returns 0, as sends do, while closing,
+and throws L<Tether::X::NotOpen> while reconnecting); pongs arrive through
+C<on_pong>, and its round trip is in C<stats>. Pings
 from the peer are answered by the library and reported to C<on_ping>.
 
 =head2 close( [$code [, $reason]] )
 
 Start the closing handshake (default 1000, no reason). The promise settles
 when the peer answers, or after the close timeout. Calling it again does
-nothing.
+nothing. A client with C<reconnect> that waits to connect again ends
+there and then, and is never retried: the promise rejects with
+L<Tether::X::ConnectionLost> (close code 1006).
 
 =head2 done
 
 The promise of the connection's end (for a client, the one
 L<Tether::Client/connect> returned): it resolves with C<[code, reason]>
 when the closing handshake completes with 1000 or 1005 (no code), and
-rejects with a L<Tether::X> object otherwise.
+rejects with a L<Tether::X> object otherwise. With C<reconnect>, only at
+the end of the last connection, never at a retry.
+
+=head2 stats
+
+The connection's figures, from the C library's C<tether_conn_stats()>: a
+new hash reference each call, with the C struct's field names. Durations
+of the latest opening, in microseconds (0 for a step that did not happen:
+a server resolves and connects nothing, a cleartext connection has no
+TLS):
+
+=over
+
+=item C<resolve_us>, C<connect_us>, C<proxy_us> - a client's name
+resolution, TCP connect (every address tried) and proxy handshake;
+
+=item C<tls_us>, C<handshake_us> - the TLS handshake and the WebSocket
+one (request to 101);
+
+=item C<rtt_us>, C<rtt_min_us>, C<rtt_max_us>, C<rtt_samples> - round
+trips of our pings (C<ping>, or the C<ping_interval> keepalive) to their
+pongs, in microseconds: the last, least and most, and how many;
+
+=item C<wire_in>, C<wire_out> - bytes on the wire each way (frames after
+compression, with the handshake, TLS and the proxy's bytes);
+
+=item C<messages_in>, C<messages_out>, C<payload_in>, C<payload_out> -
+whole messages each way and their payload bytes as the application sees
+them (text as UTF-8, before compression and after decompression);
+
+=item C<reconnects> - a client with C<reconnect>: the connection attempts
+made again (each retry's attempt, successful or not).
+
+=back
+
+Counters run from the start, across reconnections. Once the connection
+is closed it returns the last figures, taken at the end.
+
+    $courier->on_pong(sub {
+        my $s = $courier->stats;
+        printf "rtt %.1f ms, %d messages in, %d bytes on the wire\n",
+            $s->{rtt_us} / 1000, $s->{messages_in}, $s->{wire_in};
+    });
+    $courier->ping;
 
 =head2 on_drain( sub ($courier) {...} ), buffered, pause, resume
 
@@ -264,7 +337,8 @@ reading from the peer and C<resume> starts again.
 =head2 Accessors
 
 C<id>, C<role> (C<client> or C<server>), C<state> (C<connecting>, C<open>,
-C<closing>, C<closed>), C<is_open>, C<protocol> (the chosen sub-protocol),
+C<closing>, C<closed>; C<connecting> again while a client with
+C<reconnect> waits to connect again), C<is_open>, C<protocol> (the chosen sub-protocol),
 C<extensions> (the negotiated Sec-WebSocket-Extensions, e.g.
 C<permessage-deflate>), C<header($name)> (a server: the request's header;
 a client: the response's), C<path>, C<query>, C<peer> (server side),
@@ -277,7 +351,8 @@ once the connection is closed.
 
 A courier that is destroyed at global destruction warns: it was still
 referenced when the program ended (see L<Tether/MEMORY LEAK DETECTION>).
-Closures given to C<on_*> may refer to the courier: Tether drops them when
-the connection closes, so that no cycle is left.
+Closures given to C<on_*> (and C<on_retry>, C<on_reconnect>) may refer to
+the courier: Tether drops them when the connection closes, so that no
+cycle is left.
 
 =cut

@@ -22,22 +22,39 @@ sub _conn {
 
 # Sends return 1 when the message is queued, and 0 when the connection is
 # closing (the closing handshake has begun, from either side): the message
-# is dropped, as nothing more can be sent. Once the connection is closed
-# they throw Tether::X::NotOpen.
+# is dropped, as nothing more can be sent. Once the connection is closed,
+# and while a client with reconnect waits to connect again, they throw
+# Tether::X::NotOpen.
 sub send_text {
     my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_TEXT, $_[1]);
     return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    return _not_sent($_[0]) if $rc == $Tether::Raw::TETHER_E_STATE;
     Tether::X::throw_code($rc);
 }
 
 sub send_binary {
     my $rc = Tether::Raw::tether_pl_send($_[0]{conn} // $_[0]->_conn, $OP_BINARY, $_[1]);
     return 1 if $rc == 0;
-    return 0 if $rc == $Tether::Raw::TETHER_E_STATE;
+    return _not_sent($_[0]) if $rc == $Tether::Raw::TETHER_E_STATE;
     Tether::X::throw_code($rc, message => 'a binary message is bytes: characters above 255 found')
       if $rc == $Tether::Raw::TETHER_E_INVAL;
     Tether::X::throw_code($rc);
+}
+
+# The library refused a send (TETHER_E_STATE): 0 while closing, a throw
+# while (re)connecting.
+sub _not_sent {
+    my ($self) = @_;
+    Tether::X::NotOpen->throw('the connection is not open (it is connecting again)')
+      if $self->{state} eq 'connecting';
+    return 0;
+}
+
+# The connection's figures (tether_conn_stats): a hash ref with the C
+# struct's field names; after the end, the last ones.
+sub stats {
+    my ($self) = @_;
+    return $self->{conn} ? Tether::Raw::tether_pl_conn_stats($self->{conn}) : $self->{stats};
 }
 
 sub id         { $_[0]{id} }
@@ -100,6 +117,7 @@ the sends (C<send_text>, C<send_binary>: 1 when queued, 0 while closing, a
 L<Tether::X::NotOpen> once closed) and the accessors (C<id>, C<role>,
 C<state>, C<is_open>, C<status>, C<protocol>, C<extensions>, C<path>,
 C<query>, C<peer>, C<http_status>, C<tls_version>, C<tls_cipher>,
-C<http2_stream> (0 on HTTP/1.1), C<header($name)>, C<headers>). See L<Tether::Courier> for each.
+C<http2_stream> (0 on HTTP/1.1), C<header($name)>, C<headers>) and
+C<stats> (the connection's figures). See L<Tether::Courier> for each.
 
 =cut

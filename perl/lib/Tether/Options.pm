@@ -3,6 +3,7 @@ package Tether::Options;
 use strict;
 use warnings;
 
+use Scalar::Util ();
 use Tether::Raw ();
 use Tether::X ();
 
@@ -23,13 +24,21 @@ my %SIZE = (
     max_header_bytes => \&Tether::Raw::tether_opts_set_max_header_bytes,
     max_headers      => \&Tether::Raw::tether_opts_set_max_headers,
 );
-my %OTHER = map { $_ => 1 } qw(headers subprotocols tls compression origin reuseport http2 proxy);
+my %OTHER = map { $_ => 1 }
+  qw(headers subprotocols tls compression origin reuseport http2 proxy reconnect);
 
 sub names { (keys %TIMEOUT, keys %SIZE, keys %OTHER) }
 
 my %TLS_KEYS = map { $_ => 1 }
   qw(ca_file ca_dir cert_file key_file server_name flags verify_client sni);
 my %PMD_KEYS = map { $_ => 1 } qw(no_context_takeover window_bits level mem_level threshold);
+my %RECONNECT_KEYS = map { $_ => 1 } qw(delay max_delay jitter max_tries steps);
+
+# reconnect => 1: in the shape of Python websockets' connect(), a first
+# delay of a few seconds, doubled at each attempt up to a minute, up to 20%
+# more at random (so that clients a server dropped together do not all come
+# back together), and no limit on the attempts.
+our %RECONNECT_DEFAULTS = (delay => 2, max_delay => 60, jitter => 20, max_tries => 0);
 
 sub _check {
     my ($rc, $what) = @_;
@@ -86,6 +95,7 @@ sub _fill {
         _check($set->($o, $args->{http2} ? 1 : 0), 'http2');
     }
     _proxy($o, $args->{proxy}, $role) if defined $args->{proxy};
+    _reconnect($o, $args->{reconnect}, $role) if $args->{reconnect};
     _tls($o, $args->{tls}, $role) if $args->{tls};
     _compression($o, $args->{compression}) if $args->{compression};
     return;
@@ -105,6 +115,58 @@ sub _proxy {
       if $rc == $Tether::Raw::TETHER_E_UNSUPPORTED;
     Tether::X::Usage->throw("proxy '$p': not a proxy URL") if $rc < 0;
     return;
+}
+
+# reconnect => 1, { delay => s, max_delay => s, jitter => %, max_tries => n }
+# or [ s, s, ... ] (a table of delays; also { steps => [...], ... }).
+sub _reconnect {
+    my ($o, $r, $role) = @_;
+    Tether::X::Usage->throw('reconnect is a client option') if ($role // '') ne 'client';
+    my %r = ref $r eq 'HASH' ? %$r : ref $r eq 'ARRAY' ? (steps => $r) : ();
+    Tether::X::Usage->throw(
+        'reconnect => 1, { delay => ..., max_delay => ..., jitter => ..., max_tries => ... } '
+          . 'or [ delay, delay, ... ]')
+      if ref $r && ref $r ne 'HASH' && ref $r ne 'ARRAY';
+    for (sort keys %r) {
+        Tether::X::Usage->throw("unknown reconnect option '$_'") unless $RECONNECT_KEYS{$_};
+    }
+    my $jitter = $r{jitter} // ($r{steps} ? 0 : $RECONNECT_DEFAULTS{jitter});
+    my $tries  = $r{max_tries} // $RECONNECT_DEFAULTS{max_tries};
+    Tether::X::Usage->throw('reconnect jitter is a percentage, 0 to 100')
+      unless _whole($jitter) && $jitter <= 100;
+    Tether::X::Usage->throw('reconnect max_tries is a whole number (0: no limit)')
+      unless _whole($tries);
+    if (my $steps = $r{steps}) {
+        Tether::X::Usage->throw('reconnect: steps, or delay and max_delay, not both')
+          if defined $r{delay} || defined $r{max_delay};
+        Tether::X::Usage->throw('reconnect steps => [ seconds, ... ] needs at least one delay')
+          unless ref $steps eq 'ARRAY' && @$steps;
+        my @ms = map { _ms($_, 'reconnect steps', 0) } @$steps;
+        _check(Tether::Raw::tether_opts_set_retry_steps($o, \@ms, $jitter, $tries),
+            'reconnect steps');
+        return;
+    }
+    my $first = _ms($r{delay} // $RECONNECT_DEFAULTS{delay}, 'reconnect delay', 1);
+    my $max   = $r{max_delay} // ($RECONNECT_DEFAULTS{max_delay} < $first / 1000
+        ? $first / 1000 : $RECONNECT_DEFAULTS{max_delay});
+    $max = _ms($max, 'reconnect max_delay', 1);
+    Tether::X::Usage->throw('reconnect max_delay is shorter than delay') if $max < $first;
+    _check(Tether::Raw::tether_opts_set_retry_backoff($o, $first, $max, $jitter, $tries),
+        'reconnect');
+    return;
+}
+
+sub _whole { defined $_[0] && $_[0] =~ /\A[0-9]+\z/ }
+
+# Seconds to milliseconds, at least $min.
+sub _ms {
+    my ($s, $what, $min) = @_;
+    Tether::X::Usage->throw("$what: a number of seconds, not '" . ($s // 'undef') . "'")
+      unless defined $s && Scalar::Util::looks_like_number($s) && $s >= 0;
+    my $ms = int($s * 1000 + 0.5);
+    Tether::X::Usage->throw("$what: at least 0.001 seconds") if $ms < $min;
+    Tether::X::Usage->throw("$what: too long") if $ms > 0x7fffffff;
+    return $ms;
 }
 
 sub _tls {
@@ -256,6 +318,15 @@ takes it from the environment as curl does (C<https_proxy> for C<wss://>,
 C<http_proxy> for C<ws://>, else C<all_proxy>; none for hosts in
 C<no_proxy>). Without it the environment is not read. A refusal is a
 L<Tether::X::Proxy> whose message is the proxy's answer.
+
+=item C<reconnect> - clients: connect again when the connection fails or
+is lost. C<1> (a first delay of 2 s, doubled up to 60 s, up to 20% more
+at random, no limit), C<< { delay => $s, max_delay => $s, jitter =>
+$percent, max_tries => $n } >> (exponential backoff; keys left out take
+those defaults, C<max_tries> 0 is no limit), C<[ $s, $s, ... ]> (a table
+of delays, the last repeating, no jitter), or
+C<< { steps => [...], jitter => ..., max_tries => ... } >>. See
+L<Tether::Client/RECONNECTING>.
 
 =back
 

@@ -25,6 +25,9 @@ sub _new {
         state   => 'connecting',
         queue   => [],
         pongs   => [],
+        opened  => 0,
+        on_reconnect => $a{on_reconnect},
+        on_retry     => $a{on_retry},
     }, $class;
     $a{bctx}->add_conn($a{id}, $self);
     return $self;
@@ -40,18 +43,42 @@ sub _event {
     }
     elsif ($type == $Tether::Context::EV_OPEN) {
         $self->{state} = 'open';
-        $self->{on_open}->($self) if $self->{on_open};
+        if ($self->{opened}++) {
+            $self->_call('on_reconnect', $self->{on_reconnect}, $self) if $self->{on_reconnect};
+        }
+        elsif ($self->{on_open}) {
+            $self->{on_open}->($self);
+        }
     }
     elsif ($type == $Tether::Context::EV_PONG) {
         push @{ $self->{pongs} }, $ev->[2];
     }
+    elsif ($type == $Tether::Context::EV_RETRY) {
+        # reconnect: lost, or not made; the same connection tries again.
+        $self->{state} = 'connecting';
+        my (undef, undef, $code, $reason, $clean, $error, $text, $status, $os_error, $ms, $n) =
+          @$ev;
+        $self->_call('on_retry', $self->{on_retry},
+            Tether::X::from_close($code, $reason, $clean, $error, $text, $status, $os_error),
+            $ms / 1000, $n, $self)
+          if $self->{on_retry};
+    }
+}
+
+# A user callback: one that dies is reported, and the wait goes on.
+sub _call {
+    my ($self, $what, $cb, @args) = @_;
+    my $ok = eval { $cb->(@args); 1 };
+    warn "Tether: the $what callback died: $@" unless $ok;
 }
 
 sub _closed {
-    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error) = @_;
+    my ($self, $code, $reason, $clean, $error, $text, $http_status, $os_error, $stats) = @_;
     $self->{state}  = 'closed';
     $self->{conn}   = undef;
     $self->{status} = [ $code, $reason ];
+    $self->{stats}  = $stats;
+    delete @$self{qw(on_reconnect on_retry)};
     $self->{error} =
       Tether::X::from_close($code, $reason, $clean, $error, $text, $http_status, $os_error);
 }
@@ -171,10 +198,18 @@ pong's payload; messages that arrive meanwhile wait for C<recv>.
 (default 1000): returns C<[code, reason]> (the peer's answer), or throws
 the L<Tether::X> error if the connection did not end normally.
 
+=item C<stats> - the connection's figures, a hash reference with the
+field names of the C library's C<tether_stats> (C<handshake_us>,
+C<rtt_us>, C<rtt_samples>, C<wire_in>, C<wire_out>, C<messages_in>,
+C<messages_out>, C<payload_in>, C<payload_out>, C<reconnects>...; see
+L<Tether::Courier/stats>); after the end, the last ones.
+
 =item C<state>, C<is_open>, C<status> (C<[code, reason]> once closed),
 C<error> (the error object, if it ended abnormally), C<protocol>,
 C<extensions>, C<header($name)>, C<path>, C<query>, C<peer>,
-C<http_status>, C<tls_version>, C<id>, C<role>.
+C<http_status>, C<tls_version>, C<id>, C<role>. With C<reconnect> (see
+L<Tether::Blocking::Client/Reconnecting>), C<state> is C<connecting>
+while it waits to connect again.
 
 =back
 

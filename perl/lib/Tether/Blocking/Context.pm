@@ -41,7 +41,7 @@ sub pump {
     my $c = $self->{conns}{$id};
     if ($type == $Tether::Context::EV_CLOSED) {
         delete $self->{conns}{$id};
-        $c->_closed(@$ev[ 2 .. 8 ]) if $c;
+        $c->_closed(@$ev[ 2 .. 9 ]) if $c;
     }
     elsif ($c) {
         $c->_event($ev);
