@@ -234,7 +234,7 @@ rejects with L<Tether::X::ConnectionLost>, close code 1006, reason
 C<cancelled before the connection opened>);
 
 =item * C<< $courier->stats >> counts across the connections (C<reconnects>:
-the attempts made again).
+the times it opened again).
 
 =back
 

@@ -313,8 +313,8 @@ compression, with the handshake, TLS and the proxy's bytes);
 whole messages each way and their payload bytes as the application sees
 them (text as UTF-8, before compression and after decompression);
 
-=item C<reconnects> - a client with C<reconnect>: the connection attempts
-made again (each retry's attempt, successful or not).
+=item C<reconnects> - a client with C<reconnect>: the times the
+connection opened again (a refused attempt does not count).
 
 =back
 
