@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "tether.h"
+#include "proto/deflate.h"
 #include "ws/ws.h"
 #include "loop/loop.h"
 #include "net/net.h"
@@ -241,6 +242,7 @@ struct tether_ctx {
     size_t send_budget;   /* cap on queued for data sends (0: none) */
     uint64_t now;
     uint8_t *stack_scratch;      /* 2 x TT_STACK_CHUNK, made on first use by a stack */
+    tt_pmd_shared *pmd_shared;   /* compressors for no-context-takeover messages */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
     tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };

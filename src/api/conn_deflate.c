@@ -53,6 +53,10 @@ static int tt_deflate_start(tether_conn *c, const char *value) {
         return 0;
     }
     int rc = (c->extensions = strdup(value)) ? 0 : TETHER_E_NOMEM;
+    /* messages without context takeover borrow the thread's compressor */
+    if (!rc && tt_pmd_no_takeover(pmd, 1) && !c->ctx->pmd_shared)
+        rc = (c->ctx->pmd_shared = tt_pmd_shared_new()) ? 0 : TETHER_E_NOMEM;
+    if (!rc && tt_pmd_no_takeover(pmd, 1)) tt_pmd_share(pmd, c->ctx->pmd_shared);
     if (!rc) rc = tt_ws_set_deflate(&c->ws, pmd, c->opts->deflate.threshold);
     if (rc) tether_pmd_free(pmd); /* on failure it stays ours */
     return rc;

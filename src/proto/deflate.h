@@ -22,6 +22,15 @@ int tt_pmd_no_takeover(const tether_pmd *pmd, int ours);
  * on a byte-aligned block boundary). */
 void tt_pmd_drop_deflate(tether_pmd *pmd);
 
+/* Compressors one thread's connections share for the messages they send
+ * without context takeover (deflate_shared.c): tt_pmd_share() makes pmd
+ * borrow one per message instead of setting up its own. sh must outlive
+ * every pmd that uses it, and all of them must be used by one thread. */
+typedef struct tt_pmd_shared tt_pmd_shared;
+tt_pmd_shared *tt_pmd_shared_new(void);
+void tt_pmd_shared_free(tt_pmd_shared *sh);
+void tt_pmd_share(tether_pmd *pmd, tt_pmd_shared *sh);
+
 /* Restarts the count the decompressed-size cap applies to: a streaming
  * receiver caps each frame's output rather than the whole message's. */
 void tt_pmd_restart_count(tether_pmd *pmd);

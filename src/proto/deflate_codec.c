@@ -59,8 +59,16 @@ static void tt_pmd_buf_trim(tt_pmd_buf *buf, size_t keep) {
 }
 
 void tt_pmd_drop_deflate(struct tether_pmd *pmd) {
-    if (pmd->def_ready) deflateEnd(&pmd->def);
-    pmd->def_ready = 0;
+    if (pmd->def_ready && pmd->def_borrowed)
+        tt_pmd_shared_give(pmd->shared, pmd->dz);
+    else if (pmd->def_ready)
+        deflateEnd(&pmd->def);
+    pmd->def_ready = pmd->def_borrowed = 0;
+    pmd->dz = NULL;
+}
+
+void tt_pmd_share(tether_pmd *pmd, tt_pmd_shared *sh) {
+    pmd->shared = sh;
 }
 
 static void tt_pmd_drop_inflate(struct tether_pmd *pmd) {
@@ -96,10 +104,16 @@ static int tt_pmd_deflate_start(tether_pmd *pmd) {
     /* Negotiation never agrees to 8 for us; clamp anyway, since zlib would
      * silently use 9 and the peer would then be sent a bigger window. */
     if (bits < TT_PMD_MIN_DEFLATE_BITS) bits = TT_PMD_MIN_DEFLATE_BITS;
+    if (pmd->shared && tt_pmd_ours(pmd)->no_context_takeover &&
+        (pmd->dz = tt_pmd_shared_take(pmd->shared, pmd->level, bits, pmd->mem_level)) != NULL) {
+        pmd->def_ready = pmd->def_borrowed = 1;
+        return 0;
+    }
     memset(&pmd->def, 0, sizeof pmd->def);
     zrc =
         deflateInit2(&pmd->def, pmd->level, Z_DEFLATED, -bits, pmd->mem_level, Z_DEFAULT_STRATEGY);
     if (zrc != Z_OK) return tt_zlib_error(zrc);
+    pmd->dz = &pmd->def;
     pmd->def_ready = 1;
     return 0;
 }
@@ -108,7 +122,7 @@ static int tt_pmd_deflate_start(tether_pmd *pmd) {
  * from *used on. Stops when all input is taken and the flush is complete,
  * which zlib shows by leaving output space unused. */
 static int tt_pmd_deflate_all(tether_pmd *pmd, const uint8_t *in, size_t len, size_t *used) {
-    z_stream *z = &pmd->def;
+    z_stream *z = pmd->dz;
     for (;;) {
         size_t chunk = tt_min_size(len, TT_PMD_CHUNK), room;
         int flush = chunk == len ? Z_SYNC_FLUSH : Z_NO_FLUSH, zrc;
@@ -157,7 +171,7 @@ int tether_pmd_compress(tether_pmd *pmd, const void *in, size_t len, int fin, co
     if ((rc = tt_pmd_deflate_start(pmd)) != 0) return rc;
     /* Room for the usual case in one go; deflate_all grows it if not. */
     if (len <= TT_PMD_CHUNK &&
-        tt_pmd_buf_reserve(&pmd->def_out, deflateBound(&pmd->def, (uLong)len) + 16, SIZE_MAX) != 0)
+        tt_pmd_buf_reserve(&pmd->def_out, deflateBound(pmd->dz, (uLong)len) + 16, SIZE_MAX) != 0)
         return TETHER_E_NOMEM;
     if ((rc = tt_pmd_deflate_all(pmd, in, len, &used)) != 0) return rc;
     if (fin && (rc = tt_pmd_deflate_finish(pmd, &used)) != 0) return rc;

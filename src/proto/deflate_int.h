@@ -46,9 +46,12 @@ struct tether_pmd {
     tt_pmd_side client;
 
     /* Our compressor: zlib state is created on first use, not before, so
-     * an idle connection costs only this struct. */
+     * an idle connection costs only this struct. dz is the stream in use:
+     * def, or one borrowed from shared for a message (def_borrowed). */
     z_stream def;
-    int def_ready;
+    z_stream *dz;
+    int def_ready, def_borrowed;
+    tt_pmd_shared *shared;
     tt_pmd_buf def_out;
 
     /* The peer's decompressor, likewise lazy. inf_total counts this
@@ -70,6 +73,11 @@ static inline const tt_pmd_side *tt_pmd_ours(const struct tether_pmd *pmd) {
 static inline const tt_pmd_side *tt_pmd_peers(const struct tether_pmd *pmd) {
     return pmd->role == TETHER_ROLE_CLIENT ? &pmd->server : &pmd->client;
 }
+
+/* A reset stream for these parameters, borrowed until given back, or NULL
+ * when none can be had (deflate_shared.c). */
+z_stream *tt_pmd_shared_take(tt_pmd_shared *sh, int level, int bits, int mem_level);
+void tt_pmd_shared_give(tt_pmd_shared *sh, z_stream *z);
 
 /* Releases zlib state and buffers (deflate_codec.c); used by tether_pmd_free. */
 void tt_pmd_codec_free(struct tether_pmd *pmd);

@@ -623,6 +623,75 @@ static void test_bad_args(void **state) {
     pair_free(&p);
 }
 
+/* Compressors shared by connections without context takeover: every
+ * message comes out byte for byte as a connection's own fresh stream makes
+ * it, whoever used the shared stream before; a message in pieces keeps its
+ * stream to the end while another connection compresses with its own; a
+ * connection freed mid-message gives its stream back. */
+static void test_shared_compressor(void **state) {
+    (void)state;
+    tt_pmd_shared *sh = tt_pmd_shared_new();
+    assert_non_null(sh);
+    struct pair a = pair_new(1, 1, 15, 15), b = pair_new(1, 1, 15, 15),
+                solo = pair_new(1, 1, 15, 15);
+    tt_pmd_share(a.s, sh);
+    tt_pmd_share(b.s, sh);
+    static const char *const msgs[] = {"hello hello hello", "another message, another message", "",
+                                       "x"};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+            const uint8_t *o, *w;
+            size_t ol, wl, n = strlen(msgs[i]);
+            tether_pmd *who = (i + round) % 2 ? a.s : b.s;
+            assert_int_equal(tether_pmd_compress(who, msgs[i], n, 1, &o, &ol), 0);
+            uint8_t got[256];
+            memcpy(got, o, ol);
+            assert_int_equal(tether_pmd_compress(solo.s, msgs[i], n, 1, &w, &wl), 0);
+            expect_bytes(got, ol, w, wl);
+            assert_false(who->def_ready); /* given back at the message's end */
+            uint8_t out[256];
+            assert_int_equal(inflate_one(who == a.s ? a.c : b.c, got, ol, out, sizeof out),
+                             (long)n);
+            assert_memory_equal(out, msgs[i], n);
+        }
+    }
+    /* a message in pieces holds the stream; the other connection meanwhile
+     * compresses with a stream of its own, and both decode */
+    const uint8_t *o;
+    size_t ol;
+    uint8_t first[64], other[64], out[128];
+    assert_int_equal(tether_pmd_compress(a.s, "piece one, ", 11, 0, &o, &ol), 0);
+    assert_true(a.s->def_borrowed);
+    memcpy(first, o, ol);
+    size_t first_len = ol;
+    assert_int_equal(tether_pmd_compress(b.s, "meanwhile", 9, 1, &o, &ol), 0);
+    memcpy(other, o, ol);
+    assert_int_equal(inflate_one(b.c, other, ol, out, sizeof out), 9);
+    assert_memory_equal(out, "meanwhile", 9);
+    assert_int_equal(tether_pmd_compress(a.s, "piece two", 9, 1, &o, &ol), 0);
+    const uint8_t *pieces[] = {first, o};
+    size_t lens[] = {first_len, ol};
+    assert_int_equal(inflate_pieces(a.c, pieces, lens, 2, out, sizeof out), 20);
+    assert_memory_equal(out, "piece one, piece two", 20);
+    /* freed in the middle of a message: the stream goes back */
+    assert_int_equal(tether_pmd_compress(a.s, "cut short", 9, 0, &o, &ol), 0);
+    pair_free(&a);
+    assert_int_equal(tether_pmd_compress(b.s, "still fine", 10, 1, &o, &ol), 0);
+    assert_true(b.s->def_borrowed == 0 && b.s->def_ready == 0);
+    memcpy(other, o, ol);
+    assert_int_equal(inflate_one(b.c, other, ol, out, sizeof out), 10);
+    /* with context takeover a connection keeps its own stream */
+    struct pair keep = pair_new(0, 0, 15, 15);
+    tt_pmd_share(keep.s, sh);
+    assert_int_equal(tether_pmd_compress(keep.s, "mine", 4, 1, &o, &ol), 0);
+    assert_true(keep.s->def_ready && !keep.s->def_borrowed);
+    pair_free(&keep);
+    pair_free(&b);
+    pair_free(&solo);
+    tt_pmd_shared_free(sh);
+    tt_pmd_shared_free(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc_hello),       cmocka_unit_test(test_rfc_context_takeover),
@@ -632,7 +701,7 @@ int main(void) {
         cmocka_unit_test(test_deflate_bomb),    cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_lazy_and_reuse),  cmocka_unit_test(test_release_without_takeover),
         cmocka_unit_test(test_drop_deflate),    cmocka_unit_test(test_count_and_trim),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_bad_args),        cmocka_unit_test(test_shared_compressor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
