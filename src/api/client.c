@@ -104,6 +104,9 @@ static int tt_client_layers(tether_conn *c) {
 
 /* Resolves what to connect to: the server, or its proxy. */
 static int tt_client_dial(tether_conn *c) {
+    /* the clock starts here, not in tether_connect(): loading a CA file
+     * for TLS is not resolving (a SOCKS5 name resolved here started it) */
+    if (!c->target_addr) tt_stats_mark(c, TT_STATS_START);
     if (!c->proxy_url)
         return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_resolved, c,
                                 &c->resolve);
@@ -159,6 +162,7 @@ static int tt_client_start(tether_conn *c) {
     }
     int local_dns = proxy && p.kind == TT_PROXY_SOCKS5 && !tt_client_is_address(c->url.host);
     if (proxy) tt_proxy_free(&p);
+    if (local_dns) tt_stats_mark(c, TT_STATS_START);
     if (local_dns)
         return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_target_resolved,
                                 c, &c->resolve);
@@ -185,7 +189,6 @@ static int tt_client_start_over(tether_conn *c, int http1_only) {
     c->ctx->now = tt_now_ms();
     int rc = tt_conn_reset(c); /* closes nothing: the socket is already closed */
     c->h2_fallback = http1_only;
-    tt_stats_mark(c, TT_STATS_START);
     c->phase = TT_PH_RESOLVING;
     unsigned t = c->opts->connect_timeout;
     c->deadline = t ? c->ctx->now + t : 0;
@@ -271,7 +274,6 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     }
     c->url = u;
     c->phase = TT_PH_RESOLVING;
-    tt_stats_mark(c, TT_STATS_START);
     ctx->now = tt_now_ms();
     if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
     rc = tt_client_hs_setup(c);
