@@ -1290,6 +1290,17 @@ TETHER_API int tether_conn_send(tether_conn *c, tether_opcode opcode, const void
  * len > 0) or TETHER_E_UTF8. */
 TETHER_API int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode opcode,
                                 const void *data, size_t len, int *results);
+/* Forwarding: the message of a MESSAGE event (not yet released) sent on as
+ * it came, same opcode and payload, to c (tether_conn_forward) or to n
+ * connections (tether_broadcast_forward, as tether_broadcast). Its text is
+ * not scanned for UTF-8 again when the connection it came from checked it
+ * (tether_opts_set_utf8_check, on by default): an echo or relay server
+ * validates each message once instead of twice. Errors as
+ * tether_conn_send() and tether_broadcast(); TETHER_E_INVAL when ev is not
+ * a MESSAGE event (a FRAGMENT is not a whole message). */
+TETHER_API int tether_conn_forward(tether_conn *c, const tether_event *ev);
+TETHER_API int tether_broadcast_forward(tether_conn *const *conns, size_t n, const tether_event *ev,
+                                        int *results);
 /* Streaming send of a message of unknown total length: call with the
  * message's opcode (TEXT or BINARY) for every piece, fin = 1 on the last.
  * No other message may be sent until fin (TETHER_E_STATE); control frames

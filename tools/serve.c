@@ -222,8 +222,9 @@ static void shed_if_full(tether_conn *c, int rc) {
 }
 
 /* Every open client gets the message; the library builds its frame once,
- * so stalled clients share one copy of it. */
-static void broadcast(struct server *s, int opcode, const uint8_t *data, size_t len) {
+ * so stalled clients share one copy of it, and checks its text no more:
+ * it did on receipt. */
+static void broadcast(struct server *s, const tether_event *ev) {
     size_t n = 0;
     for (struct peer *p = s->peers; p; p = p->next)
         n += p->open;
@@ -238,19 +239,18 @@ static void broadcast(struct server *s, int opcode, const uint8_t *data, size_t 
     n = 0;
     for (struct peer *p = s->peers; p; p = p->next)
         if (p->open) s->targets[n++] = p->conn;
-    tether_broadcast(s->targets, n, (tether_opcode)opcode, data, len, s->results);
+    tether_broadcast_forward(s->targets, n, ev, s->results);
     for (size_t i = 0; i < n; i++)
         shed_if_full(s->targets[i], s->results[i]);
 }
 
+/* Echo or relay the message as it came (tether_conn_forward: its text was
+ * checked for UTF-8 on receipt, not again on the way out). */
 static void on_message(struct server *s, tether_conn *c, const tether_event *ev) {
-    size_t len = 0;
-    const uint8_t *data = tether_event_data(ev, &len);
-    int opcode = tether_event_opcode(ev);
     if (s->broadcast)
-        broadcast(s, opcode, data, len);
+        broadcast(s, ev);
     else
-        shed_if_full(c, tether_conn_send(c, (tether_opcode)opcode, data, len));
+        shed_if_full(c, tether_conn_forward(c, ev));
 }
 
 /* The user pointer of a connection that served plain HTTP (a WebSocket

@@ -213,6 +213,7 @@ struct tether_event {
     size_t len;
     int opcode, fin, code, clean, error;
     unsigned retry_ms, retry_attempt; /* RETRY */
+    int utf8_ok; /* MESSAGE: text the engine already found valid UTF-8 */
     char reason[TETHER_MAX_CLOSE_REASON + 1];
     size_t reason_len;
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];

@@ -17,10 +17,11 @@ static int tt_broadcast_shared(tether_conn *c, tt_shared_frame **f, tether_opcod
     return tt_ws_send_shared(&c->ws, *f, len);
 }
 
-/* A receiver that needs its own copy: a client, or compression. */
+/* A receiver that needs its own copy: a client, or compression. The text
+ * was checked once for all receivers. */
 static int tt_broadcast_copy(tether_conn *c, tether_opcode op, const void *data, size_t len) {
     int rc = tt_conn_within_budget(c, len);
-    return rc ? rc : tt_ws_send(&c->ws, op, data, len);
+    return rc ? rc : tt_ws_send_checked(&c->ws, op, data, len, 0);
 }
 
 static int tt_broadcast_one(tether_conn *c, const tether_ctx *ctx, tt_shared_frame **f,
@@ -38,11 +39,12 @@ static int tt_broadcast_one(tether_conn *c, const tether_ctx *ctx, tt_shared_fra
     return 0;
 }
 
-int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode op, const void *data,
-                     size_t len, int *results) {
+/* tether_broadcast(), its text scanned for UTF-8 once if check_utf8. */
+static int tt_broadcast(tether_conn *const *conns, size_t n, tether_opcode op, const void *data,
+                        size_t len, int *results, int check_utf8) {
     if ((!conns && n) || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
         return TETHER_E_INVAL;
-    if (op == TETHER_OP_TEXT && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
+    if (check_utf8 && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
     const tether_ctx *ctx = n && conns[0] ? conns[0]->ctx : NULL;
     tt_shared_frame *f = NULL;
     int queued = 0;
@@ -53,4 +55,17 @@ int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode op, cons
     }
     tt_shared_frame_unref(f); /* ours: the queues hold theirs */
     return queued;
+}
+
+int tether_broadcast(tether_conn *const *conns, size_t n, tether_opcode op, const void *data,
+                     size_t len, int *results) {
+    return tt_broadcast(conns, n, op, data, len, results, op == TETHER_OP_TEXT);
+}
+
+int tether_broadcast_forward(tether_conn *const *conns, size_t n, const tether_event *ev,
+                             int *results) {
+    if (!ev || ev->type != TETHER_EV_MESSAGE) return TETHER_E_INVAL;
+    tether_opcode op = (tether_opcode)ev->opcode;
+    return tt_broadcast(conns, n, op, ev->data, ev->len, results,
+                        op == TETHER_OP_TEXT && !ev->utf8_ok);
 }

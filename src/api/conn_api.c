@@ -17,16 +17,28 @@ int tt_conn_within_budget(const tether_conn *c, size_t len) {
                                                                             : TETHER_E_BACKPRESSURE;
 }
 
-int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len) {
+/* A whole message; its text is scanned for UTF-8 if check_utf8. */
+static int tt_conn_send_message(tether_conn *c, tether_opcode opcode, const void *data, size_t len,
+                                int check_utf8) {
     int rc = tt_conn_sendable(c);
     if (!rc) rc = tt_conn_within_budget(c, len);
-    if (!rc) rc = tt_ws_send(&c->ws, opcode, data, len);
+    if (!rc) rc = tt_ws_send_checked(&c->ws, opcode, data, len, check_utf8);
     if (!rc) {
         c->stats.msgs_out++;
         c->stats.payload_out += len;
         tt_conn_after_send(c);
     }
     return rc;
+}
+
+int tether_conn_send(tether_conn *c, tether_opcode opcode, const void *data, size_t len) {
+    return tt_conn_send_message(c, opcode, data, len, opcode == TETHER_OP_TEXT);
+}
+
+int tether_conn_forward(tether_conn *c, const tether_event *ev) {
+    if (!ev || ev->type != TETHER_EV_MESSAGE) return TETHER_E_INVAL;
+    tether_opcode op = (tether_opcode)ev->opcode;
+    return tt_conn_send_message(c, op, ev->data, ev->len, op == TETHER_OP_TEXT && !ev->utf8_ok);
 }
 
 int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *data, size_t len,

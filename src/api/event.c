@@ -127,6 +127,8 @@ tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
     if (w->type == TT_WS_EV_MESSAGE || w->type == TT_WS_EV_FRAGMENT) {
         c->stats.msgs_in += w->type == TT_WS_EV_MESSAGE || w->fin;
         c->stats.payload_in += w->len;
+        /* ws_rx.c refused text that was not UTF-8, unless told not to look */
+        ev->utf8_ok = w->opcode == TETHER_OP_TEXT && c->opts->cfg.utf8_check;
     }
     if (w->type == TT_WS_EV_PONG) tt_stats_pong(c);
     if (w->type == TT_WS_EV_PING || w->type == TT_WS_EV_PONG) {

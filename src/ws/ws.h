@@ -152,6 +152,10 @@ void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type);
  * TETHER_E_STATE, TETHER_E_BACKPRESSURE, TETHER_E_UTF8, TETHER_E_INVAL,
  * TETHER_E_NOMEM, TETHER_E_CLOSE_CODE / _CLOSE_PAYLOAD (close). */
 int tt_ws_send(tt_ws *c, tether_opcode op, const void *data, size_t len);
+/* tt_ws_send(), validating a text message only if check_utf8: text known to
+ * be valid (received from a peer whose UTF-8 was checked) is not scanned
+ * again. */
+int tt_ws_send_checked(tt_ws *c, tether_opcode op, const void *data, size_t len, int check_utf8);
 int tt_ws_send_fragment(tt_ws *c, tether_opcode op, const void *data, size_t len, int fin);
 int tt_ws_ping(tt_ws *c, const void *data, size_t len);
 /* Queues a shared frame (a whole data message of payload_len bytes, built

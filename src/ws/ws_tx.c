@@ -64,13 +64,17 @@ static int tt_ws_put_deflated(tt_ws *c, tether_opcode op, int fin, unsigned rsv,
 }
 
 int tt_ws_send(tt_ws *c, tether_opcode op, const void *data, size_t len) {
+    return tt_ws_send_checked(c, op, data, len, op == TETHER_OP_TEXT);
+}
+
+int tt_ws_send_checked(tt_ws *c, tether_opcode op, const void *data, size_t len, int check_utf8) {
     if (!c || (!data && len) || (op != TETHER_OP_TEXT && op != TETHER_OP_BINARY))
         return TETHER_E_INVAL;
     int deflate = c->pmd && len >= c->deflate_threshold;
     int rc = tt_ws_can_send_data(c, len, deflate);
     if (rc) return rc;
     if (c->tx_frag_opcode) return TETHER_E_STATE; /* a streamed message is open */
-    if (op == TETHER_OP_TEXT && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
+    if (check_utf8 && tether_utf8_validate(data, len) != 0) return TETHER_E_UTF8;
     if (deflate) return tt_ws_put_deflated(c, op, 1, TETHER_RSV1, data, len);
     return tt_ws_put_frame(c, op, 1, 0, data, len);
 }
