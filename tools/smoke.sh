@@ -119,11 +119,15 @@ mkfifo "$dir/in"
 wait_case() { # wait_case RESUME_WHEN CONNECT_OPTIONS...  (RESUME_WHEN: soon | given-up)
     resume=$1
     shift
-    "$T" connect -v "$@" "$url/" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+    # The old stderr goes first: opening the fifo blocks until we open its
+    # other end, and a stale "connected" from the previous case must not
+    # be mistaken for this client's.
+    rm -f "$dir/err" "$dir/out"
+    "$T" connect -v "$@" "$url/" 2>"$dir/err" >"$dir/out" <"$dir/in" &
     client=$!
     exec 3>"$dir/in"
     i=0
-    until grep -q '^connected' "$dir/err"; do
+    until grep -q '^connected' "$dir/err" 2>/dev/null; do
         i=$((i + 1))
         [ $i -lt 100 ] || fail "--wait: the client did not connect: $(cat "$dir/err")"
         sleep 0.1
