@@ -174,6 +174,7 @@ struct tether_conn {
     void *user;
     int held;        /* events out that point at this connection */
     int paused;      /* poll mode: a data event is held, stop reading */
+    int read_parked; /* ... and input came meanwhile: read interest is off */
     int user_paused; /* tether_conn_pause_reading() */
     int silent;      /* no event was ever given out: die without CLOSED */
     int closed_out;  /* the CLOSED event was emitted */
@@ -213,7 +214,7 @@ struct tether_event {
     size_t len;
     int opcode, fin, code, clean, error;
     unsigned retry_ms, retry_attempt; /* RETRY */
-    int utf8_ok; /* MESSAGE: text the engine already found valid UTF-8 */
+    int utf8_ok;                      /* MESSAGE: text the engine already found valid UTF-8 */
     char reason[TETHER_MAX_CLOSE_REASON + 1];
     size_t reason_len;
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];

@@ -33,9 +33,11 @@ static int tt_conn_reading(const tether_conn *c) {
 
 /* Read interest follows the phase and pausing; write interest is on only
  * while output waits for the socket. */
+static int tt_conn_keeps_interest(const tether_conn *c);
+
 static void tt_conn_update_interest(tether_conn *c) {
     unsigned ev = 0;
-    if (tt_conn_reading(c)) ev |= TT_IO_READ;
+    if (tt_conn_reading(c) || tt_conn_keeps_interest(c)) ev |= TT_IO_READ;
     if (tt_wire_wants_write(c) || c->phase == TT_PH_CONNECTING) ev |= TT_IO_WRITE;
     tt_conn_set_interest(c, ev);
 }
@@ -222,6 +224,14 @@ void tt_conn_open(tether_conn *c, const uint8_t *extra, size_t extra_len) {
     tt_conn_after_send(c);
 }
 
+/* Read interest while a held data event pauses an open connection (poll
+ * mode): kept until the socket turns readable while it is paused, since an
+ * application that releases the event before the next wait (most do) then
+ * costs no epoll_ctl to drop the interest and none to restore it. */
+static int tt_conn_keeps_interest(const tether_conn *c) {
+    return c->phase == TT_PH_OPEN && c->paused && !c->user_paused && !c->read_parked;
+}
+
 /* Read side of an open or lingering connection. */
 static void tt_conn_on_readable(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
@@ -246,7 +256,15 @@ static void tt_conn_on_readable(tether_conn *c) {
 
 void tt_conn_on_io(tether_conn *c, unsigned ready) {
     if (ready & TT_IO_WRITE) tt_conn_flush(c);
-    if (c->phase != TT_PH_DEAD && (ready & (TT_IO_READ | TT_IO_ERROR))) tt_conn_on_readable(c);
+    if (c->phase == TT_PH_DEAD || !(ready & (TT_IO_READ | TT_IO_ERROR))) return;
+    if (tt_conn_keeps_interest(c) && !(ready & TT_IO_ERROR)) {
+        /* input while an event is held: stop watching until its release
+         * (reading it would queue without bound); a hang-up is read */
+        c->read_parked = 1;
+        tt_conn_update_interest(c);
+        return;
+    }
+    tt_conn_on_readable(c);
 }
 
 void tt_conn_on_timer(tether_conn *c) {

@@ -97,7 +97,7 @@ int tt_conn_reset(tether_conn *c) {
     int rc = tt_ws_init(&c->ws, c->role, &c->opts->cfg, c->ctx->cb == NULL, c->ctx->now);
     c->io.events = 0;
     c->h2_id = c->h2_fallback = 0;
-    c->paused = c->fin_sent = c->closed_out = c->retrying = 0;
+    c->paused = c->read_parked = c->fin_sent = c->closed_out = c->retrying = 0;
     c->error = c->os_error = 0;
     c->error_text[0] = 0;
     c->deadline = 0;

@@ -177,7 +177,7 @@ static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
         tt_ws_event_done(&c->ws,
                          ev->type == TETHER_EV_MESSAGE ? TT_WS_EV_MESSAGE : TT_WS_EV_FRAGMENT);
         if (c->paused) {
-            c->paused = 0;
+            c->paused = c->read_parked = 0;
             tt_conn_wake(c);
         }
         break;
