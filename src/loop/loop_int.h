@@ -52,7 +52,8 @@ struct tt_loop {
     pthread_mutex_t post_mu;
     tt_post_vec posted;
     tt_post_vec running;
-    atomic_int woken; /* set by tt_loop_wake, cleared by tt_loop_take_wake */
+    atomic_int woken;     /* set by tt_loop_wake, cleared by tt_loop_take_wake */
+    atomic_int signalled; /* the eventfd was written and not drained since */
 };
 
 /* timer_heap.c */

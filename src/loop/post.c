@@ -19,6 +19,7 @@ int tt_post_init(tt_loop *loop) {
         return TETHER_E_NOMEM;
     }
     atomic_init(&loop->woken, 0);
+    atomic_init(&loop->signalled, 0);
     return 0;
 }
 
@@ -29,8 +30,12 @@ void tt_post_destroy(tt_loop *loop) {
     free(loop->running.jobs);
 }
 
-/* Signals the eventfd. Only write(2) and errno: async-signal-safe. */
+/* Signals the eventfd, once until the loop drains it: a round that
+ * releases many events, or many posts, costs one write(2) and one read(2)
+ * rather than one pair each. Only a lock-free atomic, write(2) and errno:
+ * async-signal-safe. */
 static int tt_signal_fd(tt_loop *loop) {
+    if (atomic_exchange_explicit(&loop->signalled, 1, memory_order_acq_rel)) return 0;
     int saved = errno;
     uint64_t one = 1;
     ssize_t n;
@@ -61,6 +66,11 @@ void tt_wake_drain(tt_loop *loop) {
     do {
         n = read(loop->wake_io.fd, &count, sizeof count);
     } while (n < 0 && errno == EINTR);
+    /* After the read, not before: a signaller that found the flag still set
+     * skipped its write, but set what it signals for (a job, a flag) first,
+     * so the caller, which looks at those next, sees it; one that comes
+     * after this store writes the eventfd again. */
+    atomic_store_explicit(&loop->signalled, 0, memory_order_seq_cst);
 }
 
 static int tt_post_push(tt_post_vec *v, tt_post_fn fn, void *arg) {
