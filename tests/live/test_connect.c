@@ -298,18 +298,26 @@ static void test_retry_after_restart(void **state) {
     w_free(&w);
 }
 
+/* A client of w to port with a backoff policy (no jitter), its RETRY
+ * events recorded in retried. */
+static side *retrying_client(world *w, int port, unsigned first_ms, unsigned max_ms,
+                             unsigned tries) {
+    w->hook = retry_hook;
+    memset(&retried, 0, sizeof retried);
+    tether_opts *o = tether_opts_new();
+    assert_int_equal(tether_opts_set_retry_backoff(o, first_ms, max_ms, 0, tries), 0);
+    side *c = w_connect_port(w, port, "/", o);
+    tether_opts_free(o);
+    return c;
+}
+
 /* max_tries: two attempts in a row, then CLOSED with the last reason. */
 static void test_retry_gives_up(void **state) {
     world w;
     w_init(&w, MODE(state));
-    w.hook = retry_hook;
-    memset(&retried, 0, sizeof retried);
     int hole, port = refusing_port(&hole);
-    tether_opts *o = tether_opts_new();
-    assert_int_equal(tether_opts_set_retry_backoff(o, 30, 0, 0, 2), 0);
     uint64_t t0 = lu_now_ms();
-    side *c = w_connect_port(&w, port, "/", o);
-    tether_opts_free(o);
+    side *c = retrying_client(&w, port, 30, 0, 2);
     UNTIL(&w, 5000, c->closed);
     assert_true(lu_now_ms() - t0 >= 60);
     assert_int_equal(retried.n, 2);
@@ -359,13 +367,8 @@ static void test_retry_statuses(void **state) {
 static void test_retry_close_while_waiting(void **state) {
     world w;
     w_init(&w, MODE(state));
-    w.hook = retry_hook;
-    memset(&retried, 0, sizeof retried);
     int hole, port = refusing_port(&hole);
-    tether_opts *o = tether_opts_new();
-    assert_int_equal(tether_opts_set_retry_backoff(o, 60000, 0, 0, 0), 0);
-    side *c = w_connect_port(&w, port, "/", o);
-    tether_opts_free(o);
+    side *c = retrying_client(&w, port, 60000, 0, 0);
     UNTIL(&w, 5000, retried.n == 1);
     assert_int_equal(tether_conn_close(c->c, 1000, NULL), 0);
     UNTIL(&w, 5000, c->closed);
