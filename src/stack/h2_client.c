@@ -147,11 +147,7 @@ static ssize_t tt_h2c_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
                            uint32_t *flags, nghttp2_data_source *src, void *ud) {
     (void)ng, (void)id, (void)src;
     tt_h2c *h = ud;
-    size_t n = tt_outbuf_len(&h->out) < len ? tt_outbuf_len(&h->out) : len;
-    if (n) {
-        memcpy(buf, h->out.buf + h->out.head, n);
-        tt_outbuf_consume(&h->out, n);
-    }
+    size_t n = tt_outbuf_take(&h->out, buf, len);
     if (!tt_outbuf_len(&h->out) && h->out_end) *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (n || h->out_end) return (ssize_t)n;
     h->deferred = 1;
@@ -280,10 +276,7 @@ static ssize_t tt_h2c_read(tt_layer *l, uint8_t *buf, size_t cap) {
         if (h->reset) return TETHER_E_HTTP2;
         return h->ended ? 0 : TETHER_E_AGAIN;
     }
-    size_t n = have < cap ? have : cap;
-    memcpy(buf, h->in.buf + h->in.head, n);
-    tt_outbuf_consume(&h->in, n);
-    return (ssize_t)n;
+    return (ssize_t)tt_outbuf_take(&h->in, buf, cap);
 }
 
 static ssize_t tt_h2c_write(tt_layer *l, const uint8_t *buf, size_t len) {
@@ -315,12 +308,7 @@ static size_t tt_h2c_take(tt_layer *l, uint8_t *buf, size_t cap) {
     tt_h2c *h = tt_self(l);
     tt_outbuf *from = h->mode == TT_H2C_H2 ? &h->wire : &h->out;
     if (h->mode == TT_H2C_H2) tt_h2c_gather(h);
-    size_t n = tt_outbuf_len(from) < cap ? tt_outbuf_len(from) : cap;
-    if (n) {
-        memcpy(buf, from->buf + from->head, n);
-        tt_outbuf_consume(from, n);
-    }
-    return n;
+    return tt_outbuf_take(from, buf, cap);
 }
 
 static size_t tt_h2c_pending(const tt_layer *l) {

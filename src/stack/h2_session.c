@@ -200,9 +200,7 @@ ssize_t tt_h2_stream_read(tt_h2_stream *s, uint8_t *buf, size_t cap) {
     size_t have = tt_outbuf_len(&s->in);
     if (s->closed && (s->reset || !s->h2)) return TETHER_E_HTTP2; /* reset, or no session */
     if (!have) return s->in_eof || s->closed ? 0 : TETHER_E_AGAIN;
-    size_t n = have < cap ? have : cap;
-    memcpy(buf, s->in.buf + s->in.head, n);
-    tt_outbuf_consume(&s->in, n);
+    size_t n = tt_outbuf_take(&s->in, buf, cap);
     /* The window opens by what the reader took: framing bytes (chunk
      * sizes) are few, and whatever is left goes back once `in` is empty. */
     size_t give = n < s->unconsumed && tt_outbuf_len(&s->in) ? n : s->unconsumed;

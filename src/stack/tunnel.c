@@ -51,14 +51,8 @@ static int tt_tunnel_step(tt_layer *l) {
 }
 
 static ssize_t tt_tunnel_read(tt_layer *l, uint8_t *buf, size_t cap) {
-    tt_tunnel *t = (tt_tunnel *)l;
-    size_t len;
-    const uint8_t *in = tt_outbuf_front(&t->in, &len);
-    if (!in || !len) return TETHER_E_AGAIN;
-    if (len > cap) len = cap;
-    memcpy(buf, in, len);
-    tt_outbuf_consume(&t->in, len);
-    return (ssize_t)len;
+    size_t n = tt_outbuf_take(&((tt_tunnel *)l)->in, buf, cap);
+    return n ? (ssize_t)n : TETHER_E_AGAIN;
 }
 
 static ssize_t tt_tunnel_write(tt_layer *l, const uint8_t *buf, size_t len) {
@@ -67,14 +61,7 @@ static ssize_t tt_tunnel_write(tt_layer *l, const uint8_t *buf, size_t len) {
 }
 
 static size_t tt_tunnel_take(tt_layer *l, uint8_t *buf, size_t cap) {
-    tt_tunnel *t = (tt_tunnel *)l;
-    size_t len;
-    const uint8_t *out = tt_outbuf_front(&t->out, &len);
-    if (!out || !len) return 0;
-    if (len > cap) len = cap;
-    memcpy(buf, out, len);
-    tt_outbuf_consume(&t->out, len);
-    return len;
+    return tt_outbuf_take(&((tt_tunnel *)l)->out, buf, cap);
 }
 
 static size_t tt_tunnel_pending(const tt_layer *l) {

@@ -51,10 +51,8 @@ int tt_http_tunnel_start(tt_tunnel_hs *h, tt_outbuf *out) {
 
 /* The end of the head in in[0..len), or 0 while it is incomplete. */
 static size_t tt_http_head_end(const uint8_t *in, size_t len) {
-    for (size_t i = 3; i < len; i++)
-        if (in[i] == '\n' && in[i - 1] == '\r' && in[i - 2] == '\n' && in[i - 3] == '\r')
-            return i + 1;
-    return 0;
+    const uint8_t *blank = memmem(in, len, "\r\n\r\n", 4);
+    return blank ? (size_t)(blank - in) + 4 : 0;
 }
 
 /* "HTTP/1.1 200 Connection established": the status, or -1. The reason is

@@ -173,3 +173,11 @@ void tt_outbuf_free(tt_outbuf *b) {
     free(b->buf);
     memset(b, 0, sizeof *b);
 }
+
+size_t tt_outbuf_take(tt_outbuf *b, void *out, size_t cap) {
+    size_t n = tt_outbuf_own(b) < cap ? tt_outbuf_own(b) : cap;
+    if (!n) return 0;
+    memcpy(out, b->buf + b->head, n);
+    tt_outbuf_consume(b, n);
+    return n;
+}

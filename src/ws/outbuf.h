@@ -56,6 +56,10 @@ void tt_outbuf_commit(tt_outbuf *b, size_t n);
 int tt_outbuf_append(tt_outbuf *b, const void *data, size_t len);
 /* Appends a shared frame, taking a reference. 0 or TETHER_E_NOMEM. */
 int tt_outbuf_push_shared(tt_outbuf *b, tt_shared_frame *f);
+/* Copies at most cap bytes from the front of a buffer of own bytes only
+ * (no shared frames) into out and consumes them; returns how many. The
+ * byte queues between layers use it. */
+size_t tt_outbuf_take(tt_outbuf *b, void *out, size_t cap);
 /* The first contiguous piece to write (NULL and 0 when empty). */
 const uint8_t *tt_outbuf_front(const tt_outbuf *b, size_t *len);
 /* Up to max pieces in order, for one writev(2); returns how many. */
