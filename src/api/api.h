@@ -154,13 +154,11 @@ struct tether_conn {
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;
-    struct addrinfo *addrs;          /* client: the addresses resolved */
-    const struct addrinfo *cur_addr; /* ... and the one connected to */
+    struct addrinfo *addrs; /* client: the addresses resolved */
     tt_resolve *resolve;
     struct tt_race *race; /* client: the connect attempts (happy_eyeballs.c) */
-    char *proxy_url;      /* client: through this proxy (NULL: direct) */
+    tt_proxy *proxy;      /* client: through this proxy (NULL: direct) */
     char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
-    char *dial_host;      /* ... the name resolved to connect (NULL: url.host) */
     int retrying;         /* ... its last end was a RETRY event, not CLOSED */
     int user_closed;      /* ... the application closed it: never retry */
     unsigned retries;     /* ... attempts since it was last open */
@@ -428,10 +426,10 @@ void tt_ctx_free_grave(tether_ctx *ctx);
 
 /* happy_eyeballs.c: connecting to every address of a name (RFC 8305). */
 typedef struct tt_race tt_race;
-/* The race's end: fd connected to ai, or fd -1 when every attempt failed
- * (why then says why the last one did, errno its OS error). The race is
- * over when this is called; the callee frees it. */
-typedef void (*tt_race_done)(tether_conn *c, int fd, const struct addrinfo *ai, const char *why);
+/* The race's end: fd connected, or fd -1 when every attempt failed (why
+ * then says why the last one did, errno its OS error). The race is over
+ * when this is called; the callee frees it. */
+typedef void (*tt_race_done)(tether_conn *c, int fd, const char *why);
 /* Starts connecting c to the addresses of res (which must outlive the
  * race). 0 with *out set, or an error (every address failed at once: why
  * says why, errno the OS's reason). */

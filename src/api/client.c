@@ -34,8 +34,7 @@ static int tt_client_hs_setup(tether_conn *c) {
 static void tt_client_connected(tether_conn *c);
 
 /* The race of connect attempts ended: connected, or every address failed. */
-static void tt_client_race_done(tether_conn *c, int fd, const struct addrinfo *ai,
-                                const char *why) {
+static void tt_client_race_done(tether_conn *c, int fd, const char *why) {
     char text[160]; /* why lives in the race, freed here */
     snprintf(text, sizeof text, "%s", why ? why : "");
     c->os_error = fd < 0 ? errno : 0;
@@ -47,7 +46,6 @@ static void tt_client_race_done(tether_conn *c, int fd, const struct addrinfo *a
         return;
     }
     c->io.fd = fd;
-    c->cur_addr = ai;
     tt_stats_mark(c, TT_STATS_CONNECTED);
     if (tt_loop_add(c->ctx->loop, &c->io, TT_IO_READ) != 0) {
         close(fd);
@@ -74,7 +72,7 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
     if (!res) { /* "no such host (nohost.invalid)" */
         int none = gai == EAI_NONAME || gai == EAI_NODATA;
         snprintf(why, sizeof why, "%s (%s)", none ? "no such host" : gai_strerror(gai),
-                 c->dial_host ? c->dial_host : c->url.host);
+                 c->proxy ? c->proxy->host : c->url.host);
         why[0] = (char)tolower((unsigned char)why[0]);
         tt_conn_lost(c, err ? err : TETHER_E_DNS, why);
         return;
@@ -87,14 +85,12 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
 
 /* The layers under the WebSocket, bottom first: the proxy tunnel, TLS. */
 static int tt_client_layers(tether_conn *c) {
-    if (c->proxy_url) {
-        tt_proxy p;
-        int rc = tt_proxy_parse(c->proxy_url, &p);
-        if (rc) return rc;
-        tt_layer *l = tt_tunnel_new(&p, c->target_addr ? c->target_addr : c->url.host, c->url.port);
-        tt_proxy_free(&p);
+    if (c->proxy) {
+        const char *host = c->target_addr ? c->target_addr : c->url.host;
+        tt_layer *l = tt_tunnel_new(c->proxy, host, c->url.port);
         if (!l) return TETHER_E_NOMEM;
-        if ((rc = tt_stack_push(&c->stack, l)) != 0) {
+        int rc = tt_stack_push(&c->stack, l);
+        if (rc) {
             l->ops->free(l);
             return rc;
         }
@@ -107,20 +103,9 @@ static int tt_client_dial(tether_conn *c) {
     /* the clock starts here, not in tether_connect(): loading a CA file
      * for TLS is not resolving (a SOCKS5 name resolved here started it) */
     if (!c->target_addr) tt_stats_mark(c, TT_STATS_START);
-    if (!c->proxy_url)
-        return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_resolved, c,
-                                &c->resolve);
-    tt_proxy p;
-    int rc = tt_proxy_parse(c->proxy_url, &p);
-    if (!rc) {
-        free(c->dial_host);
-        c->dial_host = p.host;
-        p.host = NULL;
-        rc = tt_resolve_start(c->ctx->loop, c->dial_host, p.port, tt_client_resolved, c,
-                              &c->resolve);
-    }
-    tt_proxy_free(&p);
-    return rc;
+    const char *host = c->proxy ? c->proxy->host : c->url.host;
+    int port = c->proxy ? c->proxy->port : c->url.port;
+    return tt_resolve_start(c->ctx->loop, host, port, tt_client_resolved, c, &c->resolve);
 }
 
 /* socks5:// (not socks5h://) resolves the server's name here and gives
@@ -148,32 +133,42 @@ static int tt_client_is_address(const char *host) {
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* The connection's proxy, if any, then its layers and the first lookup. */
-static int tt_client_start(tether_conn *c) {
+/* The proxy the options or the environment name (parsed once), or none. */
+static int tt_client_find_proxy(tether_conn *c) {
     const tether_opts *o = c->opts;
-    const char *proxy = o->proxy;
-    if (!proxy && o->proxy_env) proxy = tt_proxy_from_env(c->url.secure, c->url.host);
-    if (proxy && !(c->proxy_url = strdup(proxy))) return TETHER_E_NOMEM;
-    tt_proxy p;
-    int rc = proxy ? tt_proxy_parse(proxy, &p) : 0;
+    const char *url = o->proxy;
+    if (!url && o->proxy_env) url = tt_proxy_from_env(c->url.secure, c->url.host);
+    if (!url) return 0;
+    if (!(c->proxy = malloc(sizeof *c->proxy))) return TETHER_E_NOMEM;
+    int rc = tt_proxy_parse(url, c->proxy);
     if (rc) {
         tt_log(TETHER_LOG_WARN, "bad proxy URL: %s", tether_strerror(rc));
-        return rc;
+        free(c->proxy);
+        c->proxy = NULL;
     }
-    int local_dns = proxy && p.kind == TT_PROXY_SOCKS5 && !tt_client_is_address(c->url.host);
-    if (proxy) tt_proxy_free(&p);
-    if (local_dns) tt_stats_mark(c, TT_STATS_START);
-    if (local_dns)
+    return rc;
+}
+
+/* The connection's proxy, if any, then its layers and the first lookup. */
+static int tt_client_start(tether_conn *c) {
+    int rc = tt_client_find_proxy(c);
+    if (rc) return rc;
+    if (c->proxy && c->proxy->kind == TT_PROXY_SOCKS5 && !tt_client_is_address(c->url.host)) {
+        tt_stats_mark(c, TT_STATS_START);
         return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_target_resolved,
                                 c, &c->resolve);
+    }
     rc = tt_client_layers(c);
     return rc ? rc : tt_client_dial(c);
 }
 
+/* What a start made: the proxy and the server's address. */
 static void tt_client_cleanup(tether_conn *c) {
-    free(c->proxy_url);
+    if (c->proxy) tt_proxy_free(c->proxy);
+    free(c->proxy);
     free(c->target_addr);
-    free(c->dial_host);
+    c->proxy = NULL;
+    c->target_addr = NULL;
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
@@ -182,10 +177,7 @@ static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
  * (the name resolved again, the connect timeout anew); http1_only: no
  * HTTP/2 offered this time. 0, or an error (c is then to be lost). */
 static int tt_client_start_over(tether_conn *c, int http1_only) {
-    free(c->proxy_url);
-    free(c->target_addr);
-    free(c->dial_host);
-    c->proxy_url = c->target_addr = c->dial_host = NULL;
+    tt_client_cleanup(c); /* the proxy is looked for again: the environment may change */
     c->ctx->now = tt_now_ms();
     int rc = tt_conn_reset(c); /* closes nothing: the socket is already closed */
     c->h2_fallback = http1_only;

@@ -19,6 +19,25 @@ static void tt_conn_close_fd(tether_conn *c) {
     if (c->ctx->paused_listeners) tt_listeners_resume(c->ctx);
 }
 
+/* What one session of a connection holds (one TCP connection's handshake,
+ * layers, WebSocket and input), freed at its end and when a client starts
+ * over; each pointer left NULL. */
+static void tt_conn_free_session(tether_conn *c) {
+    if (c->addrs) freeaddrinfo(c->addrs);
+    c->addrs = NULL;
+    tether_client_hs_free(c->chs);
+    c->chs = NULL;
+    tether_pmd_free(c->pmd);
+    c->pmd = NULL;
+    free(c->extensions);
+    c->extensions = NULL;
+    free(c->pending);
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
+    tt_stack_free(&c->stack);
+    tt_ws_cleanup(&c->ws);
+}
+
 void tt_conn_free(tether_conn *c) {
     c->ctx->queued -= c->accounted;
     tt_wire_detach(c);
@@ -26,19 +45,13 @@ void tt_conn_free(tether_conn *c) {
     tt_timer_stop(c->ctx->loop, &c->timer);
     if (c->resolve) tt_resolve_cancel(c->resolve);
     tt_race_free(c->race);
-    if (c->addrs) freeaddrinfo(c->addrs);
     tt_url_free(&c->url);
-    tether_client_hs_free(c->chs);
     tether_server_hs_free(c->shs);
     if (c->cls->cleanup) c->cls->cleanup(c);
-    tt_ws_cleanup(&c->ws);
-    tt_stack_free(&c->stack);
+    tt_conn_free_session(c);
     tt_outbuf_free(&c->hs_out);
     tt_file_body_free(c);
-    free(c->extensions);
-    tether_pmd_free(c->pmd);
     tt_opts_unref(c->opts);
-    free(c->pending);
     free(c->reject_body);
     free(c->chosen_protocol);
     free(c);
@@ -78,22 +91,9 @@ void tt_conn_shut(tether_conn *c) {
 }
 
 int tt_conn_reset(tether_conn *c) {
-    tt_stack_free(&c->stack);
+    tt_conn_free_session(c);
     memset(&c->stack, 0, sizeof c->stack);
     tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
-    tether_client_hs_free(c->chs);
-    c->chs = NULL;
-    tether_pmd_free(c->pmd);
-    c->pmd = NULL;
-    free(c->extensions);
-    c->extensions = NULL;
-    free(c->pending);
-    c->pending = NULL;
-    c->pending_len = c->pending_cap = 0;
-    if (c->addrs) freeaddrinfo(c->addrs);
-    c->addrs = NULL;
-    c->cur_addr = NULL;
-    tt_ws_cleanup(&c->ws);
     int rc = tt_ws_init(&c->ws, c->role, &c->opts->cfg, c->ctx->cb == NULL, c->ctx->now);
     c->io.events = 0;
     c->h2_id = c->h2_fallback = 0;

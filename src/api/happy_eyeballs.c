@@ -73,7 +73,7 @@ static void tt_attempt_close(tt_race *r, tt_attempt *a) {
 static void tt_race_lost(tt_race *r) {
     tt_timer_stop(r->c->ctx->loop, &r->stagger);
     errno = r->os_error;
-    r->done(r->c, -1, NULL, r->why[0] ? r->why : NULL);
+    r->done(r->c, -1, r->why[0] ? r->why : NULL);
 }
 
 /* Starts attempts until one is pending or none is left. 1 if one is. */
@@ -107,7 +107,7 @@ static void tt_race_won(tt_race *r, tt_attempt *win) {
     for (size_t i = 0; i < r->started; i++)
         tt_attempt_close(r, &r->att[i]);
     tt_timer_stop(r->c->ctx->loop, &r->stagger);
-    r->done(r->c, fd, win->ai, NULL);
+    r->done(r->c, fd, NULL);
 }
 
 static void tt_attempt_cb(tt_io *io, unsigned ready) {

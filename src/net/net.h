@@ -56,6 +56,8 @@ typedef struct tt_proxy {
  * TETHER_E_NOMEM; free with tt_proxy_free. */
 int tt_proxy_parse(const char *url, tt_proxy *p);
 void tt_proxy_free(tt_proxy *p);
+/* dst becomes a copy of src (its own strings). 0 or TETHER_E_NOMEM. */
+int tt_proxy_copy(tt_proxy *dst, const tt_proxy *src);
 /* The proxy URL the environment names for a connection to host (secure:
  * wss://), as curl reads it: https_proxy or HTTPS_PROXY for wss://,
  * http_proxy (lower case only) for ws://, then all_proxy or ALL_PROXY;

@@ -122,6 +122,24 @@ void tt_proxy_free(tt_proxy *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* strdup(s), NULL staying NULL; *nomem set when it could not be made. */
+static char *tt_dup_or_null(const char *s, int *nomem) {
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d) *nomem = 1;
+    return d;
+}
+
+int tt_proxy_copy(tt_proxy *dst, const tt_proxy *src) {
+    int nomem = 0;
+    *dst = (tt_proxy){.kind = src->kind, .port = src->port};
+    dst->host = tt_dup_or_null(src->host, &nomem);
+    dst->user = tt_dup_or_null(src->user, &nomem);
+    dst->pass = tt_dup_or_null(src->pass, &nomem);
+    if (!nomem) return 0;
+    tt_proxy_free(dst);
+    return TETHER_E_NOMEM;
+}
+
 static const char *tt_env2(const char *lower, const char *upper) {
     const char *v = getenv(lower);
     if ((!v || !*v) && upper) v = getenv(upper);

@@ -107,15 +107,14 @@ static const tt_layer_ops tt_tunnel_ops = {
     .free = tt_tunnel_free,
 };
 
-tt_layer *tt_tunnel_new(tt_proxy *proxy, const char *host, int port) {
+tt_layer *tt_tunnel_new(const tt_proxy *proxy, const char *host, int port) {
     tt_tunnel *t = calloc(1, sizeof *t);
-    if (!t || !(t->host = strdup(host))) {
-        free(t);
+    if (!t) return NULL;
+    t->base.ops = &tt_tunnel_ops;
+    if (!(t->host = strdup(host)) || tt_proxy_copy(&t->proxy, proxy) != 0) {
+        tt_tunnel_free(&t->base);
         return NULL;
     }
-    t->base.ops = &tt_tunnel_ops;
-    t->proxy = *proxy;
-    memset(proxy, 0, sizeof *proxy);
     t->hs.proxy = &t->proxy;
     t->hs.host = t->host;
     t->hs.port = port;

@@ -11,8 +11,8 @@
 
 /* A tunnel through proxy to host:port (host: a name, or an address as
  * text; for TT_PROXY_SOCKS5 it must be an address, the caller resolves
- * names). The layer takes over the proxy's strings (*proxy is emptied).
- * NULL when out of memory. */
-tt_layer *tt_tunnel_new(tt_proxy *proxy, const char *host, int port);
+ * names). The layer keeps copies of what it needs. NULL when out of
+ * memory. */
+tt_layer *tt_tunnel_new(const tt_proxy *proxy, const char *host, int port);
 
 #endif

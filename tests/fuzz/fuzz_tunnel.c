@@ -36,6 +36,7 @@ static void answer(const uint8_t *data, size_t size) {
     tt_proxy p;
     CHECK(tt_proxy_parse(urls[data[0] % 5], &p) == 0);
     tt_layer *l = tt_tunnel_new(&p, data[0] & 8 ? "server.example" : "127.0.0.1", 443);
+    tt_proxy_free(&p);
     CHECK(l != NULL);
     CHECK(l->ops->step(l) == TETHER_E_AGAIN);
     size_t cut = size > 2 ? data[1] % (size - 1) : 0;
