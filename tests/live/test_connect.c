@@ -389,6 +389,9 @@ static void test_retry_bad_arguments(void **state) {
     assert_int_equal(tether_opts_set_retry_steps(o, NULL, 1, 0, 0), TETHER_E_INVAL);
     assert_int_equal(tether_opts_set_retry_steps(o, steps, 0, 0, 0), TETHER_E_INVAL);
     assert_int_equal(tether_opts_set_retry_steps(o, steps, 1, 0, 0), 0);
+    static unsigned many[1025]; /* the table's limit: 1024 steps */
+    assert_int_equal(tether_opts_set_retry_steps(o, many, 1024, 0, 0), 0);
+    assert_int_equal(tether_opts_set_retry_steps(o, many, 1025, 0, 0), TETHER_E_INVAL);
     assert_int_equal(tether_opts_set_retry_backoff(o, 0, 0, 0, 0), 0); /* off again */
     tether_opts_free(o);
     assert_int_equal(tether_event_retry_delay(NULL), TETHER_E_INVAL);

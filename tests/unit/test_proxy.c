@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,15 @@ static void test_parse(void **state) {
         "http://h p", "http://u%4@h", "http://u%00@h", "http://[::1",    "http://h:12a"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (tt_proxy_parse(bad[i], &p) != TETHER_E_INVAL) fail_msg("accepted %s", bad[i]);
+    /* RFC 1929 carries each credential in one length byte: 255 at most */
+    char url[600];
+    snprintf(url, sizeof url, "socks5h://%0255d:pw@h", 0);
+    assert_int_equal(tt_proxy_parse(url, &p), 0);
+    tt_proxy_free(&p);
+    snprintf(url, sizeof url, "socks5h://%0256d:pw@h", 0);
+    assert_int_equal(tt_proxy_parse(url, &p), TETHER_E_INVAL);
+    snprintf(url, sizeof url, "socks5h://u:%0256d@h", 0);
+    assert_int_equal(tt_proxy_parse(url, &p), TETHER_E_INVAL);
     assert_int_equal(tt_proxy_parse("https://h", &p), TETHER_E_UNSUPPORTED);
     assert_int_equal(tt_proxy_parse("socks4://h", &p), TETHER_E_UNSUPPORTED);
     assert_int_equal(tt_proxy_parse(NULL, &p), TETHER_E_INVAL);
@@ -268,7 +278,16 @@ static void test_socks5_refused(void **state) {
         assert_string_equal(l->ops->error_text(l), cases[i].why);
         l->ops->free(l);
     }
-    tt_layer *l = tunnel("socks5h://p", "s", 1);
+    /* a name SOCKS5 cannot carry (one length byte) */
+    char name[300];
+    memset(name, 'a', 256);
+    name[256] = 0;
+    tt_layer *l = tunnel("socks5h://p", name, 1);
+    l->ops->step(l);
+    assert_int_equal(feed_slowly(l, "\x05\x00", 2), TETHER_E_PROXY);
+    assert_string_equal(l->ops->error_text(l), "SOCKS5 proxy: host name over 255 bytes");
+    l->ops->free(l);
+    l = tunnel("socks5h://p", "s", 1);
     l->ops->step(l);
     assert_int_equal(feed_slowly(l, "HT", 2), TETHER_E_PROXY);
     assert_string_equal(l->ops->error_text(l), "SOCKS5 proxy: not a SOCKS5 server");
