@@ -28,10 +28,11 @@ import subprocess
 import sys
 import time
 
-CONFIGS = [  # (connections, size, depth)
+CONFIGS = [  # (connections, size, depth): rows (a) to (d) of the echo tables
     (100, 32, 1),
     (100, 32, 16),
-    (10, 65536, 1),
+    (10, 65536, 4),
+    (1, 1048576, 2),
 ]
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -84,11 +85,21 @@ def machine_busy_seconds():
     return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / TICK  # all but idle and iowait
 
 
+def load_argv(load, url):
+    """The load generator's command: `tether bench URL`, or for the raw TCP
+    row bench/raw_echo.c's own generator (same options, same JSON)."""
+    if load.endswith("raw_echo"):
+        return [load, "load", url.split("://", 1)[1].rstrip("/")]
+    return [load, "bench", url]
+
+
 def run_bench(tether, url, conns, size, depth, duration, warmup=1.0, extra=()):
     """size: bytes per message, or None when `extra` names a --corpus.
     Returns the bench's JSON, plus its whole CPU time (warm-up included)."""
-    argv = pin(0) + [tether, "bench", url, "-c", str(conns), "-d", str(depth),
-                     "-t", str(duration), "-w", str(warmup), "--json"] + list(extra)
+    argv = pin(0) + load_argv(tether, url) + [
+        "-c", str(conns), "-d", str(depth), "-t", str(duration), "-w", str(warmup)]
+    if not tether.endswith("raw_echo"):
+        argv += ["--json"] + list(extra)
     if size is not None:
         argv += ["-s", str(size)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -130,7 +141,7 @@ def measure(server, tether, cfg, duration, extra=()):
 
 def idle_memory(server, tether, n):
     base = rss_kib(server.proc.pid)
-    argv = pin(0) + [tether, "bench", server.url, "-c", str(n), "-d", "0", "-t", "6", "-w", "0"]
+    argv = pin(0) + load_argv(tether, server.url) + ["-c", str(n), "-d", "0", "-t", "6", "-w", "0"]
     bench = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = base
     deadline = time.time() + 5
@@ -145,41 +156,134 @@ def fmt(x, digits=0):
     return f"{x:,.{digits}f}"
 
 
-def section_ws(a):
-    servers = [
-        ("tether", [a.tether, "serve", "--port", "0"]),
-        ("libwebsockets", [a.lws, "--port", "17681"]),
-        ("node ws", ["node", os.path.join(a.node_dir, "node_echo.js"), "--port", "0"]),
+def median_run(runs):
+    """The run with the median server CPU per message (of an odd count)."""
+    return sorted(runs, key=lambda r: r["server_cpu_us_per_msg"])[len(runs) // 2]
+
+
+def ws_servers(a):
+    """(name, server argv, load generator) for the echo section, the limit first."""
+    servers = []
+    if a.raw:
+        servers.append(("raw TCP echo", [a.raw, "serve", "0"], a.raw))
+    if a.uws:
+        servers.append(("uWebSockets", [a.uws, "17682"], a.tether))
+    servers += [
+        ("tether", [a.tether, "serve", "--port", "0"], a.tether),
+        ("libwebsockets", [a.lws, "--port", "17681"], a.tether),
     ]
+    if a.node_dir:
+        servers.append(("node ws", ["node", os.path.join(a.node_dir, "node_echo.js"), "--port",
+                                    "0"], a.tether))
+    return servers
+
+
+def section_ws(a):
+    servers = ws_servers(a)
     results = {}
-    for name, argv in servers:
+    for name, argv, load in servers:
         with Server(name, argv) as s:
             for cfg in CONFIGS:
-                results[(name, cfg)] = measure(s, a.tether, cfg, a.duration)
-                print(f"# {name} {cfg}: {json.dumps(results[(name, cfg)])}", file=sys.stderr)
+                runs = [measure(s, load, cfg, a.duration) for _ in range(a.repeat)]
+                results[(name, cfg)] = median_run(runs)
+                print(f"# {name} {cfg}: {json.dumps(runs)}", file=sys.stderr)
             if a.idle:
-                results[(name, "idle")] = idle_memory(s, a.tether, a.idle)
-    print("\n## Cleartext (ws://) echo")
+                results[(name, "idle")] = idle_memory(s, load, a.idle)
+    print(f"\n## Cleartext (ws://) echo (median of {a.repeat} by server CPU per message)")
     for cfg in CONFIGS:
         ours = results[("tether", cfg)]
         print(f"\n{cfg[0]} connections x {cfg[1]} bytes, depth {cfg[2]}\n")
         print("| server | msg/s | MB/s | p50 us | p99 us | server CPU us/msg | "
               "bench CPU | tether msg/s ratio | tether CPU/msg ratio |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for name, _ in servers:
+        for name, _, _ in servers:
             r = results[(name, cfg)]
             ratio = ours["messages_per_s"] / r["messages_per_s"]
             cpu_ratio = r["server_cpu_us_per_msg"] / ours["server_cpu_us_per_msg"]
             print(f"| {name} | {fmt(r['messages_per_s'])} | {fmt(r['mb_per_s'], 1)} | "
                   f"{r['latency_p50_us']} | {r['latency_p99_us']} | "
-                  f"{fmt(r['server_cpu_us_per_msg'], 2)} | {fmt(r['cpu_percent'])}% | "
+                  f"{fmt(r['server_cpu_us_per_msg'], 3)} | {fmt(r['cpu_percent'])}% | "
                   f"{ratio:.2f}x | {cpu_ratio:.2f}x |")
+    summary(a, servers, results)
+
+
+def summary(a, servers, results):
+    """The issue's one table: server CPU per message (MB/s) for every load
+    and server, idle memory, and tether's ratios to the anchors."""
+    names = [n for n, _, _ in servers]
+    print("\nSummary: server CPU us per message (MB/s)\n")
+    print("| load | " + " | ".join(names) + " | tether vs uWS (CPU/msg) | tether / raw (CPU/msg) |")
+    print("|---|" + "---:|" * len(names) + "---:|---:|")
+    for conns, size, depth in CONFIGS:
+        cfg = (conns, size, depth)
+        cells = []
+        for n in names:
+            r = results[(n, cfg)]
+            mb = f" ({fmt(r['mb_per_s'])})" if size >= 65536 else ""
+            cells.append(f"{r['server_cpu_us_per_msg']:.3f}{mb}")
+        t = results[("tether", cfg)]["server_cpu_us_per_msg"]
+        vs_uws = (f"{results[('uWebSockets', cfg)]['server_cpu_us_per_msg'] / t:.2f}x"
+                  if "uWebSockets" in names else "")
+        vs_raw = (f"{t / results[('raw TCP echo', cfg)]['server_cpu_us_per_msg']:.2f}"
+                  if "raw TCP echo" in names else "")
+        print(f"| {conns} x {size} B, depth {depth} | " + " | ".join(cells) +
+              f" | {vs_uws} | {vs_raw} |")
     if a.idle:
-        print(f"\nMemory per idle connection ({a.idle} connections, server RSS growth)\n")
-        print("| server | bytes per connection |")
-        print("|---|---:|")
-        for name, _ in servers:
-            print(f"| {name} | {fmt(results[(name, 'idle')])} |")
+        cells = [fmt(results[(n, "idle")]) + " B" for n in names]
+        print(f"| idle memory per connection, {a.idle:,} conns | " + " | ".join(cells) + " | | |")
+
+
+BROADCAST_CLIENTS = (100, 500)
+
+
+def broadcast_run(client, url, n, secs):
+    """uWebSockets' benchmarks/broadcast_test.c: n clients each send one
+    20-byte message per round and wait for all n*n deliveries; it prints
+    rounds per second every 4 s. Returns the mean of the reports after the
+    first (which includes connecting)."""
+    hostport = url.split("://", 1)[1].rstrip("/")
+    host, port = hostport.rsplit(":", 1)
+    argv = pin(0) + ["stdbuf", "-oL", client, str(n), host, port, "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    rates, deadline = [], time.time() + secs + 30
+    while time.time() < deadline and len(rates) < max(2, int(secs / 4)) + 1:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("Iterations/second"):
+            rates.append(float(line.split()[-1]))
+    proc.kill()
+    proc.wait()
+    if len(rates) < 2:
+        raise RuntimeError(f"broadcast_test gave {rates} with {n} clients")
+    return sum(rates[1:]) / len(rates[1:])
+
+
+def section_broadcast(a):
+    servers = [("tether", [a.tether, "serve", "--port", "0", "--broadcast"])]
+    if a.uws:
+        servers.append(("uWebSockets", [a.uws, "17682", "--broadcast"]))
+    results = {}
+    for name, argv in servers:
+        for n in BROADCAST_CLIENTS:
+            with Server(name, argv) as s:
+                before, t0 = cpu_seconds(s.proc.pid), time.time()
+                rate = broadcast_run(a.broadcast_client, s.url, n, a.duration)
+                cpu_pct = (cpu_seconds(s.proc.pid) - before) / (time.time() - t0) * 100
+                results[(name, n)] = (rate, cpu_pct)
+                print(f"# {name} broadcast {n}: {rate} rounds/s, server CPU {cpu_pct:.0f}%",
+                      file=sys.stderr)
+    print("\n## Broadcast (uWebSockets' benchmarks/broadcast_test.c: N clients each send one "
+          "20-byte message per round and wait for all N x N deliveries)\n")
+    print("| clients | " + " | ".join(f"{n}: rounds/s (deliveries/s), server CPU" for n, _ in servers)
+          + " | tether vs uWS |")
+    print("|---|" + "---:|" * len(servers) + "---:|")
+    for n in BROADCAST_CLIENTS:
+        cells = [f"{fmt(results[(name, n)][0], 1)} ({fmt(results[(name, n)][0] * n * n)}), "
+                 f"{fmt(results[(name, n)][1])}%" for name, _ in servers]
+        ratio = (f"{results[('tether', n)][0] / results[('uWebSockets', n)][0]:.2f}x"
+                 if a.uws else "")
+        print(f"| {n} | " + " | ".join(cells) + f" | {ratio} |")
 
 
 def tether_server_argv(a, tls=False, deflate=False):
@@ -320,6 +424,10 @@ def main():
     ap.add_argument("--tether", required=True)
     ap.add_argument("--lws", required=True)
     ap.add_argument("--node-dir")
+    ap.add_argument("--raw", help="bench/raw_echo.c built: the raw TCP echo row")
+    ap.add_argument("--uws", help="bench/uws_echo.cpp built: the uWebSockets row")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per load (median)")
+    ap.add_argument("--broadcast-client", help="uWebSockets' broadcast_test, built")
     ap.add_argument("--certs", help="directory made by tests/certs/make_certs.sh")
     ap.add_argument("--corpus", help="file made by bench/corpus.py")
     ap.add_argument("--only", default="all", help="ws, tls, deflate, comma-separated, or all")
@@ -328,17 +436,19 @@ def main():
     ap.add_argument("--deflate-level", type=int, default=6)
     a = ap.parse_args()
     only = {"ws", "tls", "deflate"} if a.only == "all" else set(a.only.split(","))
-    if only - {"ws", "tls", "deflate", "http"}:
+    if a.only == "all" and a.broadcast_client:
+        only.add("broadcast")
+    if only - {"ws", "tls", "deflate", "http", "broadcast"}:
         ap.error(f"--only: unknown section in {a.only!r}")
     only.discard("http")  # bench/http_bench.py's, run by scripts/bench.sh
     if not only:
         return
-    if "ws" in only and not a.node_dir:
-        ap.error("the ws section needs --node-dir")
     if "tls" in only and not a.certs:
         ap.error("the tls section needs --certs")
     if "deflate" in only and not a.corpus:
         ap.error("the deflate section needs --corpus")
+    if "broadcast" in only and not a.broadcast_client:
+        ap.error("the broadcast section needs --broadcast-client (UWS_SRC, USOCKETS_SRC)")
     load0 = os.getloadavg()[0]
     if "ws" in only:
         section_ws(a)
@@ -346,6 +456,8 @@ def main():
         section_tls(a)
     if "deflate" in only:
         section_deflate(a)
+    if "broadcast" in only:
+        section_broadcast(a)
     print("\nRatios: above 1.00x means tether is ahead (more messages/s, less CPU per "
           "message, fewer wire bytes).")
     if only & {"tls", "deflate"}:

@@ -291,6 +291,8 @@ ssize_t tt_wire_read(tether_conn *c);
 /* Writes the handshake bytes and the frame queue; 0 (maybe not all went:
  * tt_wire_wants_write) or an error. */
 int tt_wire_flush(tether_conn *c);
+/* The WebSocket's direct writer: see tt_ws_direct_fn. */
+size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n);
 int tt_wire_wants_write(const tether_conn *c);
 /* Before the socket closes: the layers' goodbye (close_notify, or the
  * alert explaining a failed handshake), if the socket takes it now. */

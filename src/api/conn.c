@@ -33,6 +33,7 @@ tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts 
         free(c);
         return NULL;
     }
+    c->ws.direct = tt_wire_direct;
     tt_stats_mark(c, TT_STATS_START); /* a server's: the accept */
     return c;
 }

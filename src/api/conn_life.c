@@ -95,6 +95,7 @@ int tt_conn_reset(tether_conn *c) {
     memset(&c->stack, 0, sizeof c->stack);
     tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
     int rc = tt_ws_init(&c->ws, c->role, &c->opts->cfg, c->ctx->cb == NULL, c->ctx->now);
+    c->ws.direct = tt_wire_direct;
     c->io.events = 0;
     c->h2_id = c->h2_fallback = 0;
     c->paused = c->read_parked = c->fin_sent = c->closed_out = c->retrying = 0;

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "stack/h2.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 
@@ -265,6 +266,20 @@ static int tt_wire_flush_plain(tether_conn *c) {
         if (from_hs) tt_outbuf_consume(&c->hs_out, from_hs);
         if ((size_t)n > from_hs) tt_ws_output_sent(&c->ws, (size_t)n - from_hs);
     }
+}
+
+/* The WebSocket's direct writer (tt_ws_direct_fn): a big frame goes
+ * straight to a plain socket when nothing of the connection's waits before
+ * it (the WebSocket queue is empty when it is called). */
+size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n) {
+    tether_conn *c = (tether_conn *)((char *)w - offsetof(tether_conn, ws));
+    if (c->h2s || c->h2 || c->io.fd < 0 || !tt_stack_empty(&c->stack) || c->file ||
+        tt_outbuf_len(&c->hs_out))
+        return 0;
+    ssize_t r = tt_sock_writev(c->io.fd, iov, n);
+    if (r <= 0) return 0;
+    c->stats.wire_out += (size_t)r;
+    return (size_t)r;
 }
 
 /* Writes what the stack has for the socket. Returns 1 when all of it

@@ -57,12 +57,26 @@ static int tt_control_piece(struct tether_parser *p, const uint8_t *s, size_t n,
     return TETHER_PARSE_PAYLOAD;
 }
 
-/* A slice of a data payload, already unmasked. Text is validated slice by
- * slice, so a bad byte fails the slice that holds it. */
-static int tt_data_piece(struct tether_parser *p, const uint8_t *s, size_t n, const uint8_t **data,
-                         size_t *data_len) {
-    if (p->utf8_on && tether_utf8_feed(&p->utf8, s, n))
-        return tt_parser_fail(p, TETHER_E_UTF8, "invalid UTF-8 in a text message");
+/* Unmasking and validating a big text slice go block by block, so the
+ * validation reads what the unmasking just wrote from the L1 cache instead
+ * of a second pass over the whole slice. */
+#define TT_PARSER_BLOCK 4096u
+
+/* A slice of a data payload: unmasked, and text validated slice by slice,
+ * so a bad byte fails the slice that holds it. `at` is the offset in the
+ * payload where the slice starts (the mask key's phase). */
+static int tt_data_piece(struct tether_parser *p, uint8_t *s, size_t n, uint64_t at,
+                         const uint8_t **data, size_t *data_len) {
+    if (!p->utf8_on) {
+        if (p->masked) tether_mask(s, s, n, p->key, at);
+    } else {
+        for (size_t off = 0; off < n; off += TT_PARSER_BLOCK) {
+            size_t k = n - off < TT_PARSER_BLOCK ? n - off : TT_PARSER_BLOCK;
+            if (p->masked) tether_mask(s + off, s + off, k, p->key, at + off);
+            if (tether_utf8_feed(&p->utf8, s + off, k))
+                return tt_parser_fail(p, TETHER_E_UTF8, "invalid UTF-8 in a text message");
+        }
+    }
     if (p->done == p->length) p->state = TT_PS_END;
     *data = s;
     *data_len = n;
@@ -76,9 +90,10 @@ int tt_parser_payload(struct tether_parser *p, uint8_t *buf, size_t len, size_t 
     uint64_t left = p->length - p->done;
     size_t n = have < left ? have : (size_t)left;
     uint8_t *s = buf + *used;
-    if (p->masked) tether_mask(s, s, n, p->key, p->done);
+    uint64_t at = p->done;
     *used += n;
     p->done += n;
-    if (TT_IS_CONTROL(p->opcode)) return tt_control_piece(p, s, n, data, data_len);
-    return tt_data_piece(p, s, n, data, data_len);
+    if (!TT_IS_CONTROL(p->opcode)) return tt_data_piece(p, s, n, at, data, data_len);
+    if (p->masked) tether_mask(s, s, n, p->key, at);
+    return tt_control_piece(p, s, n, data, data_len);
 }

@@ -67,7 +67,21 @@ typedef struct tt_ws_ev {
     size_t reason_len;
 } tt_ws_ev;
 
-typedef struct tt_ws {
+typedef struct tt_ws tt_ws;
+
+/* A way to write a big frame at once instead of copying it into the queue:
+ * the connection's socket, when nothing waits before the frame. Called
+ * with the frame's header and payload only while the queue is empty;
+ * returns how many bytes went (0 when it cannot write now, or the write
+ * failed: the rest is queued, and the queue's next write says why). */
+typedef size_t (*tt_ws_direct_fn)(tt_ws *c, const struct iovec *iov, int n);
+
+/* Payloads from this size go through tt_ws_direct_fn when one is set: below
+ * it, copying costs less than a write per frame (frames queued in a round
+ * share one write). */
+#define TT_WS_DIRECT_MIN (8u * 1024u)
+
+struct tt_ws {
     tether_role role;
     tt_ws_state state;
     const tt_ws_cfg *cfg;
@@ -96,8 +110,9 @@ typedef struct tt_ws {
     uint32_t tx_utf8;   /* streaming text send: UTF-8 state */
     int tx_compressed;  /* streaming send in progress: it is compressed */
     int close_sent;
-    int above_mark;    /* buffered went over the drain mark */
-    size_t owed_below; /* bytes the layers under this one still owe the peer */
+    int above_mark;         /* buffered went over the drain mark */
+    size_t owed_below;      /* bytes the layers under this one still owe the peer */
+    tt_ws_direct_fn direct; /* NULL: every frame is queued */
 
     /* permessage-deflate, once negotiated (tt_ws_set_deflate) */
     tether_pmd *pmd;
@@ -111,7 +126,7 @@ typedef struct tt_ws {
     /* time, in tt_now_ms() units, kept by the caller */
     uint64_t last_rx, ping_sent, close_deadline;
     int ping_outstanding;
-} tt_ws;
+};
 
 /* Sets up c for a connection whose handshake is done. cfg must outlive c.
  * Returns 0 or TETHER_E_NOMEM. */

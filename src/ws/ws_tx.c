@@ -12,10 +12,35 @@
 
 #include <string.h>
 
+/* A big unmasked frame with nothing queued before it goes to the direct
+ * writer first, header and payload in one write, and only what the socket
+ * did not take is copied into the queue: an echo of a big message copies
+ * nothing (as the queue's own buffer would be allocated, faulted in and
+ * freed again for each). Returns 0 or TETHER_E_NOMEM. */
+static int tt_ws_put_direct(tt_ws *c, tether_opcode op, int fin, unsigned rsv, const void *data,
+                            size_t len) {
+    uint8_t h[TETHER_MAX_FRAME_HEADER];
+    size_t hlen = tether_frame_header_size(len, 0);
+    int rc = tether_frame_write_header(h, hlen, op, fin, rsv, len, NULL);
+    if (rc < 0) return rc;
+    struct iovec iov[2] = {{h, hlen}, {(void *)data, len}};
+    size_t n = c->direct(c, iov, 2);
+    if (n >= hlen + len) return 0;
+    rc = 0;
+    if (n < hlen) rc = tt_outbuf_append(&c->out, h + n, hlen - n);
+    size_t from = n > hlen ? n - hlen : 0;
+    if (rc == 0) rc = tt_outbuf_append(&c->out, (const uint8_t *)data + from, len - from);
+    if (rc) return rc;
+    if (tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
+    return 0;
+}
+
 /* Appends one frame. Client payloads are copied and masked in one pass. */
 static int tt_ws_put_frame(tt_ws *c, tether_opcode op, int fin, unsigned rsv, const void *data,
                            size_t len) {
     int masked = c->role == TETHER_ROLE_CLIENT;
+    if (c->direct && !masked && len >= TT_WS_DIRECT_MIN && !tt_outbuf_len(&c->out))
+        return tt_ws_put_direct(c, op, fin, rsv, data, len);
     size_t hlen = tether_frame_header_size(len, masked);
     uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
     if (!p) return TETHER_E_NOMEM;

@@ -601,6 +601,87 @@ static void test_backpressure(void **state) {
     fx_free(&f);
 }
 
+/* The direct writer (a plain socket in a connection): a big frame goes to
+ * it when nothing is queued, and only what it did not take is queued, in
+ * order; small frames, and big ones behind queued bytes, are queued. */
+static uint8_t direct_got[64 * 1024];
+static size_t direct_len, direct_take, direct_calls;
+
+static size_t direct_writer(tt_ws *c, const struct iovec *iov, int n) {
+    (void)c;
+    direct_calls++;
+    size_t took = 0;
+    for (int i = 0; i < n && took < direct_take; i++) {
+        size_t k = iov[i].iov_len < direct_take - took ? iov[i].iov_len : direct_take - took;
+        memcpy(direct_got + direct_len, iov[i].iov_base, k);
+        direct_len += k;
+        took += k;
+    }
+    return took;
+}
+
+/* The bytes the writer took followed by the queue parse as exactly one
+ * binary frame of `msg`. */
+static void assert_direct_frame(tt_ws *c, const uint8_t *msg, size_t len) {
+    size_t q = tt_outbuf_len(&c->out);
+    assert_true(direct_len + q <= sizeof direct_got);
+    if (q) {
+        memcpy(direct_got + direct_len, c->out.buf + c->out.head, q);
+        tt_outbuf_consume(&c->out, q);
+    }
+    tt_outbuf_append(&c->out, direct_got, direct_len + q);
+    peer pr;
+    peer_init(&pr, TETHER_ROLE_SERVER);
+    peer_read(&pr, c);
+    assert_int_equal(pr.n, 1);
+    assert_out_frame(&pr.f[0], TETHER_OP_BINARY, 1, msg, len);
+    peer_free(&pr);
+    direct_len = 0;
+}
+
+static void test_direct_writer(void **state) {
+    (void)state;
+    fx f;
+    fx_setup(&f, TETHER_ROLE_SERVER);
+    fx_start(&f, 0, 0);
+    f.c.direct = direct_writer;
+    size_t len = TT_WS_DIRECT_MIN + 1000;
+    uint8_t *msg = xmalloc(len);
+    for (size_t i = 0; i < len; i++)
+        msg[i] = (uint8_t)(i * 7);
+    /* all of it, part of the header, the header and part of the payload,
+     * nothing at all */
+    static const size_t takes[] = {SIZE_MAX, 1, 4, 4 + 100, 0};
+    for (size_t t = 0; t < sizeof takes / sizeof takes[0]; t++) {
+        direct_take = takes[t];
+        direct_calls = 0;
+        assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, msg, len), 0);
+        assert_int_equal(direct_calls, 1);
+        assert_int_equal(tt_outbuf_len(&f.c.out), takes[t] == SIZE_MAX ? 0 : len + 4 - takes[t]);
+        assert_direct_frame(&f.c, msg, len);
+    }
+    /* below the size, or behind queued bytes: queued, the writer not called */
+    direct_take = SIZE_MAX;
+    direct_calls = 0;
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, msg, TT_WS_DIRECT_MIN - 1), 0);
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, msg, len), 0);
+    assert_int_equal(direct_calls, 0);
+    peer_read(&f.pr, &f.c);
+    assert_int_equal(f.pr.n, 2);
+    assert_out_frame(&f.pr.f[1], TETHER_OP_BINARY, 1, msg, len);
+    fx_free(&f);
+    /* a client masks every payload into the queue: never direct */
+    fx_setup(&f, TETHER_ROLE_CLIENT);
+    fx_start(&f, 0, 0);
+    f.c.direct = direct_writer;
+    assert_int_equal(tt_ws_send(&f.c, TETHER_OP_BINARY, msg, len), 0);
+    assert_int_equal(direct_calls, 0);
+    peer_read(&f.pr, &f.c);
+    assert_out_frame(&f.pr.f[0], TETHER_OP_BINARY, 1, msg, len);
+    free(msg);
+    fx_free(&f);
+}
+
 static void test_drain(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
@@ -688,6 +769,7 @@ int main(void) {
         ROLE_TEST(test_sends_after_close),
         ROLE_TEST(test_backpressure),
         ROLE_TEST(test_drain),
+        cmocka_unit_test(test_direct_writer),
         ROLE_TEST(test_owed_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,6 +214,25 @@ static void test_long_ascii_any_alignment(void **state) {
     }
 }
 
+/* One non-ASCII sequence at every position of a long ASCII run: the
+ * 64-byte and 8-byte skips must stop before it wherever it falls. */
+static void test_non_ascii_every_position(void **state) {
+    (void)state;
+    char buf[300];
+    for (size_t pos = 0; pos + 2 <= sizeof buf; pos++) {
+        memset(buf, 'a', sizeof buf);
+        buf[pos] = (char)0xC3; /* U+00E9, valid */
+        buf[pos + 1] = (char)0xA9;
+        assert_int_equal(tether_utf8_validate(buf, sizeof buf), 0);
+        buf[pos] = (char)0xA9; /* a lone continuation byte fails on itself */
+        uint32_t st = TETHER_UTF8_INIT;
+        assert_int_equal(tether_utf8_feed(&st, buf, pos), 0);
+        st = TETHER_UTF8_INIT;
+        assert_int_equal(tether_utf8_feed(&st, buf, pos + 1), TETHER_E_UTF8);
+        assert_int_equal(tether_utf8_validate(buf, sizeof buf), TETHER_E_UTF8);
+    }
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     uint32_t st = 0;
@@ -233,6 +252,7 @@ int main(void) {
         cmocka_unit_test(test_exhaustive_against_reference),
         cmocka_unit_test(test_incremental_random),
         cmocka_unit_test(test_long_ascii_any_alignment),
+        cmocka_unit_test(test_non_ascii_every_position),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
