@@ -14,7 +14,9 @@ Loads:
   large   1 connection x 1 MiB binary messages, 2 in flight: MB/s echoed
 
 Pairs: tether server + tether client, websockets server + websockets
-client, and the mixed pairs (which one's bottleneck moves).
+client, and the mixed pairs (which one's bottleneck moves); with picows
+installed (run.sh installs it), picows on both sides and each of its
+halves against tether's.
 
 Usage:
   bench.py run [--duration S] [--json FILE]
@@ -61,9 +63,76 @@ async def echo(ws):
         await ws.send(m)
 
 
+# picows (PyPI `picows`, the fastest asyncio WebSocket library) has no
+# message API: its listener gets frames, so its echo and its client are
+# written the way its documentation shows, on frames; it does not validate
+# UTF-8 (tether and websockets do).
+def picows_echo_server():
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    class Echo(WSListener):
+        def on_ws_frame(self, transport, frame):
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+            elif frame.msg_type in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
+                transport.send(frame.msg_type, frame.get_payload_as_memoryview(), frame.fin)
+
+    return ws_create_server(lambda _request: Echo(), "127.0.0.1", 0,
+                            max_frame_size=64 << 20)
+
+
+async def picows_client(uri: str, conns: int, size: int, depth: int, duration: float) -> dict:
+    from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
+    payload = b"x" * size if size < 1024 else os.urandom(size)
+    kind = WSMsgType.TEXT if size < 1024 else WSMsgType.BINARY
+    loop = asyncio.get_running_loop()
+    state = {"running": True}
+
+    class Client(WSListener):
+        def __init__(self):
+            self.n, self.out, self.done = 0, 0, loop.create_future()
+
+        def on_ws_frame(self, transport, frame):
+            if not frame.fin or frame.msg_type not in (WSMsgType.TEXT, WSMsgType.BINARY,
+                                                       WSMsgType.CONTINUATION):
+                return
+            self.out -= 1
+            if state["running"]:
+                self.n += 1
+                self.out += 1
+                transport.send(kind, payload)
+            elif self.out == 0 and not self.done.done():
+                self.done.set_result(None)
+
+    pairs = [await ws_connect(Client, uri, max_frame_size=64 << 20) for _ in range(conns)]
+    await asyncio.sleep(0.5)
+    cpu0, t0 = os.times(), time.monotonic()
+    for transport, client in pairs:
+        for _ in range(depth):
+            client.out += 1
+            transport.send(kind, payload)
+    await asyncio.sleep(duration)
+    state["running"] = False
+    elapsed = time.monotonic() - t0
+    cpu1 = os.times()
+    await asyncio.wait_for(asyncio.gather(*(c.done for _, c in pairs)), 60)
+    for transport, _ in pairs:
+        # (its default code, NO_INFO, goes on the wire as 0: not a valid close code)
+        transport.send_close(WSCloseCode.OK)
+        transport.disconnect()
+    total = sum(c.n for _, c in pairs)
+    return {"messages": total, "seconds": elapsed, "msgs_per_s": total / elapsed,
+            "mb_per_s": total * size / elapsed / 1e6,
+            "client_cpu": (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / elapsed}
+
+
 async def run_server(impl: str, port_file: str) -> None:
-    serve, _, opts = impl_api(impl)
-    server = await serve(echo, "127.0.0.1", 0, **opts)
+    if impl == "picows":
+        server = await picows_echo_server()
+    else:
+        serve, _, opts = impl_api(impl)
+        server = await serve(echo, "127.0.0.1", 0, **opts)
     port = server.port if impl == "tether" else server.sockets[0].getsockname()[1]
     with open(port_file + ".tmp", "w") as f:
         f.write(str(port))
@@ -73,6 +142,8 @@ async def run_server(impl: str, port_file: str) -> None:
 
 async def run_client(impl: str, uri: str, conns: int, size: int, depth: int,
                      duration: float) -> dict:
+    if impl == "picows":
+        return await picows_client(uri, conns, size, depth, duration)
     _, connect, opts = impl_api(impl)
     payload: str | bytes = "x" * size if size < 1024 else os.urandom(size)
     counts = [0] * conns
@@ -151,11 +222,18 @@ def one(server_impl: str, client_impl: str, load, duration: float) -> dict:
 def main_run(duration: float, json_out: str | None) -> None:
     import tether
     import websockets
+    try:
+        import picows  # noqa: F401
+        have_picows = True
+    except ImportError:
+        have_picows = False
     print(f"tether {tether.__version__} (Python package) vs websockets {websockets.__version__} "
           f"(C speedups), Python {sys.version.split()[0]}, {duration:.0f} s per run, server on "
           f"core 0, client on core 1, no compression, no keepalive\n")
     pairs = [("tether", "tether"), ("websockets", "websockets"), ("tether", "websockets"),
              ("websockets", "tether")]
+    if have_picows:
+        pairs += [("picows", "picows"), ("picows", "tether"), ("tether", "picows")]
     results = {}
     for load in LOADS:
         for s, c in pairs:
@@ -180,6 +258,20 @@ def main_run(duration: float, json_out: str | None) -> None:
               f"{ww['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
               f"({tt['server_cpu_us_per_msg']:.1f} vs {ww['server_cpu_us_per_msg']:.1f} us) | "
               f"{tw[key] / ww[key]:.2f}x | {wt[key] / ww[key]:.2f}x |")
+    if have_picows:
+        print("\nAgainst picows (above 1: tether ahead):\n")
+        print("| load | both sides: throughput | server CPU per message | servers, same tether "
+              "client: throughput | clients, same tether server: throughput |")
+        print("|---|---:|---:|---:|---:|")
+        for load in LOADS:
+            name = load[0]
+            key = "mb_per_s" if load[2] >= 1024 else "msgs_per_s"
+            tt, pp = results[(name, "tether", "tether")], results[(name, "picows", "picows")]
+            pt, tp = results[(name, "picows", "tether")], results[(name, "tether", "picows")]
+            print(f"| {name} | {tt[key] / pp[key]:.2f}x ({tt[key]:.0f} vs {pp[key]:.0f}) | "
+                  f"{pp['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
+                  f"({tt['server_cpu_us_per_msg']:.1f} vs {pp['server_cpu_us_per_msg']:.1f} us) | "
+                  f"{tt[key] / pt[key]:.2f}x | {tt[key] / tp[key]:.2f}x |")
     if json_out:
         with open(json_out, "w") as f:
             json.dump({"|".join(k): v for k, v in results.items()}, f, indent=1)

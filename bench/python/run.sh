@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Python echo benchmark: tether's package against websockets (C speedups).
+# Python echo benchmark: tether's package against websockets (C speedups)
+# and picows.
 #
 #   bench/python/run.sh [SECONDS] [BUILD_DIR]     (defaults: 5, build/python-bench)
 #
@@ -9,6 +10,7 @@
 # and a table of ratios. Not part of the test run.
 set -euo pipefail
 WEBSOCKETS_VERSION=17.4
+PICOWS_VERSION=2.3.1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECONDS_PER_RUN=${1:-5}
 B=${2:-$ROOT/build/python-bench}
@@ -18,7 +20,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 if [ ! -x "$B/venv/bin/python" ]; then
     python3 -m venv "$B/venv"
 fi
-"$B/venv/bin/pip" install -q cffi setuptools wheel "websockets==$WEBSOCKETS_VERSION"
+"$B/venv/bin/pip" install -q cffi setuptools wheel "websockets==$WEBSOCKETS_VERSION" \
+    "picows==$PICOWS_VERSION"
 (cd "$B" && "$B/venv/bin/pip" install -q --force-reinstall --no-deps "$ROOT/python")
 cd "$B"
 exec "$B/venv/bin/python" "$ROOT/bench/python/bench.py" run --duration "$SECONDS_PER_RUN" \
