@@ -114,9 +114,14 @@ typedef struct tt_conn_class {
 /* What conn_stats.c keeps: moments in microseconds (0: not reached) and
  * counters since the connection was made, reconnections included. */
 typedef struct tt_conn_stats {
-    uint64_t start_us, resolved_us, connected_us, proxy_us, tls_us, open_us;
-    uint64_t ping_at_us, rtt_us, rtt_min_us, rtt_max_us, rtt_samples;
-    uint64_t wire_in, wire_out, msgs_in, msgs_out, payload_in, payload_out, opens;
+    uint64_t start_us;   /* the clock's start: the accept, or the dial */
+    uint64_t ping_at_us; /* a timed ping went out then (0: none out) */
+    uint64_t wire_in, wire_out, msgs_in, msgs_out, payload_in, payload_out;
+    /* The moments of the opening, in us after start_us plus 1 (0: not
+     * reached), and round trips in us: 32 bits each, to keep an idle
+     * connection small; a span past 71 minutes reads as 71 minutes. */
+    uint32_t resolved, connected, proxy, tls, open;
+    uint32_t rtt_us, rtt_min_us, rtt_max_us, rtt_samples, opens;
     int layers_timed;
 } tt_conn_stats;
 
@@ -137,7 +142,7 @@ struct tether_conn {
     tt_io io;
     tt_timer timer;
     tt_ws ws;         /* the WebSocket state machine */
-    tt_stack stack;   /* the transport layers under it (none: plain TCP) */
+    tt_stack *stack;  /* the transport layers under it (NULL or empty: plain TCP) */
     tt_outbuf hs_out; /* the handshake's bytes, which precede any frame */
 
     tether_client_hs *chs;
@@ -182,8 +187,8 @@ struct tether_conn {
     int reject_status;
     char *reject_body, *chosen_protocol;
     int error;
-    int os_error; /* errno of the system call that failed it (0: none) */
-    char error_text[160];
+    int os_error;      /* errno of the system call that failed it (0: none) */
+    char *error_text;  /* what failed it, in words (NULL: none yet, or no memory) */
     uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
     size_t accounted;  /* what this connection adds to ctx->queued */
     tt_conn_stats stats;
@@ -243,6 +248,7 @@ struct tether_ctx {
     uint64_t now;
     uint8_t *stack_scratch;      /* 2 x TT_STACK_CHUNK, made on first use by a stack */
     tt_pmd_shared *pmd_shared;   /* compressors for no-context-takeover messages */
+    tt_bufpool bufpool;          /* output buffers, lent to connections while they send */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
     tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };
@@ -291,6 +297,23 @@ ssize_t tt_wire_read(tether_conn *c);
 /* Writes the handshake bytes and the frame queue; 0 (maybe not all went:
  * tt_wire_wants_write) or an error. */
 int tt_wire_flush(tether_conn *c);
+/* Keeps text (cut to TT_ERROR_TEXT_MAX bytes) as what failed c: allocated
+ * only then, so a connection that never fails holds no room for it. */
+#define TT_ERROR_TEXT_MAX 159u
+void tt_conn_set_error_text(tether_conn *c, const char *text);
+/* Whether c's bytes go straight to its socket (no layer under the
+ * WebSocket): a plain connection holds no stack at all. */
+static inline int tt_conn_plain(const tether_conn *c) {
+    return !c->stack || tt_stack_empty(c->stack);
+}
+/* Puts layer l on top of c's stack, made on first use; the stack owns l
+ * from then on, and l is freed if it cannot be pushed. 0 or an error. */
+int tt_conn_push_layer(tether_conn *c, tt_layer *l);
+/* The layer of c's stack called name, or NULL. */
+tt_layer *tt_conn_layer(const tether_conn *c, const char *name);
+/* Hooks the WebSocket state up to its connection (after each tt_ws_init):
+ * the direct writer and the loop's buffer pool. */
+void tt_conn_hook_ws(tether_conn *c);
 /* The WebSocket's direct writer: see tt_ws_direct_fn. */
 size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n);
 int tt_wire_wants_write(const tether_conn *c);

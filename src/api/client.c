@@ -89,11 +89,8 @@ static int tt_client_layers(tether_conn *c) {
         const char *host = c->target_addr ? c->target_addr : c->url.host;
         tt_layer *l = tt_tunnel_new(c->proxy, host, c->url.port);
         if (!l) return TETHER_E_NOMEM;
-        int rc = tt_stack_push(&c->stack, l);
-        if (rc) {
-            l->ops->free(l);
-            return rc;
-        }
+        int rc = tt_conn_push_layer(c, l);
+        if (rc) return rc;
     }
     return c->url.secure ? tt_conn_tls_client(c) : 0;
 }
@@ -196,7 +193,7 @@ static int tt_client_start_over(tether_conn *c, int http1_only) {
 static int tt_client_over_http1(tether_conn *c, int err) {
     (void)err;
     if (c->phase != TT_PH_HS_CLIENT || c->h2_fallback ||
-        !tt_h2_client_refused(tt_stack_find(&c->stack, "h2")))
+        !tt_h2_client_refused(tt_conn_layer(c, "h2")))
         return 0;
     tt_log(TETHER_LOG_INFO, "conn %llu: %s: again over HTTP/1.1", (unsigned long long)c->id,
            tt_wire_error_text(c));
@@ -320,7 +317,7 @@ static void tt_client_on_response(tether_conn *c) {
         tt_conn_lost(c, rc, NULL);
         return;
     }
-    c->h2_id = tt_h2_client_stream(tt_stack_find(&c->stack, "h2"));
+    c->h2_id = tt_h2_client_stream(tt_conn_layer(c, "h2"));
     c->retries = 0; /* open: a later loss starts the policy from its first delay */
     tt_conn_open(c, rbuf + used, (size_t)n - used);
 }

@@ -33,7 +33,8 @@ tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts 
         free(c);
         return NULL;
     }
-    c->ws.direct = tt_wire_direct;
+    c->hs_out.pool = &ctx->bufpool;
+    tt_conn_hook_ws(c);
     tt_stats_mark(c, TT_STATS_START); /* a server's: the accept */
     return c;
 }

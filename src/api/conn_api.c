@@ -161,7 +161,8 @@ const char *tether_conn_protocol(const tether_conn *c) {
 }
 
 const char *tether_conn_error_text(const tether_conn *c) {
-    return c && c->error ? c->error_text : NULL;
+    if (!c || !c->error) return NULL;
+    return c->error_text ? c->error_text : tether_strerror(c->error); /* (no memory for it) */
 }
 
 int tether_conn_os_error(const tether_conn *c) {

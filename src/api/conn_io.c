@@ -181,7 +181,7 @@ void tt_conn_resume(tether_conn *c) {
     if (c->pending_len && !c->paused && !c->user_paused)
         tt_conn_process(c, c->pending, c->pending_len);
     /* A layer may hold decrypted input that no socket event will announce. */
-    if (!tt_stack_empty(&c->stack) && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
+    if (!tt_conn_plain(c) && c->phase == TT_PH_OPEN && !c->paused && !c->user_paused)
         tt_conn_on_readable(c);
     tt_conn_resume_stream(c);
     if (c->phase != TT_PH_DEAD) tt_conn_update_interest(c);

@@ -34,7 +34,9 @@ static void tt_conn_free_session(tether_conn *c) {
     free(c->pending);
     c->pending = NULL;
     c->pending_len = c->pending_cap = 0;
-    tt_stack_free(&c->stack);
+    if (c->stack) tt_stack_free(c->stack);
+    free(c->stack);
+    c->stack = NULL;
     tt_ws_cleanup(&c->ws);
 }
 
@@ -54,7 +56,26 @@ void tt_conn_free(tether_conn *c) {
     tt_opts_unref(c->opts);
     free(c->reject_body);
     free(c->chosen_protocol);
+    free(c->error_text);
     free(c);
+}
+
+void tt_conn_hook_ws(tether_conn *c) {
+    c->ws.direct = tt_wire_direct;
+    c->ws.out.pool = &c->ctx->bufpool;
+}
+
+void tt_conn_set_error_text(tether_conn *c, const char *text) {
+    size_t n = strlen(text);
+    if (n > TT_ERROR_TEXT_MAX) n = TT_ERROR_TEXT_MAX;
+    /* (a copy first: text may be the old one) */
+    char *t = malloc(n + 1);
+    if (t) {
+        memcpy(t, text, n);
+        t[n] = 0;
+    }
+    free(c->error_text);
+    c->error_text = t;
 }
 
 void tt_conn_maybe_free(tether_conn *c) {
@@ -92,15 +113,15 @@ void tt_conn_shut(tether_conn *c) {
 
 int tt_conn_reset(tether_conn *c) {
     tt_conn_free_session(c);
-    memset(&c->stack, 0, sizeof c->stack);
     tt_outbuf_consume(&c->hs_out, tt_outbuf_len(&c->hs_out));
     int rc = tt_ws_init(&c->ws, c->role, &c->opts->cfg, c->ctx->cb == NULL, c->ctx->now);
-    c->ws.direct = tt_wire_direct;
+    tt_conn_hook_ws(c);
     c->io.events = 0;
     c->h2_id = c->h2_fallback = 0;
     c->paused = c->read_parked = c->fin_sent = c->closed_out = c->retrying = 0;
     c->error = c->os_error = 0;
-    c->error_text[0] = 0;
+    free(c->error_text);
+    c->error_text = NULL;
     c->deadline = 0;
     tt_conn_account(c);
     return rc;

@@ -7,23 +7,32 @@
 
 #include <string.h>
 
+/* us since 32 bits can hold: a longer span is cut to about 71 minutes */
+static uint32_t tt_stats_u32(uint64_t us) {
+    return us < UINT32_MAX ? (uint32_t)us : UINT32_MAX;
+}
+
+/* Now, as a moment of the opening (see tt_conn_stats). */
+static uint32_t tt_stats_now(const tt_conn_stats *s) {
+    return tt_stats_u32(tt_now_us() - s->start_us + 1);
+}
+
 void tt_stats_mark(tether_conn *c, tt_stats_point p) {
-    uint64_t now = tt_now_us();
     tt_conn_stats *s = &c->stats;
     switch (p) {
     case TT_STATS_START:
-        s->start_us = now;
-        s->resolved_us = s->connected_us = s->proxy_us = s->tls_us = s->open_us = 0;
+        s->start_us = tt_now_us();
+        s->resolved = s->connected = s->proxy = s->tls = s->open = 0;
         s->layers_timed = 0;
         break;
     case TT_STATS_RESOLVED:
-        s->resolved_us = now;
+        s->resolved = tt_stats_now(s);
         break;
     case TT_STATS_CONNECTED:
-        s->connected_us = now;
+        s->connected = tt_stats_now(s);
         break;
     case TT_STATS_OPEN:
-        s->open_us = now;
+        s->open = tt_stats_now(s);
         s->opens++;
         break;
     }
@@ -31,12 +40,12 @@ void tt_stats_mark(tether_conn *c, tt_stats_point p) {
 
 void tt_stats_layers(tether_conn *c) {
     tt_conn_stats *s = &c->stats;
-    for (; s->layers_timed < c->stack.open; s->layers_timed++) {
-        const char *name = c->stack.layer[s->layers_timed]->ops->name;
+    for (; c->stack && s->layers_timed < c->stack->open; s->layers_timed++) {
+        const char *name = c->stack->layer[s->layers_timed]->ops->name;
         if (!strcmp(name, "proxy"))
-            s->proxy_us = tt_now_us();
+            s->proxy = tt_stats_now(s);
         else if (!strcmp(name, "tls"))
-            s->tls_us = tt_now_us();
+            s->tls = tt_stats_now(s);
     }
 }
 
@@ -47,7 +56,7 @@ void tt_stats_ping_sent(tether_conn *c) {
 void tt_stats_pong(tether_conn *c) {
     tt_conn_stats *s = &c->stats;
     if (!s->ping_at_us) return; /* unsolicited, or for a ping already timed */
-    uint64_t rtt = tt_now_us() - s->ping_at_us;
+    uint32_t rtt = tt_stats_u32(tt_now_us() - s->ping_at_us);
     s->ping_at_us = 0;
     s->rtt_us = rtt;
     if (!s->rtt_samples || rtt < s->rtt_min_us) s->rtt_min_us = rtt;
@@ -55,16 +64,17 @@ void tt_stats_pong(tether_conn *c) {
     s->rtt_samples++;
 }
 
-/* b - a, when both moments were reached in that order (0 otherwise). */
-static uint64_t tt_stats_span(uint64_t a, uint64_t b) {
+/* From moment a to moment b, when both were reached in that order (0
+ * otherwise); the start is moment 1. */
+static uint64_t tt_stats_span(uint32_t a, uint32_t b) {
     return a && b && b >= a ? b - a : 0;
 }
 
 /* The latest moment before the WebSocket handshake: its start. */
-static uint64_t tt_stats_hs_start(const tt_conn_stats *s) {
-    if (s->tls_us) return s->tls_us;
-    if (s->proxy_us) return s->proxy_us;
-    return s->connected_us ? s->connected_us : s->start_us;
+static uint32_t tt_stats_hs_start(const tt_conn_stats *s) {
+    if (s->tls) return s->tls;
+    if (s->proxy) return s->proxy;
+    return s->connected ? s->connected : 1;
 }
 
 int tether_conn_stats(const tether_conn *c, tether_stats *out, size_t size) {
@@ -72,11 +82,11 @@ int tether_conn_stats(const tether_conn *c, tether_stats *out, size_t size) {
     const tt_conn_stats *s = &c->stats;
     tether_stats t;
     memset(&t, 0, sizeof t);
-    t.resolve_us = tt_stats_span(s->start_us, s->resolved_us);
-    t.connect_us = tt_stats_span(s->resolved_us ? s->resolved_us : s->start_us, s->connected_us);
-    t.proxy_us = tt_stats_span(s->connected_us, s->proxy_us);
-    t.tls_us = tt_stats_span(s->proxy_us ? s->proxy_us : s->connected_us, s->tls_us);
-    t.handshake_us = tt_stats_span(tt_stats_hs_start(s), s->open_us);
+    t.resolve_us = tt_stats_span(1, s->resolved);
+    t.connect_us = tt_stats_span(s->resolved ? s->resolved : 1, s->connected);
+    t.proxy_us = tt_stats_span(s->connected, s->proxy);
+    t.tls_us = tt_stats_span(s->proxy ? s->proxy : s->connected, s->tls);
+    t.handshake_us = tt_stats_span(tt_stats_hs_start(s), s->open);
     t.rtt_us = s->rtt_us;
     t.rtt_min_us = s->rtt_min_us;
     t.rtt_max_us = s->rtt_max_us;

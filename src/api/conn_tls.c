@@ -40,18 +40,19 @@ int tt_conn_tls_client(tether_conn *c) {
     tt_tls *session = tt_tls_new_client(t, name, c->opts->tls.flags);
     tt_tls_ctx_unref(t); /* the session holds the SSL_CTX itself */
     tt_layer *l = tt_tls_layer_new(session);
-    if (!l || (rc = tt_stack_push(&c->stack, l)) != 0) return l ? rc : TETHER_E_NOMEM;
+    if (!l) return TETHER_E_NOMEM;
+    if ((rc = tt_conn_push_layer(c, l)) != 0) return rc;
     if (!c->opts->prefer_http2 || c->h2_fallback) return 0;
     /* HTTP/2 if the server takes it, decided by ALPN once TLS is up */
     static const unsigned char alpn[] = "\x02h2\x08http/1.1";
     if ((rc = tt_tls_offer_alpn(session, alpn, sizeof alpn - 1)) != 0) return rc;
     tt_layer *h2 = tt_h2_client_layer_new(l);
-    return h2 ? tt_stack_push(&c->stack, h2) : TETHER_E_NOMEM;
+    return h2 ? tt_conn_push_layer(c, h2) : TETHER_E_NOMEM;
 }
 
 int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t) {
     tt_layer *l = tt_tls_layer_new(tt_tls_new_server(t));
-    return l ? tt_stack_push(&c->stack, l) : TETHER_E_NOMEM;
+    return l ? tt_conn_push_layer(c, l) : TETHER_E_NOMEM;
 }
 
 tt_tls *tt_conn_tls(const tether_conn *c) {
@@ -59,5 +60,5 @@ tt_tls *tt_conn_tls(const tether_conn *c) {
         const tether_conn *carrier = tt_h2_stream_owner(c->h2s);
         return carrier ? tt_conn_tls(carrier) : NULL;
     }
-    return tt_tls_layer_session(tt_stack_find(&c->stack, "tls"));
+    return tt_tls_layer_session(tt_conn_layer(c, "tls"));
 }

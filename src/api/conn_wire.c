@@ -24,13 +24,13 @@ static void tt_wire_log_open(const tether_conn *c) {
     if (!tt_log_on(TETHER_LOG_INFO)) return;
     char d[256];
     tt_log(TETHER_LOG_INFO, "conn %llu: %s", (unsigned long long)c->id,
-           tt_stack_describe(&c->stack, d, sizeof d));
+           tt_stack_describe(c->stack, d, sizeof d));
 }
 
 /* Every byte the stack holds is owed to the peer as much as queued frames:
  * the WebSocket's send limit and DRAIN count it. */
 static void tt_wire_tell_owed(tether_conn *c) {
-    tt_ws_set_owed_below(&c->ws, tt_stack_owed(&c->stack));
+    tt_ws_set_owed_below(&c->ws, c->stack ? tt_stack_owed(c->stack) : 0);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -38,7 +38,7 @@ static void tt_wire_tell_owed(tether_conn *c) {
 /* Fills the read buffer with plaintext: what the stack already holds, then
  * at most one socket read's worth. */
 static ssize_t tt_wire_read_stack(tether_conn *c) {
-    tt_stack *s = &c->stack;
+    tt_stack *s = c->stack;
     uint8_t *buf = c->ctx->rbuf, *scratch = tt_wire_scratch(c->ctx);
     if (!scratch) return TETHER_E_NOMEM;
     uint8_t *in = scratch, *moves = scratch + TT_STACK_CHUNK;
@@ -164,14 +164,14 @@ static int tt_wire_flush_plain(tether_conn *c);
 static int tt_wire_flush_stack(tether_conn *c);
 
 static int tt_wire_flush_carrier(tether_conn *c) {
-    int rc = 0, plain = tt_stack_empty(&c->stack);
+    int rc = 0, plain = tt_conn_plain(c);
     for (int round = 0; round < 64; round++) { /* bounded: the socket fills */
         if ((rc = tt_wire_h2_fill(c)) != 0) break;
         /* always, even with nothing new: TLS may still hold records a
          * full socket refused earlier */
         rc = plain ? tt_wire_flush_plain(c) : tt_wire_flush_stack(c);
         if (rc) break;
-        int full = tt_outbuf_len(&c->hs_out) > 0 || (!plain && tt_stack_owed(&c->stack) > 0);
+        int full = tt_outbuf_len(&c->hs_out) > 0 || (!plain && tt_stack_owed(c->stack) > 0);
         if (full || !tt_h2_wants_write(c->h2)) break;
     }
     /* sending made room in streams, or closed some: the carrier tells them */
@@ -212,19 +212,19 @@ int tt_wire_shutdown_write(tether_conn *c) {
 const char *tt_wire_error_text(const tether_conn *c) {
     const char *t = c->h2s ? tt_h2_stream_error_text(c->h2s) : NULL;
     if (!t && c->h2) t = tt_h2_error_text(c->h2);
-    return t ? t : tt_stack_error_text(&c->stack);
+    return t || !c->stack ? t : tt_stack_error_text(c->stack);
 }
 
 ssize_t tt_wire_read(tether_conn *c) {
     if (c->h2s) return tt_wire_read_h2s(c);
     if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */
-    if (tt_stack_empty(&c->stack)) {
+    if (tt_conn_plain(c)) {
         ssize_t n = tt_sock_read(c->io.fd, c->ctx->rbuf, TT_RBUF_SIZE);
         if (n > 0) c->stats.wire_in += (size_t)n;
         return n;
     }
     ssize_t n = tt_wire_read_stack(c);
-    if (tt_stack_owed(&c->stack) > 0) { /* alerts, tickets, key updates */
+    if (tt_stack_owed(c->stack) > 0) { /* alerts, tickets, key updates */
         tt_wire_tell_owed(c);
         tt_ctx_mark_dirty(c);
     }
@@ -273,7 +273,7 @@ static int tt_wire_flush_plain(tether_conn *c) {
  * it (the WebSocket queue is empty when it is called). */
 size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n) {
     tether_conn *c = (tether_conn *)((char *)w - offsetof(tether_conn, ws));
-    if (c->h2s || c->h2 || c->io.fd < 0 || !tt_stack_empty(&c->stack) || c->file ||
+    if (c->h2s || c->h2 || c->io.fd < 0 || !tt_conn_plain(c) || c->file ||
         tt_outbuf_len(&c->hs_out))
         return 0;
     ssize_t r = tt_sock_writev(c->io.fd, iov, n);
@@ -288,31 +288,31 @@ static int tt_wire_write_stack(tether_conn *c, uint8_t *scratch) {
     for (;;) {
         size_t len;
         const uint8_t *p;
-        int rc = tt_stack_wire(&c->stack, &p, &len, scratch);
+        int rc = tt_stack_wire(c->stack, &p, &len, scratch);
         if (rc) return rc;
         if (!len) {
-            tt_stack_wire_sent(&c->stack, 0);
+            tt_stack_wire_sent(c->stack, 0);
             return 1;
         }
         struct iovec iov = {(void *)p, len};
         ssize_t n = tt_sock_writev(c->io.fd, &iov, 1);
         if (n == TETHER_E_AGAIN) n = 0;
         if (n > 0) c->stats.wire_out += (size_t)n;
-        tt_stack_wire_sent(&c->stack, n > 0 ? (size_t)n : 0);
+        tt_stack_wire_sent(c->stack, n > 0 ? (size_t)n : 0);
         if (n < 0) return (int)n;
         if ((size_t)n < len) return 0;
     }
 }
 
 static ssize_t tt_wire_to_stack(tether_conn *c, const uint8_t *buf, size_t len) {
-    return tt_stack_write(&c->stack, buf, len);
+    return tt_stack_write(c->stack, buf, len);
 }
 
 static int tt_wire_flush_stack(tether_conn *c) {
     uint8_t *scratch = tt_wire_scratch(c->ctx);
     if (!scratch) return TETHER_E_NOMEM;
-    int was_open = tt_stack_is_open(&c->stack);
-    int rc = tt_stack_step(&c->stack);
+    int was_open = tt_stack_is_open(c->stack);
+    int rc = tt_stack_step(c->stack);
     if (!was_open) tt_stats_layers(c);
     if (rc != 0 && rc != TETHER_E_AGAIN) return rc;
     if (!was_open && rc == 0) tt_wire_log_open(c);
@@ -321,7 +321,7 @@ static int tt_wire_flush_stack(tether_conn *c) {
         if ((rc = tt_wire_pump(c, scratch, tt_wire_to_stack, &took)) != 0) return rc;
         rc = tt_wire_write_stack(c, scratch + TT_STACK_CHUNK);
         if (rc <= 0) return rc; /* socket full, or failed */
-        if (!tt_stack_is_open(&c->stack) || !tt_wire_queued(c)) return 0;
+        if (!tt_stack_is_open(c->stack) || !tt_wire_queued(c)) return 0;
     }
 }
 
@@ -329,7 +329,7 @@ int tt_wire_flush(tether_conn *c) {
     if (c->h2s) return tt_wire_flush_h2s(c);
     if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */
     if (c->h2) return tt_wire_flush_carrier(c);
-    if (tt_stack_empty(&c->stack)) return tt_wire_flush_plain(c);
+    if (tt_conn_plain(c)) return tt_wire_flush_plain(c);
     int rc = tt_wire_flush_stack(c);
     tt_wire_tell_owed(c);
     return rc;
@@ -337,11 +337,11 @@ int tt_wire_flush(tether_conn *c) {
 
 int tt_wire_wants_write(const tether_conn *c) {
     if (c->h2 && tt_h2_wants_write(c->h2)) return 1;
-    if (tt_stack_empty(&c->stack)) return tt_wire_queued(c);
-    return tt_stack_owed(&c->stack) > 0 || (tt_stack_is_open(&c->stack) && tt_wire_queued(c));
+    if (tt_conn_plain(c)) return tt_wire_queued(c);
+    return tt_stack_owed(c->stack) > 0 || (tt_stack_is_open(c->stack) && tt_wire_queued(c));
 }
 
 void tt_wire_goodbye(tether_conn *c) {
     uint8_t *scratch = c->io.fd >= 0 ? tt_wire_scratch(c->ctx) : NULL;
-    if (scratch && tt_stack_shutdown(&c->stack)) tt_wire_write_stack(c, scratch);
+    if (scratch && c->stack && tt_stack_shutdown(c->stack)) tt_wire_write_stack(c, scratch);
 }

@@ -44,6 +44,7 @@ void tether_ctx_free(tether_ctx *ctx) {
     free(ctx->rbuf);
     free(ctx->stack_scratch);
     tt_pmd_shared_free(ctx->pmd_shared); /* after the connections that borrow from it */
+    tt_bufpool_clear(&ctx->bufpool);     /* ... and this too */
     tt_tls_ctx_unref(ctx->tls_client);
     tt_tls_opts_free(&ctx->tls_client_opts);
     free(ctx);

@@ -21,7 +21,8 @@ struct tether_ws {
     int drain_due;
     int end_due; /* a CLOSED made by the clock waits in `end` */
     tt_ws_ev end;
-    int ended; /* CLOSED was handed out */
+    int ended;                                /* CLOSED was handed out */
+    char reason[TETHER_MAX_CLOSE_REASON + 1]; /* ... and its reason, kept */
 };
 
 tether_ws *tether_ws_new(tether_role role, const tether_opts *opts, uint64_t now_ms) {
@@ -99,7 +100,9 @@ static int tt_ws_hand_out(tether_ws *ws, const tt_ws_ev *e, tether_ws_event *ev)
     ws->last = e->type;
     if (e->type == TT_WS_EV_CLOSE) {
         ws->ended = 1;
-        ev->data = (const uint8_t *)e->reason;
+        memcpy(ws->reason, e->reason, e->reason_len); /* e may be the caller's local */
+        ws->reason[e->reason_len] = 0;
+        ev->data = (const uint8_t *)ws->reason;
         ev->len = e->reason_len;
         ev->code = e->code;
         ev->clean = e->clean;

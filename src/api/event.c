@@ -109,7 +109,7 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
     c->closed_out = 1;
     if (w->error && !c->error) {
         c->error = w->error;
-        snprintf(c->error_text, sizeof c->error_text, "%s", ev->reason);
+        tt_conn_set_error_text(c, ev->reason);
     }
     tt_event_maybe_retry(ev, c);
 }
@@ -150,16 +150,17 @@ void tt_emit_ws(tether_conn *c, const tt_ws_ev *w) {
 
 tether_event *tt_conn_closed_event(tether_conn *c, int err, const char *text) {
     c->error = err;
-    snprintf(c->error_text, sizeof c->error_text, "%s", text ? text : tether_strerror(err));
+    if (!text) text = tether_strerror(err);
+    tt_conn_set_error_text(c, text);
     if (c->silent || c->closed_out) return NULL;
     c->closed_out = 1;
     tether_event *ev = tt_event_new(c->ctx, TETHER_EV_CLOSED, c);
     if (!ev) return NULL;
-    size_t n = strlen(c->error_text);
+    size_t n = strlen(text);
     ev->code = TETHER_CLOSE_ABNORMAL;
     ev->error = err;
     ev->reason_len = n > TETHER_MAX_CLOSE_REASON ? TETHER_MAX_CLOSE_REASON : n;
-    memcpy(ev->reason, c->error_text, ev->reason_len);
+    memcpy(ev->reason, text, ev->reason_len);
     ev->reason[ev->reason_len] = 0;
     tt_event_maybe_retry(ev, c);
     return ev;

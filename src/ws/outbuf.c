@@ -9,6 +9,11 @@
 #include <string.h>
 
 static int tt_outbuf_grow(tt_outbuf *b, size_t need) {
+    if (!b->cap && b->pool && need <= TT_BUFPOOL_SIZE) {
+        if (!(b->buf = tt_bufpool_get(b->pool))) return -1;
+        b->cap = TT_BUFPOOL_SIZE;
+        return 0;
+    }
     /* The first block fits the need (a handshake response, a small frame):
      * a connection that only did its handshake stays small. */
     size_t cap = b->cap ? b->cap : 256;
@@ -116,18 +121,24 @@ int tt_outbuf_pieces(const tt_outbuf *b, struct iovec *iov, int max) {
     return k;
 }
 
-/* Own bytes were written: empty, the buffer goes back to its start (and
- * a big one goes away). */
+/* Lets go of the buffer: back to the pool if it came from there. */
+static void tt_outbuf_release(tt_outbuf *b) {
+    if (b->pool && b->cap == TT_BUFPOOL_SIZE)
+        tt_bufpool_put(b->pool, b->buf);
+    else
+        free(b->buf);
+    b->buf = NULL;
+    b->cap = 0;
+}
+
+/* Own bytes were written: empty, the buffer goes back to its start, or
+ * away (to the pool, or a big one). */
 static void tt_outbuf_consume_own(tt_outbuf *b, size_t n) {
     b->head += n;
     if (b->nrefs) tt_outbuf_ref(b, 0)->gap -= n;
     if (b->head < b->tail) return;
     b->head = b->tail = 0;
-    if (b->cap > TT_OUTBUF_KEEP) {
-        free(b->buf);
-        b->buf = NULL;
-        b->cap = 0;
-    }
+    if (b->cap && (b->pool || b->cap > TT_OUTBUF_KEEP)) tt_outbuf_release(b);
 }
 
 /* Bytes of the first shared frame were written; all of it lets it go. */
@@ -141,7 +152,7 @@ static void tt_outbuf_consume_shared(tt_outbuf *b, size_t n) {
     b->first = (b->first + 1) % b->refcap;
     if (--b->nrefs) return;
     b->own_after = 0;
-    if (b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
+    if (b->pool || b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
         free(b->refs);
         b->refs = NULL;
         b->refcap = b->first = 0;
@@ -170,8 +181,10 @@ void tt_outbuf_free(tt_outbuf *b) {
     for (size_t i = 0; i < b->nrefs; i++)
         tt_shared_frame_unref(tt_outbuf_ref(b, i)->f);
     free(b->refs);
-    free(b->buf);
+    if (b->buf) tt_outbuf_release(b);
+    tt_bufpool *pool = b->pool;
     memset(b, 0, sizeof *b);
+    b->pool = pool;
 }
 
 size_t tt_outbuf_take(tt_outbuf *b, void *out, size_t cap) {

@@ -7,6 +7,7 @@
 #ifndef TT_OUTBUF_H
 #define TT_OUTBUF_H
 
+#include "ws/bufpool.h"
 #include "ws/shared_frame.h"
 
 #include <stddef.h>
@@ -29,13 +30,18 @@ typedef struct tt_outbuf {
     size_t ref_off;   /* bytes of the first shared frame already written */
     size_t ref_bytes; /* bytes of shared frames still to write */
     size_t own_after; /* own bytes queued after the last shared frame */
+    /* Where its buffer comes from and goes back to once empty (NULL: its
+     * own, kept while small). tt_outbuf_free keeps this. */
+    tt_bufpool *pool;
 } tt_outbuf;
 
-/* Buffers larger than this are freed once empty, so an idle connection
- * does not keep the memory of its largest message. */
+/* Without a pool, buffers larger than this are freed once empty, so an
+ * idle connection does not keep the memory of its largest message; with
+ * one, every buffer is let go of once empty. */
 #define TT_OUTBUF_KEEP (16u * 1024u)
 
-/* A ring of shared frames longer than this is freed once empty. */
+/* A ring of shared frames longer than this is freed once empty (with a
+ * pool: any ring). */
 #define TT_OUTBUF_KEEP_REFS 16u
 
 /* Every byte still to write, own and shared. */

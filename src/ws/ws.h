@@ -13,6 +13,7 @@
 #define TT_WS_H
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "tether.h"
@@ -63,9 +64,19 @@ typedef struct tt_ws_ev {
     const uint8_t *data;
     size_t len;
     int code, clean, error;
-    const char *reason;
+    const char *reason; /* CLOSE: points into reason_buf */
     size_t reason_len;
+    /* The close reason lives in the event, not in every connection: it is
+     * needed only while the event is taken. Copy the event, and its reason
+     * pointer still points into the original. */
+    char reason_buf[TETHER_MAX_CLOSE_REASON + 1];
 } tt_ws_ev;
+
+/* Clears an event but its reason buffer (per message: no need to zero it). */
+static inline void tt_ws_ev_clear(tt_ws_ev *ev) {
+    memset(ev, 0, offsetof(tt_ws_ev, reason_buf));
+    ev->reason_buf[0] = 0;
+}
 
 typedef struct tt_ws tt_ws;
 
@@ -95,8 +106,9 @@ struct tt_ws {
     size_t single_len;
     uint8_t *msg; /* reassembly buffer */
     size_t msg_len, msg_cap;
-    int fin_sent_up; /* streaming: the last fragment was delivered */
-    uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
+    int fin_sent_up;    /* streaming: the last fragment was delivered */
+    const uint8_t *ctl; /* a control frame's payload, as the parser gave it
+                         * (whole, valid until its FRAME_END is handled) */
     size_t ctl_len;
     int rx_compressed;    /* the message being received had RSV1 */
     int rx_inflated_end;  /* its last piece has been through the inflater */
@@ -120,8 +132,6 @@ struct tt_ws {
 
     /* the end */
     int close_code;
-    char close_reason[TETHER_MAX_CLOSE_REASON + 1];
-    size_t close_reason_len;
 
     /* time, in tt_now_ms() units, kept by the caller */
     uint64_t last_rx, ping_sent, close_deadline;

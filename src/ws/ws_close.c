@@ -6,6 +6,7 @@
  * bare 1006. */
 #include "ws/ws_int.h"
 
+#include <stddef.h>
 #include <string.h>
 
 int tt_ws_end(tt_ws *c, int code, const char *reason, size_t reason_len, int clean, int error,
@@ -13,13 +14,13 @@ int tt_ws_end(tt_ws *c, int code, const char *reason, size_t reason_len, int cle
     c->state = TT_WS_CLOSED;
     c->close_code = code;
     if (reason_len > TETHER_MAX_CLOSE_REASON) reason_len = TETHER_MAX_CLOSE_REASON;
-    if (reason_len) memcpy(c->close_reason, reason, reason_len);
-    c->close_reason[reason_len] = 0;
-    c->close_reason_len = reason_len;
-    memset(ev, 0, sizeof *ev);
+    /* (memmove and before the clear: reason may point into ev itself) */
+    if (reason_len) memmove(ev->reason_buf, reason, reason_len);
+    ev->reason_buf[reason_len] = 0;
+    memset(ev, 0, offsetof(tt_ws_ev, reason_buf));
     ev->type = TT_WS_EV_CLOSE;
     ev->code = code;
-    ev->reason = c->close_reason;
+    ev->reason = ev->reason_buf;
     ev->reason_len = reason_len;
     ev->clean = clean;
     ev->error = error;

@@ -83,7 +83,7 @@ static int tt_emit_fragment(tt_ws *c, const uint8_t *data, size_t len, int fin, 
         if (tt_msg_append(c, data, len) != 0) return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
         data = c->msg;
     }
-    memset(ev, 0, sizeof *ev);
+    tt_ws_ev_clear(ev);
     ev->type = TT_WS_EV_FRAGMENT;
     ev->opcode = c->msg_opcode;
     ev->fin = fin;
@@ -145,7 +145,7 @@ static int tt_on_data_end(tt_ws *c, tt_ws_ev *ev) {
         if (rc != 0) return rc;
     }
     if (c->cfg->streaming) return c->fin_sent_up ? 0 : tt_emit_fragment(c, NULL, 0, 1, 0, ev);
-    memset(ev, 0, sizeof *ev);
+    tt_ws_ev_clear(ev);
     ev->type = TT_WS_EV_MESSAGE;
     ev->opcode = c->msg_opcode;
     ev->fin = 1;
@@ -160,9 +160,9 @@ static int tt_on_control_end(tt_ws *c, tt_ws_ev *ev) {
     if (op == TETHER_OP_CLOSE) return tt_ws_on_close_frame(c, ev);
     if (op == TETHER_OP_PING && tt_ws_pong(c, c->ctl, c->ctl_len) == TETHER_E_NOMEM)
         return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
-    memset(ev, 0, sizeof *ev);
+    tt_ws_ev_clear(ev);
     ev->type = op == TETHER_OP_PING ? TT_WS_EV_PING : TT_WS_EV_PONG;
-    ev->data = c->ctl;
+    ev->data = c->ctl ? c->ctl : (const uint8_t *)""; /* never NULL, even empty */
     ev->len = c->ctl_len;
     return 1;
 }
@@ -172,13 +172,13 @@ static int tt_on_parse(tt_ws *c, int pe, const uint8_t *data, size_t len, tt_ws_
     int control = op >= TETHER_OP_CLOSE;
     switch (pe) {
     case TETHER_PARSE_FRAME_START:
+        c->ctl = NULL;
         c->ctl_len = 0;
         return control ? 0 : tt_on_data_start(c, op, ev);
     case TETHER_PARSE_PAYLOAD:
         if (!control) return tt_on_data_payload(c, data, len, ev);
-        if (len > sizeof c->ctl - c->ctl_len) len = sizeof c->ctl - c->ctl_len;
-        memcpy(c->ctl + c->ctl_len, data, len);
-        c->ctl_len += len;
+        c->ctl = data; /* the parser hands a control payload out whole, once */
+        c->ctl_len = len;
         return 0;
     case TETHER_PARSE_FRAME_END:
         return control ? tt_on_control_end(c, ev) : tt_on_data_end(c, ev);

@@ -138,6 +138,50 @@ static void test_free_releases(void **state) {
     tt_outbuf_free(&b);
 }
 
+/* With a pool, an empty queue holds no buffer: it goes back to the pool
+ * and the next bytes take it again; a buffer grown past the pool's size is
+ * freed instead; tt_outbuf_free gives back and keeps the pool. */
+static void test_pool(void **state) {
+    (void)state;
+    tt_bufpool pool = {0};
+    tt_outbuf b = {.pool = &pool};
+    put_own(&b, "hello");
+    assert_int_equal(b.cap, TT_BUFPOOL_SIZE);
+    uint8_t *first = b.buf;
+    uint8_t out[2 * TT_BUFPOOL_SIZE];
+    assert_int_equal(drain_front(&b, out, 2), 5);
+    assert_null(b.buf);
+    assert_int_equal(pool.n, 1);
+    put_own(&b, "again");
+    assert_ptr_equal(b.buf, first); /* the same buffer, from the pool */
+    assert_int_equal(pool.n, 0);
+    /* grown past the pool's size: freed once empty, the pool untouched */
+    uint8_t *p = tt_outbuf_reserve(&b, TT_BUFPOOL_SIZE);
+    assert_non_null(p);
+    memset(p, 'x', TT_BUFPOOL_SIZE);
+    tt_outbuf_commit(&b, TT_BUFPOOL_SIZE);
+    assert_true(b.cap > TT_BUFPOOL_SIZE);
+    assert_int_equal(drain_front(&b, out, 1000), TT_BUFPOOL_SIZE + 5);
+    assert_memory_equal(out, "again", 5);
+    assert_null(b.buf);
+    assert_int_equal(pool.n, 0);
+    /* freed with bytes in it: the buffer goes back, the pool stays */
+    put_own(&b, "left");
+    tt_outbuf_free(&b);
+    assert_int_equal(pool.n, 1);
+    assert_ptr_equal(b.pool, &pool);
+    /* the pool keeps at most TT_BUFPOOL_MAX buffers */
+    void *bufs[TT_BUFPOOL_MAX + 2];
+    for (size_t i = 0; i < TT_BUFPOOL_MAX + 2; i++)
+        assert_non_null(bufs[i] = tt_bufpool_get(&pool));
+    for (size_t i = 0; i < TT_BUFPOOL_MAX + 2; i++)
+        tt_bufpool_put(&pool, bufs[i]);
+    assert_int_equal(pool.n, TT_BUFPOOL_MAX);
+    tt_bufpool_clear(&pool);
+    assert_int_equal(pool.n, 0);
+    assert_null(pool.head);
+}
+
 static void test_bad_frames(void **state) {
     (void)state;
     assert_null(tt_shared_frame_new(TETHER_OP_PING, "p", 1, NULL));
@@ -151,9 +195,8 @@ static void test_bad_frames(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_interleaved_order),
-        cmocka_unit_test(test_partial_and_wrap),
-        cmocka_unit_test(test_free_releases),
+        cmocka_unit_test(test_interleaved_order), cmocka_unit_test(test_partial_and_wrap),
+        cmocka_unit_test(test_free_releases),     cmocka_unit_test(test_pool),
         cmocka_unit_test(test_bad_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
