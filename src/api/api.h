@@ -382,7 +382,12 @@ void tt_conn_process(tether_conn *c, uint8_t *buf, size_t len);
 void tt_conn_resume(tether_conn *c);
 /* Keeps input to process later (buf may be c->pending itself). */
 void tt_conn_keep_input(tether_conn *c, const uint8_t *buf, size_t len);
+/* After something was queued: it goes now, or at the round's end, and the
+ * timer follows the deadlines a ping or a close may have moved. */
 void tt_conn_after_send(tether_conn *c);
+/* The same after a data message or fragment, which moves no deadline (they
+ * follow what arrives, the state and pings): no timer work per message. */
+void tt_conn_after_data(tether_conn *c);
 /* 0 if c may send data now, else TETHER_E_INVAL (NULL) or TETHER_E_STATE. */
 int tt_conn_sendable(const tether_conn *c);
 /* The context's budget for queued bytes, across its connections: 0 if len

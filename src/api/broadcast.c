@@ -35,7 +35,7 @@ static int tt_broadcast_one(tether_conn *c, const tether_ctx *ctx, tt_shared_fra
     if (rc) return rc;
     c->stats.msgs_out++;
     c->stats.payload_out += len;
-    tt_conn_after_send(c);
+    tt_conn_after_data(c);
     return 0;
 }
 

@@ -26,7 +26,7 @@ static int tt_conn_send_message(tether_conn *c, tether_opcode opcode, const void
     if (!rc) {
         c->stats.msgs_out++;
         c->stats.payload_out += len;
-        tt_conn_after_send(c);
+        tt_conn_after_data(c);
     }
     return rc;
 }
@@ -49,7 +49,7 @@ int tether_conn_send_fragment(tether_conn *c, tether_opcode opcode, const void *
     if (!rc) {
         c->stats.msgs_out += fin != 0;
         c->stats.payload_out += len;
-        tt_conn_after_send(c);
+        tt_conn_after_data(c);
     }
     return rc;
 }

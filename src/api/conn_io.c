@@ -190,7 +190,7 @@ void tt_conn_resume(tether_conn *c) {
 /* After anything that may have queued output: inside a round the write
  * waits for the round's end (one write for many frames); outside one
  * (a send from the user's own code) it goes out now. */
-void tt_conn_after_send(tether_conn *c) {
+void tt_conn_after_data(tether_conn *c) {
     if (c->phase == TT_PH_DEAD) return;
     if (c->ctx->in_service) {
         tt_ctx_mark_dirty(c);
@@ -198,6 +198,10 @@ void tt_conn_after_send(tether_conn *c) {
     } else {
         tt_conn_flush(c);
     }
+}
+
+void tt_conn_after_send(tether_conn *c) {
+    tt_conn_after_data(c);
     if (c->phase == TT_PH_OPEN || c->phase == TT_PH_LINGER) tt_conn_arm_timer(c);
 }
 

@@ -90,4 +90,21 @@ int tt_parser_header(struct tether_parser *p, const uint8_t *buf, size_t len, si
 int tt_parser_payload(struct tether_parser *p, uint8_t *buf, size_t len, size_t *used,
                       const uint8_t **data, size_t *data_len);
 
+/* A whole data frame taken in one step (parser_whole.c). */
+typedef struct tt_whole_frame {
+    unsigned opcode;     /* TETHER_OP_TEXT or TETHER_OP_BINARY */
+    const uint8_t *data; /* its payload, unmasked in place in the buffer */
+    size_t len;
+    size_t used; /* bytes of the buffer it took, header included */
+} tt_whole_frame;
+
+/* When the parser is between messages and buf starts with a whole small
+ * data frame of at most max bytes that breaks no rule (see
+ * parser_whole.c), takes it: returns 1
+ * with *f filled, and the parser is as after its FRAME_END. Otherwise
+ * returns 0 and changes nothing: the caller goes on with
+ * tether_parser_next(), which handles (or refuses) the frame. */
+int tt_parser_whole_frame(struct tether_parser *p, uint8_t *buf, size_t len, size_t max,
+                          tt_whole_frame *f);
+
 #endif

@@ -15,6 +15,7 @@
  * text is validated after inflation. */
 #include "ws/ws_int.h"
 #include "proto/deflate.h"
+#include "proto/parser.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -187,12 +188,41 @@ static int tt_on_parse(tt_ws *c, int pe, const uint8_t *data, size_t len, tt_ws_
     }
 }
 
+/* A whole small message in one frame, taken by the parser in one step
+ * (tt_parser_whole_frame) and handed out as the general path would: the
+ * same state afterwards, the same event. Not when streaming (fragments),
+ * and not past the message limit (the general path says why). */
+static int tt_ws_whole(tt_ws *c, uint8_t *buf, size_t len, size_t *used, tt_ws_ev *ev) {
+    tt_whole_frame f;
+    if (c->cfg->streaming || c->rx_in_message) return 0;
+    if (!tt_parser_whole_frame(c->parser, buf, len, c->cfg->max_message, &f)) return 0;
+    *used = f.used;
+    tt_msg_begin(c, (int)f.opcode);
+    c->rx_in_message = 0;
+    const uint8_t *data = f.data;
+    if (c->copy_data) {
+        if (tt_msg_append(c, f.data, f.len) != 0) return tt_ws_fail(c, TETHER_E_NOMEM, NULL, ev);
+        data = c->msg ? c->msg : (const uint8_t *)"";
+    }
+    tt_ws_ev_clear(ev);
+    ev->type = TT_WS_EV_MESSAGE;
+    ev->opcode = (int)f.opcode;
+    ev->fin = 1;
+    ev->data = data;
+    ev->len = f.len;
+    return 1;
+}
+
 int tt_ws_input(tt_ws *c, uint8_t *buf, size_t len, size_t *consumed, tt_ws_ev *ev) {
     *consumed = 0;
     if (c->state == TT_WS_CLOSED) { /* after the end, bytes mean nothing */
         *consumed = len;
         return 0;
     }
+    size_t whole = 0;
+    int r = tt_ws_whole(c, buf, len, &whole, ev);
+    *consumed = whole;
+    if (r) return r;
     for (;;) { /* until the parser asks for more: FRAME_END can use no bytes */
         const uint8_t *data = NULL;
         size_t used = 0, dlen = 0;

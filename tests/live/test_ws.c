@@ -139,6 +139,100 @@ static void test_fragmented_split_everywhere(void **state) {
     fx_free(&f);
 }
 
+/* The whole-frame path (tt_parser_whole_frame) against the general one:
+ * each wire below, fed whole (the path may take its frames) and one byte at
+ * a time (it never can), gives the same events, failures included. The
+ * cases sit on its edges: lengths 0/125/126/65535, a 16-bit length under
+ * 126, RSV1, reserved and control opcodes, a missing or unexpected mask,
+ * bad and cut UTF-8, the message limit exactly and one byte over, a frame
+ * after a fragment, and a 64-bit length. */
+static void whole_case(fx *f, int which, wire *w) {
+    static uint8_t big[70001];
+    memset(big, 'a', sizeof big);
+    tether_role r = f->role;
+    int server = r == TETHER_ROLE_SERVER;
+    switch (which) {
+    case 0:
+        w_text(w, r, "hello");
+        break;
+    case 1:
+        w_frame(w, r, TETHER_OP_BINARY, 1, big, 0);
+        break;
+    case 2:
+        w_frame(w, r, TETHER_OP_TEXT, 1, big, 125);
+        break;
+    case 3:
+        w_frame(w, r, TETHER_OP_TEXT, 1, big, 126);
+        break;
+    case 4:
+        w_frame(w, r, TETHER_OP_BINARY, 1, big, 65535);
+        break;
+    case 5:
+        w_frame(w, r, TETHER_OP_BINARY, 1, big, 65536);
+        break; /* 64-bit length */
+    case 6: {  /* 16-bit length under 126: refused */
+        uint8_t d[8] = {0x82, (uint8_t)((server ? 0x80 : 0) | 126), 0, 5, 1, 2, 3, 4};
+        w_bytes(w, d, server ? 8 : 4);
+        w_bytes(w, "abcde", 5);
+        break;
+    }
+    case 7:
+        w_rawp(w, r, 0x80 | 0x40 | TETHER_OP_TEXT, "rsv1", 4);
+        break;
+    case 8:
+        w_rawp(w, r, 0x80 | 0x3, "op3", 3);
+        break;
+    case 9:
+        w_raw(w, 0x81, !server, "mask", 4);
+        break; /* the wrong masking */
+    case 10:
+        w_rawp(w, r, 0x81, "bad \xC3\x28 utf8", strlen("bad \xC3\x28 utf8"));
+        break;
+    case 11:
+        w_rawp(w, r, 0x81, "cut \xE2\x82", 6);
+        break;
+    case 12:
+        w_frame(w, r, TETHER_OP_TEXT, 1, big, f->cfg.max_message);
+        break;
+    case 13:
+        w_frame(w, r, TETHER_OP_TEXT, 1, big, f->cfg.max_message + 1);
+        break;
+    case 14: /* a data frame inside a fragmented message */
+        w_frame(w, r, TETHER_OP_TEXT, 0, "frag", 4);
+        w_text(w, r, "inside");
+        break;
+    default: /* several in a row, with a ping between */
+        w_text(w, r, "one");
+        w_frame(w, r, TETHER_OP_PING, 1, "p", 1);
+        w_frame(w, r, TETHER_OP_BINARY, 1, big, 300);
+        w_text(w, r, "\xC3\xA9t\xC3\xA9");
+        break;
+    }
+}
+
+static void test_whole_frame_path(void **state) {
+    fx f;
+    fx_setup(&f, ROLE(state));
+    fx_start(&f, 0, 0);
+    for (int which = 0; which <= 15; which++)
+        for (int copy = 0; copy <= 1; copy++) {
+            /* the limit's edge in cases 12 and 13; room for 65,535 elsewhere */
+            f.cfg.max_message = which == 12 || which == 13 ? 1000 : 70000;
+            wire w = {0};
+            whole_case(&f, which, &w);
+            fx_restart(&f, copy, 0);
+            feed_wire(&f.c, &w, &f.log);
+            evlog whole = f.log;
+            memset(&f.log, 0, sizeof f.log);
+            fx_restart(&f, copy, 0);
+            feed_chunks(&f.c, w.b, w.len, 1, &f.log);
+            assert_logs_equal(&whole, &f.log);
+            log_free(&whole);
+            w_free(&w);
+        }
+    fx_free(&f);
+}
+
 static void test_many_messages_one_buffer(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
@@ -755,6 +849,7 @@ int main(void) {
         ROLE_TEST(test_empty_messages),
         ROLE_TEST(test_fragmented_with_ping),
         ROLE_TEST(test_fragmented_split_everywhere),
+        ROLE_TEST(test_whole_frame_path),
         ROLE_TEST(test_many_messages_one_buffer),
         ROLE_TEST(test_zero_copy),
         ROLE_TEST(test_event_done_frees_big_buffers),
