@@ -268,14 +268,35 @@ static int tt_wire_flush_plain(tether_conn *c) {
     }
 }
 
+/* A big frame handed straight to the top of the transport stack (TLS):
+ * encrypted from where it lies instead of copied into the WebSocket queue
+ * first; it goes to the socket with the round's flush. */
+static size_t tt_wire_direct_stack(tether_conn *c, const struct iovec *iov, int n) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        while (left > 0) {
+            ssize_t k = tt_stack_write(c->stack, p, left);
+            if (k <= 0) goto out; /* full, or failed: the flush says why */
+            p += k;
+            left -= (size_t)k;
+            total += (size_t)k;
+        }
+    }
+out:
+    if (total) tt_wire_tell_owed(c); /* the send's caller flushes (tt_conn_after_data) */
+    return total;
+}
+
 /* The WebSocket's direct writer (tt_ws_direct_fn): a big frame goes
- * straight to a plain socket when nothing of the connection's waits before
- * it (the WebSocket queue is empty when it is called). */
+ * straight to a plain socket, or into the transport stack, when nothing of
+ * the connection's waits before it (the WebSocket queue is empty when it
+ * is called). */
 size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n) {
     tether_conn *c = (tether_conn *)((char *)w - offsetof(tether_conn, ws));
-    if (c->h2s || c->h2 || c->io.fd < 0 || !tt_conn_plain(c) || c->file ||
-        tt_outbuf_len(&c->hs_out))
-        return 0;
+    if (c->h2s || c->h2 || c->io.fd < 0 || c->file || tt_outbuf_len(&c->hs_out)) return 0;
+    if (!tt_conn_plain(c)) return tt_wire_direct_stack(c, iov, n);
     ssize_t r = tt_sock_writev(c->io.fd, iov, n);
     if (r <= 0) return 0;
     c->stats.wire_out += (size_t)r;
