@@ -8,6 +8,7 @@
 //
 //   uws_echo PORT [--broadcast]   (prints "listening on 127.0.0.1:PORT")
 #include "App.h"
+#include "uws_listen.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -34,14 +35,6 @@ int main(int argc, char **argv) {
     } else {
         b.message = [](auto *ws, std::string_view msg, uWS::OpCode op) { ws->send(msg, op); };
     }
-    app->ws<Nothing>("/*", std::move(b))
-        .listen("127.0.0.1", port,
-                [port](auto *listen_socket) {
-                    if (listen_socket) {
-                        std::printf("listening on 127.0.0.1:%d\n", port);
-                        std::fflush(stdout);
-                    }
-                })
-        .run();
+    uws_listen_and_run(app->ws<Nothing>("/*", std::move(b)), port);
     return 1;
 }

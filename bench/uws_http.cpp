@@ -5,21 +5,14 @@
 //
 //   uws_http PORT     (prints "listening on 127.0.0.1:PORT")
 #include "App.h"
+#include "uws_listen.h"
 
 #include <cstdio>
 #include <cstdlib>
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? std::atoi(argv[1]) : 3000;
-    uWS::App()
-        .get("/*", [](auto *res, auto * /*req*/) { res->end("Hello world!\n"); })
-        .listen("127.0.0.1", port,
-                [port](auto *listen_socket) {
-                    if (listen_socket) {
-                        std::printf("listening on 127.0.0.1:%d\n", port);
-                        std::fflush(stdout);
-                    }
-                })
-        .run();
+    uws_listen_and_run(
+        uWS::App().get("/*", [](auto *res, auto * /*req*/) { res->end("Hello world!\n"); }), port);
     return 1;
 }

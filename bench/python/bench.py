@@ -219,6 +219,25 @@ def one(server_impl: str, client_impl: str, load, duration: float) -> dict:
             server.wait(10)
 
 
+def ratio_table(results: dict, other: str, title: str, mixed_header: str, mixed) -> None:
+    """tether on both sides against `other` on both sides, then two ratios
+    from the mixed pairs: mixed(key, tt, oo, to, ot) with to = tether
+    server and other's client, ot = the reverse."""
+    print(f"\n{title} (above 1: tether ahead):\n")
+    print(f"| load | both sides: throughput | server CPU per message | {mixed_header} |")
+    print("|---|---:|---:|---:|---:|")
+    for load in LOADS:
+        name = load[0]
+        key = "mb_per_s" if load[2] >= 1024 else "msgs_per_s"
+        tt, oo = results[(name, "tether", "tether")], results[(name, other, other)]
+        to, ot = results[(name, "tether", other)], results[(name, other, "tether")]
+        m1, m2 = mixed(key, tt, oo, to, ot)
+        print(f"| {name} | {tt[key] / oo[key]:.2f}x ({tt[key]:.0f} vs {oo[key]:.0f}) | "
+              f"{oo['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
+              f"({tt['server_cpu_us_per_msg']:.1f} vs {oo['server_cpu_us_per_msg']:.1f} us) | "
+              f"{m1:.2f}x | {m2:.2f}x |")
+
+
 def main_run(duration: float, json_out: str | None) -> None:
     import tether
     import websockets
@@ -245,33 +264,14 @@ def main_run(duration: float, json_out: str | None) -> None:
                   f"server CPU {r['server_cpu_share']*100:3.0f}% "
                   f"({r['server_cpu_us_per_msg']:8.2f} us/msg)  client CPU "
                   f"{r['client_cpu']*100:3.0f}%", flush=True)
-    print("\nRatios, tether / websockets (above 1: tether ahead):\n")
-    print("| load | both sides: throughput | server CPU per message | tether server, "
-          "websockets client | websockets server, tether client |")
-    print("|---|---:|---:|---:|---:|")
-    for load in LOADS:
-        name = load[0]
-        key = "mb_per_s" if load[2] >= 1024 else "msgs_per_s"
-        tt, ww = results[(name, "tether", "tether")], results[(name, "websockets", "websockets")]
-        tw, wt = results[(name, "tether", "websockets")], results[(name, "websockets", "tether")]
-        print(f"| {name} | {tt[key] / ww[key]:.2f}x ({tt[key]:.0f} vs {ww[key]:.0f}) | "
-              f"{ww['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
-              f"({tt['server_cpu_us_per_msg']:.1f} vs {ww['server_cpu_us_per_msg']:.1f} us) | "
-              f"{tw[key] / ww[key]:.2f}x | {wt[key] / ww[key]:.2f}x |")
+    ratio_table(results, "websockets", "Ratios, tether / websockets",
+                "tether server, websockets client | websockets server, tether client",
+                lambda k, tt, oo, to, ot: (to[k] / oo[k], ot[k] / oo[k]))
     if have_picows:
-        print("\nAgainst picows (above 1: tether ahead):\n")
-        print("| load | both sides: throughput | server CPU per message | servers, same tether "
-              "client: throughput | clients, same tether server: throughput |")
-        print("|---|---:|---:|---:|---:|")
-        for load in LOADS:
-            name = load[0]
-            key = "mb_per_s" if load[2] >= 1024 else "msgs_per_s"
-            tt, pp = results[(name, "tether", "tether")], results[(name, "picows", "picows")]
-            pt, tp = results[(name, "picows", "tether")], results[(name, "tether", "picows")]
-            print(f"| {name} | {tt[key] / pp[key]:.2f}x ({tt[key]:.0f} vs {pp[key]:.0f}) | "
-                  f"{pp['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
-                  f"({tt['server_cpu_us_per_msg']:.1f} vs {pp['server_cpu_us_per_msg']:.1f} us) | "
-                  f"{tt[key] / pt[key]:.2f}x | {tt[key] / tp[key]:.2f}x |")
+        ratio_table(results, "picows", "Against picows",
+                    "servers, same tether client: throughput | clients, same tether server: "
+                    "throughput",
+                    lambda k, tt, oo, to, ot: (tt[k] / ot[k], tt[k] / to[k]))
     if json_out:
         with open(json_out, "w") as f:
             json.dump({"|".join(k): v for k, v in results.items()}, f, indent=1)

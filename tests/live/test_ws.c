@@ -151,26 +151,24 @@ static void whole_case(fx *f, int which, wire *w) {
     memset(big, 'a', sizeof big);
     tether_role r = f->role;
     int server = r == TETHER_ROLE_SERVER;
+    /* cases 0-4: plain frames of the path's edge lengths (4: 64-bit length) */
+    static const struct {
+        int op;
+        size_t len;
+    } plain[] = {{TETHER_OP_BINARY, 0},
+                 {TETHER_OP_TEXT, 125},
+                 {TETHER_OP_TEXT, 126},
+                 {TETHER_OP_BINARY, 65535},
+                 {TETHER_OP_BINARY, 65536}};
+    if (which < 5) {
+        w_frame(w, r, plain[which].op, 1, big, plain[which].len);
+        return;
+    }
     switch (which) {
-    case 0:
+    case 5:
         w_text(w, r, "hello");
         break;
-    case 1:
-        w_frame(w, r, TETHER_OP_BINARY, 1, big, 0);
-        break;
-    case 2:
-        w_frame(w, r, TETHER_OP_TEXT, 1, big, 125);
-        break;
-    case 3:
-        w_frame(w, r, TETHER_OP_TEXT, 1, big, 126);
-        break;
-    case 4:
-        w_frame(w, r, TETHER_OP_BINARY, 1, big, 65535);
-        break;
-    case 5:
-        w_frame(w, r, TETHER_OP_BINARY, 1, big, 65536);
-        break; /* 64-bit length */
-    case 6: {  /* 16-bit length under 126: refused */
+    case 6: { /* 16-bit length under 126: refused */
         uint8_t d[8] = {0x82, (uint8_t)((server ? 0x80 : 0) | 126), 0, 5, 1, 2, 3, 4};
         w_bytes(w, d, server ? 8 : 4);
         w_bytes(w, "abcde", 5);
