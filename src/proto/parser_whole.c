@@ -15,8 +15,8 @@
 static size_t tt_whole_header(const struct tether_parser *p, const uint8_t *buf, size_t len,
                               size_t max, size_t *plen) {
     if (len < 2 || (buf[0] != 0x81 && buf[0] != 0x82)) return 0;
-    int masked = (buf[1] & 0x80u) != 0;
-    if (masked != (p->role == TETHER_ROLE_SERVER)) return 0;
+    int masked = p->role == TETHER_ROLE_SERVER; /* what the role requires */
+    if (((buf[1] & 0x80u) != 0) != masked) return 0;
     size_t n = buf[1] & 0x7Fu, h = 2;
     if (n == 127) return 0;
     if (n == 126) {
@@ -40,7 +40,7 @@ static void tt_whole_done(struct tether_parser *p, const uint8_t *buf, size_t h,
     p->fin = 1;
     p->rsv = 0;
     p->opcode = buf[0] & 0xFu;
-    p->masked = h == 6 || h == 8;
+    p->masked = p->role == TETHER_ROLE_SERVER;
     if (p->masked) memcpy(p->key, buf + h - 4, 4);
     p->length = p->done = n;
     p->msg_open = 0;

@@ -152,7 +152,7 @@ static void tt_outbuf_consume_shared(tt_outbuf *b, size_t n) {
     b->first = (b->first + 1) % b->refcap;
     if (--b->nrefs) return;
     b->own_after = 0;
-    if (b->pool || b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
+    if (b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
         free(b->refs);
         b->refs = NULL;
         b->refcap = b->first = 0;

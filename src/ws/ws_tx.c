@@ -30,17 +30,23 @@ static int tt_ws_put_direct(tt_ws *c, tether_opcode op, int fin, unsigned rsv, c
     if (n < hlen) rc = tt_outbuf_append(&c->out, h + n, hlen - n);
     size_t from = n > hlen ? n - hlen : 0;
     if (rc == 0) rc = tt_outbuf_append(&c->out, (const uint8_t *)data + from, len - from);
-    if (rc) return rc;
+    return rc;
+}
+
+/* After queueing: above the drain mark, the caller hears DRAIN once below. */
+static void tt_ws_note_mark(tt_ws *c) {
     if (tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
-    return 0;
 }
 
 /* Appends one frame. Client payloads are copied and masked in one pass. */
 static int tt_ws_put_frame(tt_ws *c, tether_opcode op, int fin, unsigned rsv, const void *data,
                            size_t len) {
     int masked = c->role == TETHER_ROLE_CLIENT;
-    if (c->direct && !masked && len >= TT_WS_DIRECT_MIN && !tt_outbuf_len(&c->out))
-        return tt_ws_put_direct(c, op, fin, rsv, data, len);
+    if (c->direct && !masked && len >= TT_WS_DIRECT_MIN && !tt_outbuf_len(&c->out)) {
+        int rc = tt_ws_put_direct(c, op, fin, rsv, data, len);
+        if (rc == 0) tt_ws_note_mark(c);
+        return rc;
+    }
     size_t hlen = tether_frame_header_size(len, masked);
     uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
     if (!p) return TETHER_E_NOMEM;
@@ -53,7 +59,7 @@ static int tt_ws_put_frame(tt_ws *c, tether_opcode op, int fin, unsigned rsv, co
     else if (len)
         memcpy(p + hlen, data, len);
     tt_outbuf_commit(&c->out, hlen + len);
-    if (tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
+    tt_ws_note_mark(c);
     return 0;
 }
 
@@ -145,7 +151,7 @@ int tt_ws_send_shared(tt_ws *c, tt_shared_frame *f, size_t payload_len) {
     if (c->state != TT_WS_OPEN || c->tx_frag_opcode) return TETHER_E_STATE;
     if (!tt_ws_fits(c, f->len)) return TETHER_E_BACKPRESSURE;
     int rc = tt_outbuf_push_shared(&c->out, f);
-    if (rc == 0 && tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
+    if (rc == 0) tt_ws_note_mark(c);
     return rc;
 }
 
