@@ -147,6 +147,7 @@ struct tether_conn {
 
     tether_client_hs *chs;
     tether_server_hs *shs;
+    struct tt_request *req;    /* server: the request, frozen once the WebSocket opened */
     struct tt_http *http;      /* a plain HTTP request being served (server) */
     struct tt_h2 *h2;          /* an HTTP/2 connection: its session */
     struct tt_h2_stream *h2s;  /* an HTTP/2 stream: its wire instead of a socket */

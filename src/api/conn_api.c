@@ -2,6 +2,7 @@
  * state machine's queue; tt_conn_after_send decides when they hit the
  * socket (now, or at the end of the current round). */
 #include "api/api.h"
+#include "proto/request.h"
 
 #include <string.h>
 
@@ -113,11 +114,13 @@ void *tether_conn_user(const tether_conn *c) {
 
 const char *tether_conn_path(const tether_conn *c) {
     if (!c) return NULL;
+    if (c->req) return tt_request_path(c->req);
     return c->shs ? tether_server_hs_path(c->shs) : c->url.target;
 }
 
 const char *tether_conn_query(const tether_conn *c) {
     if (!c) return NULL;
+    if (c->req) return tt_request_query(c->req);
     if (c->shs) return tether_server_hs_query(c->shs);
     const char *q = c->url.target ? strchr(c->url.target, '?') : NULL;
     return q ? q + 1 : NULL;
@@ -125,18 +128,21 @@ const char *tether_conn_query(const tether_conn *c) {
 
 const char *tether_conn_header(const tether_conn *c, const char *name) {
     if (!c || !name) return NULL;
+    if (c->req) return tt_request_header(c->req, name);
     if (c->shs) return tether_server_hs_header(c->shs, name);
     return c->chs ? tether_client_hs_header(c->chs, name) : NULL;
 }
 
 size_t tether_conn_header_count(const tether_conn *c) {
     if (!c) return 0;
+    if (c->req) return tt_request_header_count(c->req);
     if (c->shs) return tether_server_hs_header_count(c->shs);
     return c->chs ? tether_client_hs_header_count(c->chs) : 0;
 }
 
 int tether_conn_header_at(const tether_conn *c, size_t i, const char **name, const char **value) {
     if (!c) return TETHER_E_INVAL;
+    if (c->req) return tt_request_header_at(c->req, i, name, value);
     if (c->shs) return tether_server_hs_header_at(c->shs, i, name, value);
     return c->chs ? tether_client_hs_header_at(c->chs, i, name, value) : TETHER_E_INVAL;
 }

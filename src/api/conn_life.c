@@ -3,6 +3,7 @@
  * CLOSED event (so a pointer the user holds stays valid until then); its
  * one timer; what it adds to the context's buffered bytes. */
 #include "api/api.h"
+#include "proto/request.h"
 
 #include <netdb.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ void tt_conn_free(tether_conn *c) {
     tt_race_free(c->race);
     tt_url_free(&c->url);
     tether_server_hs_free(c->shs);
+    free(c->req);
     if (c->cls->cleanup) c->cls->cleanup(c);
     tt_conn_free_session(c);
     tt_outbuf_free(&c->hs_out);

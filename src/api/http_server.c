@@ -9,6 +9,7 @@
  * it, so an event's data stays put while the event is held; the next
  * request's bytes (pipelining) stay there until this one is answered. */
 #include "api/api.h"
+#include "proto/request.h"
 #include "proto/http_body.h"
 #include "proto/http_response.h"
 #include "proto/hs_common.h"
@@ -418,5 +419,6 @@ void tt_http_file_sent(tether_conn *c) {
 }
 
 const char *tether_conn_method(const tether_conn *c) {
+    if (c && c->req) return tt_request_method(c->req);
     return c && c->shs ? tt_server_hs_method(c->shs) : NULL;
 }

@@ -178,7 +178,15 @@ static int tt_server_queue_response(tether_conn *c) {
                  : tether_server_hs_accept(c->shs, &resp, &len);
     if (!rc) rc = tt_outbuf_append(&c->hs_out, resp, len);
     if (rc) return rc;
-    tt_server_hs_compact(c->shs); /* keep only the request, fitted */
+    /* An accepted connection keeps only its request, in one block; a
+     * refused one (about to close) or one short of memory keeps the
+     * handshake, fitted. */
+    if (c->decided >= 0 && (c->req = tt_server_hs_freeze(c->shs))) {
+        tether_server_hs_free(c->shs);
+        c->shs = NULL;
+    } else {
+        tt_server_hs_compact(c->shs);
+    }
     return 0;
 }
 

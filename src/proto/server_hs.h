@@ -12,6 +12,11 @@
  * accessors keep working. For the api layer's accepted connections. */
 void tt_server_hs_compact(tether_server_hs *h);
 
+/* The complete request frozen into one block (request.h) for a connection
+ * that needs nothing else of h once its response is out; NULL: no memory,
+ * or the head is not complete. */
+struct tt_request *tt_server_hs_freeze(const tether_server_hs *h);
+
 /* A plain HTTP request (for a server that answers them): once parsing
  * is done, 0 if the head was complete, asked for no WebSocket upgrade and
  * is a valid HTTP/1.x request (RFC 9112: version, target, Host, body

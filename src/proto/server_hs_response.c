@@ -7,6 +7,7 @@
 #include "proto/hs_common.h"
 #include "proto/http_response.h"
 #include "proto/http_token.h"
+#include "proto/request.h"
 
 #include <string.h>
 
@@ -125,6 +126,10 @@ int tether_server_hs_reject(tether_server_hs *h, int status, const char *body, c
  * response and the settings that built it, and fit the request's buffers
  * to their contents. An idle connection then holds a few hundred bytes of
  * handshake instead of several kilobytes. */
+tt_request *tt_server_hs_freeze(const tether_server_hs *h) {
+    return tt_request_freeze(&h->req, h->path, h->query);
+}
+
 void tt_server_hs_compact(tether_server_hs *h) {
     tt_strbuf_free(&h->response);
     tt_strbuf_free(&h->extra);

@@ -10,6 +10,7 @@
 
 #include "tether.h"
 #include "hs_edit.h"
+#include "proto/request.h"
 #include "proto/server_hs.h"
 
 /* The sample request of RFC 6455 section 1.2 (with its key from 1.3). */
@@ -596,8 +597,58 @@ static void test_compact_keeps_request(void **state) {
     tether_server_hs_free(h);
 }
 
+/* The frozen request answers every lookup as the handshake did: each field
+ * in order, names in any case, repeated fields joined, path, query and
+ * method; out of range and NULL are refused. */
+static void test_freeze_matches_handshake(void **state) {
+    (void)state;
+    static const char req[] = "GET /room/7?user=ann&x=%20 HTTP/1.1\r\n"
+                              "Host: h.example\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "X-Tag: one\r\n"
+                              "Sec-WebSocket-Version: 13\r\n"
+                              "x-tag: two\r\n"
+                              "Empty:\r\n"
+                              "\r\n";
+    tether_server_hs *h;
+    const char *out;
+    size_t len;
+    assert_int_equal(parse_request(req, &h), 0);
+    assert_int_equal(tether_server_hs_accept(h, &out, &len), 0);
+    tt_request *r = tt_server_hs_freeze(h);
+    assert_non_null(r);
+    assert_string_equal(tt_request_method(r), "GET");
+    assert_string_equal(tt_request_path(r), tether_server_hs_path(h));
+    assert_string_equal(tt_request_query(r), "user=ann&x=%20");
+    size_t n = tether_server_hs_header_count(h);
+    assert_int_equal(tt_request_header_count(r), n);
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        const char *hn, *hv, *rn, *rv;
+        assert_int_equal(tether_server_hs_header_at(h, i, &hn, &hv), 0);
+        assert_int_equal(tt_request_header_at(r, i, &rn, &rv), 0);
+        assert_string_equal(rn, hn);
+        assert_string_equal(rv, hv);
+        assert_string_equal(tt_request_header(r, rn), tether_server_hs_header(h, hn));
+    }
+    assert_string_equal(tt_request_header(r, "X-TAG"), "one, two");
+    assert_string_equal(tt_request_header(r, "empty"), "");
+    assert_null(tt_request_header(r, "Origin"));
+    assert_null(tt_request_header(r, NULL));
+    assert_int_equal(tt_request_header_at(r, n, &out, &out), TETHER_E_INVAL);
+    /* the block stands alone: the handshake may go first */
+    tether_server_hs_free(h);
+    assert_string_equal(tt_request_header(r, "host"), "h.example");
+    free(r);
+    assert_null(tt_request_path(NULL));
+    assert_int_equal(tt_request_header_count(NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_freeze_matches_handshake),
         cmocka_unit_test(test_compact_keeps_request),
         cmocka_unit_test(test_rfc_sample),
         cmocka_unit_test(test_split_everywhere),
