@@ -151,12 +151,8 @@ struct tether_conn {
     struct tt_http *http;      /* a plain HTTP request being served (server) */
     struct tt_h2 *h2;          /* an HTTP/2 connection: its session */
     struct tt_h2_stream *h2s;  /* an HTTP/2 stream: its wire instead of a socket */
-    int h2_orphan;             /* ... whose HTTP/2 connection ended */
     int h2_id;                 /* ... and its id (0: not a stream) */
-    int h2_fallback;           /* client: HTTP/2 was refused, HTTP/1.1 only */
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
-    int file_sent;             /* ... it went whole: tell the role after the flush */
-    int http_above_mark;       /* a streamed HTTP response went over the drain mark */
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
     tt_url url;
@@ -165,8 +161,6 @@ struct tether_conn {
     struct tt_race *race; /* client: the connect attempts (happy_eyeballs.c) */
     tt_proxy *proxy;      /* client: through this proxy (NULL: direct) */
     char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
-    int retrying;         /* ... its last end was a RETRY event, not CLOSED */
-    int user_closed;      /* ... the application closed it: never retry */
     unsigned retries;     /* ... attempts since it was last open */
     unsigned retry_wait;  /* ... ms before the next one */
     uint32_t retry_seed;  /* ... jitter */
@@ -176,15 +170,8 @@ struct tether_conn {
     size_t pending_len, pending_cap;
 
     void *user;
-    int held;        /* events out that point at this connection */
-    int paused;      /* poll mode: a data event is held, stop reading */
-    int read_parked; /* ... and input came meanwhile: read interest is off */
-    int user_paused; /* tether_conn_pause_reading() */
-    int silent;      /* no event was ever given out: die without CLOSED */
-    int closed_out;  /* the CLOSED event was emitted */
-    int user_done;   /* ... and released */
-    int fin_sent;    /* lingering: our side of the stream is shut (FIN sent) */
-    int decided;     /* REQUEST: 1 accept, -1 reject */
+    int held;    /* events out that point at this connection */
+    int decided; /* REQUEST: 1 accept, -1 reject */
     int reject_status;
     char *reject_body, *chosen_protocol;
     int error;
@@ -193,7 +180,23 @@ struct tether_conn {
     uint64_t deadline; /* connect / handshake / linger deadline (0: none) */
     size_t accounted;  /* what this connection adds to ctx->queued */
     tt_conn_stats stats;
-    int dirty, runnable, in_grave;
+    /* Flags, one bit each (an idle connection is mostly its flags). */
+    unsigned paused : 1;          /* poll mode: a data event is held, stop reading */
+    unsigned read_parked : 1;     /* ... and input came meanwhile: read interest is off */
+    unsigned user_paused : 1;     /* tether_conn_pause_reading() */
+    unsigned silent : 1;          /* no event was ever given out: die without CLOSED */
+    unsigned closed_out : 1;      /* the CLOSED event was emitted */
+    unsigned user_done : 1;       /* ... and released */
+    unsigned fin_sent : 1;        /* lingering: our side of the stream is shut (FIN sent) */
+    unsigned h2_orphan : 1;       /* an HTTP/2 stream whose HTTP/2 connection ended */
+    unsigned h2_fallback : 1;     /* client: HTTP/2 was refused, HTTP/1.1 only */
+    unsigned file_sent : 1;       /* the file body went whole: tell the role after the flush */
+    unsigned http_above_mark : 1; /* a streamed HTTP response went over the drain mark */
+    unsigned retrying : 1;        /* client: its last end was a RETRY event, not CLOSED */
+    unsigned user_closed : 1;     /* client: the application closed it: never retry */
+    unsigned dirty : 1;           /* on ctx->dirty (output to flush) */
+    unsigned runnable : 1;        /* on ctx->runnable (input to resume) */
+    unsigned in_grave : 1;        /* on ctx->grave (to be freed) */
     tether_conn *next_dirty, *next_runnable, *next_grave;
 };
 

@@ -177,7 +177,7 @@ static int tt_client_start_over(tether_conn *c, int http1_only) {
     tt_client_cleanup(c); /* the proxy is looked for again: the environment may change */
     c->ctx->now = tt_now_ms();
     int rc = tt_conn_reset(c); /* closes nothing: the socket is already closed */
-    c->h2_fallback = http1_only;
+    c->h2_fallback = !!http1_only;
     c->phase = TT_PH_RESOLVING;
     unsigned t = c->opts->connect_timeout;
     c->deadline = t ? c->ctx->now + t : 0;

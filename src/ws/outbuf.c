@@ -42,9 +42,14 @@ uint8_t *tt_outbuf_reserve(tt_outbuf *b, size_t n) {
     return b->buf + b->tail;
 }
 
+/* How many shared frames are queued. */
+static size_t tt_outbuf_nrefs(const tt_outbuf *b) {
+    return b->ring ? b->ring->nrefs : 0;
+}
+
 void tt_outbuf_commit(tt_outbuf *b, size_t n) {
     b->tail += n;
-    if (b->nrefs) b->own_after += n;
+    if (tt_outbuf_nrefs(b)) b->ring->own_after += n;
 }
 
 int tt_outbuf_append(tt_outbuf *b, const void *data, size_t len) {
@@ -56,39 +61,44 @@ int tt_outbuf_append(tt_outbuf *b, const void *data, size_t len) {
     return 0;
 }
 
+/* The i-th queued shared frame (i < nrefs). */
 static tt_outref *tt_outbuf_ref(const tt_outbuf *b, size_t i) {
-    return &b->refs[(b->first + i) % b->refcap];
+    return &b->ring->refs[(b->ring->first + i) % b->ring->refcap];
 }
 
-/* Doubles the ring, unrolling it to start at 0. */
+/* Doubles the ring (4 to start), unrolling it to start at 0. */
 static int tt_outbuf_grow_refs(tt_outbuf *b) {
-    size_t cap = b->refcap ? 2 * b->refcap : 4;
-    if (cap > SIZE_MAX / sizeof(tt_outref)) return -1;
-    tt_outref *r = malloc(cap * sizeof *r);
+    tt_outring *old = b->ring;
+    size_t cap = old ? 2 * old->refcap : 4;
+    if (cap > (SIZE_MAX - sizeof *old) / sizeof(tt_outref)) return -1;
+    tt_outring *r = malloc(sizeof *r + cap * sizeof(tt_outref));
     if (!r) return -1;
-    for (size_t i = 0; i < b->nrefs; i++)
-        r[i] = *tt_outbuf_ref(b, i);
-    free(b->refs);
-    b->refs = r;
-    b->refcap = cap;
-    b->first = 0;
+    *r = old ? *old : (tt_outring){0};
+    for (size_t i = 0; i < r->nrefs; i++)
+        r->refs[i] = *tt_outbuf_ref(b, i);
+    r->refcap = cap;
+    r->first = 0;
+    free(old);
+    b->ring = r;
     return 0;
 }
 
 int tt_outbuf_push_shared(tt_outbuf *b, tt_shared_frame *f) {
-    if (b->nrefs == b->refcap && tt_outbuf_grow_refs(b) != 0) return TETHER_E_NOMEM;
-    size_t gap = b->nrefs ? b->own_after : tt_outbuf_own(b);
-    b->refs[(b->first + b->nrefs) % b->refcap] = (tt_outref){f, gap};
-    b->nrefs++;
+    size_t n = tt_outbuf_nrefs(b);
+    if ((!b->ring || n == b->ring->refcap) && tt_outbuf_grow_refs(b) != 0) return TETHER_E_NOMEM;
+    tt_outring *r = b->ring;
+    size_t gap = n ? r->own_after : tt_outbuf_own(b);
+    r->refs[(r->first + n) % r->refcap] = (tt_outref){f, gap};
+    r->nrefs++;
     b->ref_bytes += f->len;
-    b->own_after = 0;
+    r->own_after = 0;
     tt_shared_frame_ref(f);
     return 0;
 }
 
 /* Own bytes that go before the first shared frame. */
 static size_t tt_outbuf_own_first(const tt_outbuf *b) {
-    return b->nrefs ? tt_outbuf_ref(b, 0)->gap : tt_outbuf_own(b);
+    return tt_outbuf_nrefs(b) ? tt_outbuf_ref(b, 0)->gap : tt_outbuf_own(b);
 }
 
 const uint8_t *tt_outbuf_front(const tt_outbuf *b, size_t *len) {
@@ -97,23 +107,24 @@ const uint8_t *tt_outbuf_front(const tt_outbuf *b, size_t *len) {
         *len = own;
         return b->buf + b->head;
     }
-    if (!b->nrefs) {
+    if (!tt_outbuf_nrefs(b)) {
         *len = 0;
         return NULL;
     }
     const tt_shared_frame *f = tt_outbuf_ref(b, 0)->f;
-    *len = f->len - b->ref_off;
-    return f->bytes + b->ref_off;
+    *len = f->len - b->ring->ref_off;
+    return f->bytes + b->ring->ref_off;
 }
 
 int tt_outbuf_pieces(const tt_outbuf *b, struct iovec *iov, int max) {
     int k = 0;
-    size_t own = b->head, skip = b->ref_off;
-    for (size_t i = 0; i <= b->nrefs && k < max; i++) {
-        size_t gap = i < b->nrefs ? tt_outbuf_ref(b, i)->gap : b->tail - own;
+    size_t n = tt_outbuf_nrefs(b);
+    size_t own = b->head, skip = n ? b->ring->ref_off : 0;
+    for (size_t i = 0; i <= n && k < max; i++) {
+        size_t gap = i < n ? tt_outbuf_ref(b, i)->gap : b->tail - own;
         if (gap) iov[k++] = (struct iovec){b->buf + own, gap};
         own += gap;
-        if (i == b->nrefs || k == max) break;
+        if (i == n || k == max) break;
         const tt_shared_frame *f = tt_outbuf_ref(b, i)->f;
         iov[k++] = (struct iovec){(void *)(f->bytes + skip), f->len - skip};
         skip = 0;
@@ -135,7 +146,7 @@ static void tt_outbuf_release(tt_outbuf *b) {
  * away (to the pool, or a big one). */
 static void tt_outbuf_consume_own(tt_outbuf *b, size_t n) {
     b->head += n;
-    if (b->nrefs) tt_outbuf_ref(b, 0)->gap -= n;
+    if (tt_outbuf_nrefs(b)) tt_outbuf_ref(b, 0)->gap -= n;
     if (b->head < b->tail) return;
     b->head = b->tail = 0;
     if (b->cap && (b->pool || b->cap > TT_OUTBUF_KEEP)) tt_outbuf_release(b);
@@ -143,30 +154,30 @@ static void tt_outbuf_consume_own(tt_outbuf *b, size_t n) {
 
 /* Bytes of the first shared frame were written; all of it lets it go. */
 static void tt_outbuf_consume_shared(tt_outbuf *b, size_t n) {
+    tt_outring *ring = b->ring;
     tt_outref *r = tt_outbuf_ref(b, 0);
-    b->ref_off += n;
+    ring->ref_off += n;
     b->ref_bytes -= n;
-    if (b->ref_off < r->f->len) return;
+    if (ring->ref_off < r->f->len) return;
     tt_shared_frame_unref(r->f);
-    b->ref_off = 0;
-    b->first = (b->first + 1) % b->refcap;
-    if (--b->nrefs) return;
-    b->own_after = 0;
-    if (b->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
-        free(b->refs);
-        b->refs = NULL;
-        b->refcap = b->first = 0;
+    ring->ref_off = 0;
+    ring->first = (ring->first + 1) % ring->refcap;
+    if (--ring->nrefs) return;
+    ring->own_after = 0;
+    if (ring->refcap > TT_OUTBUF_KEEP_REFS) { /* a backlog is over: so is its ring */
+        free(ring);
+        b->ring = NULL;
     }
 }
 
 void tt_outbuf_consume(tt_outbuf *b, size_t n) {
-    if (!b->nrefs) { /* the common case: own bytes only */
+    if (!tt_outbuf_nrefs(b)) { /* the common case: own bytes only */
         tt_outbuf_consume_own(b, n < tt_outbuf_own(b) ? n : tt_outbuf_own(b));
         return;
     }
-    while (n && b->nrefs) {
+    while (n && tt_outbuf_nrefs(b)) {
         size_t own = tt_outbuf_own_first(b);
-        size_t piece = own ? own : tt_outbuf_ref(b, 0)->f->len - b->ref_off;
+        size_t piece = own ? own : tt_outbuf_ref(b, 0)->f->len - b->ring->ref_off;
         size_t k = n < piece ? n : piece;
         if (own)
             tt_outbuf_consume_own(b, k);
@@ -178,9 +189,9 @@ void tt_outbuf_consume(tt_outbuf *b, size_t n) {
 }
 
 void tt_outbuf_free(tt_outbuf *b) {
-    for (size_t i = 0; i < b->nrefs; i++)
+    for (size_t i = 0; i < tt_outbuf_nrefs(b); i++)
         tt_shared_frame_unref(tt_outbuf_ref(b, i)->f);
-    free(b->refs);
+    free(b->ring);
     if (b->buf) tt_outbuf_release(b);
     tt_bufpool *pool = b->pool;
     memset(b, 0, sizeof *b);

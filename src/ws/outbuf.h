@@ -21,15 +21,21 @@ typedef struct tt_outref {
     size_t gap;
 } tt_outref;
 
+/* The shared frames of a queue, a ring of refs[first .. first + nrefs)
+ * modulo refcap: made when the first one is queued, so a connection that
+ * never receives a broadcast carries one pointer for them. */
+typedef struct tt_outring {
+    size_t first, nrefs, refcap;
+    size_t ref_off;   /* bytes of the first shared frame already written */
+    size_t own_after; /* own bytes queued after the last shared frame */
+    tt_outref refs[];
+} tt_outring;
+
 typedef struct tt_outbuf {
     uint8_t *buf;
     size_t head, tail, cap; /* own pending bytes are buf[head .. tail) */
-    /* shared frames, a ring of refs[first .. first + nrefs) modulo refcap */
-    tt_outref *refs;
-    size_t first, nrefs, refcap;
-    size_t ref_off;   /* bytes of the first shared frame already written */
-    size_t ref_bytes; /* bytes of shared frames still to write */
-    size_t own_after; /* own bytes queued after the last shared frame */
+    size_t ref_bytes;       /* bytes of shared frames still to write */
+    tt_outring *ring;       /* NULL: no shared frame queued yet */
     /* Where its buffer comes from and goes back to once empty (NULL: its
      * own, kept while small). tt_outbuf_free keeps this. */
     tt_bufpool *pool;

@@ -97,32 +97,24 @@ struct tt_ws {
     tt_ws_state state;
     const tt_ws_cfg *cfg;
     tether_parser *parser;
-    int copy_data; /* never hand out slices of the input: poll mode */
 
     /* receive side */
     int msg_opcode;
+    uint32_t rx_utf8;      /* the inflated text's UTF-8 state */
     uint64_t msg_total;    /* bytes announced by the message's frames */
     const uint8_t *single; /* zero-copy: the message is this one slice */
     size_t single_len;
     uint8_t *msg; /* reassembly buffer */
     size_t msg_len, msg_cap;
-    int fin_sent_up;    /* streaming: the last fragment was delivered */
     const uint8_t *ctl; /* a control frame's payload, as the parser gave it
                          * (whole, valid until its FRAME_END is handled) */
     size_t ctl_len;
-    int rx_compressed;    /* the message being received had RSV1 */
-    int rx_inflated_end;  /* its last piece has been through the inflater */
-    uint32_t rx_utf8;     /* its inflated text's UTF-8 state */
-    int rx_in_message;    /* a data message has begun and not ended */
     uint64_t msg_started; /* when its first frame began to arrive */
 
     /* send side */
     tt_outbuf out;
-    int tx_frag_opcode; /* streaming send in progress: its opcode */
-    uint32_t tx_utf8;   /* streaming text send: UTF-8 state */
-    int tx_compressed;  /* streaming send in progress: it is compressed */
-    int close_sent;
-    int above_mark;         /* buffered went over the drain mark */
+    int tx_frag_opcode;     /* streaming send in progress: its opcode */
+    uint32_t tx_utf8;       /* streaming text send: UTF-8 state */
     size_t owed_below;      /* bytes the layers under this one still owe the peer */
     tt_ws_direct_fn direct; /* NULL: every frame is queued */
 
@@ -133,9 +125,19 @@ struct tt_ws {
     /* the end */
     int close_code;
 
+    /* Flags, one bit each. */
+    unsigned copy_data : 1;        /* never hand out slices of the input: poll mode */
+    unsigned fin_sent_up : 1;      /* streaming: the last fragment was delivered */
+    unsigned rx_compressed : 1;    /* the message being received had RSV1 */
+    unsigned rx_inflated_end : 1;  /* its last piece has been through the inflater */
+    unsigned rx_in_message : 1;    /* a data message has begun and not ended */
+    unsigned tx_compressed : 1;    /* streaming send in progress: it is compressed */
+    unsigned close_sent : 1;       /* our close frame is queued */
+    unsigned above_mark : 1;       /* buffered went over the drain mark */
+    unsigned ping_outstanding : 1; /* a keepalive ping awaits its pong */
+
     /* time, in tt_now_ms() units, kept by the caller */
     uint64_t last_rx, ping_sent, close_deadline;
-    int ping_outstanding;
 };
 
 /* Sets up c for a connection whose handshake is done. cfg must outlive c.

@@ -41,7 +41,7 @@ static void tt_msg_begin(tt_ws *c, int op) {
     c->msg_len = 0;
     c->single = NULL;
     c->fin_sent_up = 0;
-    c->rx_compressed = tether_parser_message_compressed(c->parser);
+    c->rx_compressed = !!tether_parser_message_compressed(c->parser);
     c->rx_inflated_end = 0;
     c->rx_utf8 = TETHER_UTF8_INIT;
     c->rx_in_message = 1;
@@ -90,7 +90,7 @@ static int tt_emit_fragment(tt_ws *c, const uint8_t *data, size_t len, int fin, 
     ev->fin = fin;
     ev->data = data ? data : (const uint8_t *)"";
     ev->len = len;
-    c->fin_sent_up = fin;
+    c->fin_sent_up = !!fin;
     return 1;
 }
 
@@ -117,7 +117,7 @@ static int tt_inflate_piece(tt_ws *c, const uint8_t *data, size_t len, int fin, 
     }
     if (rc == 0) rc = tt_check_inflated_text(c, out, n, fin);
     if (rc != 0) return tt_ws_fail(c, rc, NULL, ev);
-    c->rx_inflated_end = fin;
+    c->rx_inflated_end = !!fin;
     if (c->cfg->streaming) return n || fin ? tt_emit_fragment(c, out, n, fin, 1, ev) : 0;
     return 0;
 }

@@ -219,5 +219,5 @@ void tt_ws_output_drop(tt_ws *c) {
 }
 
 void tt_ws_set_copy_data(tt_ws *c, int copy) {
-    c->copy_data = copy;
+    c->copy_data = !!copy;
 }

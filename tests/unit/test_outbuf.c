@@ -115,7 +115,7 @@ static void test_partial_and_wrap(void **state) {
         assert_memory_equal(got + i + 1, f->bytes, 12);
     }
     assert_int_equal(f->refs, 1);
-    assert_null(b.refs); /* the grown ring went with the backlog */
+    assert_null(b.ring); /* the grown ring went with the backlog */
     tt_outbuf_free(&b);
     tt_shared_frame_unref(f);
     assert_int_equal(held, 0);
