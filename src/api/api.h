@@ -132,6 +132,20 @@ typedef enum tt_stats_point {
     TT_STATS_OPEN       /* the WebSocket opened */
 } tt_stats_point;
 
+/* What only a client keeps: where it goes and how it gets there (a server
+ * connection has none, so an accepted idle connection does not carry it). */
+typedef struct tt_client_part {
+    tt_url url;
+    struct addrinfo *addrs; /* the addresses resolved */
+    tt_resolve *resolve;
+    struct tt_race *race; /* the connect attempts (happy_eyeballs.c) */
+    tt_proxy *proxy;      /* through this proxy (NULL: direct) */
+    char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
+    unsigned retries;     /* attempts since it was last open */
+    unsigned retry_wait;  /* ms before the next one */
+    uint32_t retry_seed;  /* jitter */
+} tt_client_part;
+
 struct tether_conn {
     tether_ctx *ctx;
     const tt_conn_class *cls;
@@ -146,6 +160,7 @@ struct tether_conn {
     tt_outbuf hs_out; /* the handshake's bytes, which precede any frame */
 
     tether_client_hs *chs;
+    tt_client_part *cl; /* client: its own part (NULL: a server connection) */
     tether_server_hs *shs;
     struct tt_request *req;    /* server: the request, frozen once the WebSocket opened */
     struct tt_http *http;      /* a plain HTTP request being served (server) */
@@ -155,15 +170,6 @@ struct tether_conn {
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
-    tt_url url;
-    struct addrinfo *addrs; /* client: the addresses resolved */
-    tt_resolve *resolve;
-    struct tt_race *race; /* client: the connect attempts (happy_eyeballs.c) */
-    tt_proxy *proxy;      /* client: through this proxy (NULL: direct) */
-    char *target_addr;    /* ... SOCKS5: the server's address, resolved here */
-    unsigned retries;     /* ... attempts since it was last open */
-    unsigned retry_wait;  /* ... ms before the next one */
-    uint32_t retry_seed;  /* ... jitter */
     char peer[64];
 
     uint8_t *pending; /* input received but not processed yet */

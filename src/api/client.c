@@ -18,7 +18,7 @@
 
 static int tt_client_hs_setup(tether_conn *c) {
     const tether_opts *o = c->opts;
-    c->chs = tether_client_hs_new(c->url.hostport, c->url.target);
+    c->chs = tether_client_hs_new(c->cl->url.hostport, c->cl->url.target);
     if (!c->chs) return TETHER_E_NOMEM;
     int rc = tether_client_hs_set_max_header_bytes(c->chs, o->max_header_bytes);
     if (!rc) rc = tether_client_hs_set_max_headers(c->chs, o->max_headers);
@@ -38,8 +38,8 @@ static void tt_client_race_done(tether_conn *c, int fd, const char *why) {
     char text[160]; /* why lives in the race, freed here */
     snprintf(text, sizeof text, "%s", why ? why : "");
     c->os_error = fd < 0 ? errno : 0;
-    tt_race_free(c->race);
-    c->race = NULL;
+    tt_race_free(c->cl->race);
+    c->cl->race = NULL;
     c->ctx->now = tt_now_ms();
     if (fd < 0) {
         tt_conn_lost(c, TETHER_E_CONNECT, text[0] ? text : NULL);
@@ -56,10 +56,10 @@ static void tt_client_race_done(tether_conn *c, int fd, const char *why) {
     tt_client_connected(c);
 }
 
-/* Connects to the addresses of c->addrs; 0, or an error with why set. */
+/* Connects to the addresses of c->cl->addrs; 0, or an error with why set. */
 static int tt_client_connect(tether_conn *c, char *why, size_t cap) {
     c->phase = TT_PH_CONNECTING;
-    int rc = tt_race_start(c, c->addrs, tt_client_race_done, &c->race, why, cap);
+    int rc = tt_race_start(c, c->cl->addrs, tt_client_race_done, &c->cl->race, why, cap);
     if (rc) c->os_error = errno;
     return rc;
 }
@@ -67,17 +67,17 @@ static int tt_client_connect(tether_conn *c, char *why, size_t cap) {
 static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai) {
     tether_conn *c = arg;
     char why[160] = "";
-    c->resolve = NULL;
+    c->cl->resolve = NULL;
     c->ctx->now = tt_now_ms();
     if (!res) { /* "no such host (nohost.invalid)" */
         int none = gai == EAI_NONAME || gai == EAI_NODATA;
         snprintf(why, sizeof why, "%s (%s)", none ? "no such host" : gai_strerror(gai),
-                 c->proxy ? c->proxy->host : c->url.host);
+                 c->cl->proxy ? c->cl->proxy->host : c->cl->url.host);
         why[0] = (char)tolower((unsigned char)why[0]);
         tt_conn_lost(c, err ? err : TETHER_E_DNS, why);
         return;
     }
-    c->addrs = res;
+    c->cl->addrs = res;
     tt_stats_mark(c, TT_STATS_RESOLVED);
     int rc = tt_client_connect(c, why, sizeof why);
     if (rc) tt_conn_lost(c, rc, why[0] ? why : NULL);
@@ -85,24 +85,24 @@ static void tt_client_resolved(void *arg, struct addrinfo *res, int err, int gai
 
 /* The layers under the WebSocket, bottom first: the proxy tunnel, TLS. */
 static int tt_client_layers(tether_conn *c) {
-    if (c->proxy) {
-        const char *host = c->target_addr ? c->target_addr : c->url.host;
-        tt_layer *l = tt_tunnel_new(c->proxy, host, c->url.port);
+    if (c->cl->proxy) {
+        const char *host = c->cl->target_addr ? c->cl->target_addr : c->cl->url.host;
+        tt_layer *l = tt_tunnel_new(c->cl->proxy, host, c->cl->url.port);
         if (!l) return TETHER_E_NOMEM;
         int rc = tt_conn_push_layer(c, l);
         if (rc) return rc;
     }
-    return c->url.secure ? tt_conn_tls_client(c) : 0;
+    return c->cl->url.secure ? tt_conn_tls_client(c) : 0;
 }
 
 /* Resolves what to connect to: the server, or its proxy. */
 static int tt_client_dial(tether_conn *c) {
     /* the clock starts here, not in tether_connect(): loading a CA file
      * for TLS is not resolving (a SOCKS5 name resolved here started it) */
-    if (!c->target_addr) tt_stats_mark(c, TT_STATS_START);
-    const char *host = c->proxy ? c->proxy->host : c->url.host;
-    int port = c->proxy ? c->proxy->port : c->url.port;
-    return tt_resolve_start(c->ctx->loop, host, port, tt_client_resolved, c, &c->resolve);
+    if (!c->cl->target_addr) tt_stats_mark(c, TT_STATS_START);
+    const char *host = c->cl->proxy ? c->cl->proxy->host : c->cl->url.host;
+    int port = c->cl->proxy ? c->cl->proxy->port : c->cl->url.port;
+    return tt_resolve_start(c->ctx->loop, host, port, tt_client_resolved, c, &c->cl->resolve);
 }
 
 /* socks5:// (not socks5h://) resolves the server's name here and gives
@@ -110,7 +110,7 @@ static int tt_client_dial(tether_conn *c) {
 static void tt_client_target_resolved(void *arg, struct addrinfo *res, int err, int gai) {
     tether_conn *c = arg;
     char addr[64];
-    c->resolve = NULL;
+    c->cl->resolve = NULL;
     c->ctx->now = tt_now_ms();
     if (!res || getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof addr, NULL, 0,
                             NI_NUMERICHOST) != 0) {
@@ -119,7 +119,7 @@ static void tt_client_target_resolved(void *arg, struct addrinfo *res, int err, 
         return;
     }
     freeaddrinfo(res);
-    int rc = (c->target_addr = strdup(addr)) ? 0 : TETHER_E_NOMEM;
+    int rc = (c->cl->target_addr = strdup(addr)) ? 0 : TETHER_E_NOMEM;
     if (!rc) rc = tt_client_layers(c);
     if (!rc) rc = tt_client_dial(c);
     if (rc) tt_conn_lost(c, rc, NULL);
@@ -134,14 +134,14 @@ static int tt_client_is_address(const char *host) {
 static int tt_client_find_proxy(tether_conn *c) {
     const tether_opts *o = c->opts;
     const char *url = o->proxy;
-    if (!url && o->proxy_env) url = tt_proxy_from_env(c->url.secure, c->url.host);
+    if (!url && o->proxy_env) url = tt_proxy_from_env(c->cl->url.secure, c->cl->url.host);
     if (!url) return 0;
-    if (!(c->proxy = malloc(sizeof *c->proxy))) return TETHER_E_NOMEM;
-    int rc = tt_proxy_parse(url, c->proxy);
+    if (!(c->cl->proxy = malloc(sizeof *c->cl->proxy))) return TETHER_E_NOMEM;
+    int rc = tt_proxy_parse(url, c->cl->proxy);
     if (rc) {
         tt_log(TETHER_LOG_WARN, "bad proxy URL: %s", tether_strerror(rc));
-        free(c->proxy);
-        c->proxy = NULL;
+        free(c->cl->proxy);
+        c->cl->proxy = NULL;
     }
     return rc;
 }
@@ -150,10 +150,11 @@ static int tt_client_find_proxy(tether_conn *c) {
 static int tt_client_start(tether_conn *c) {
     int rc = tt_client_find_proxy(c);
     if (rc) return rc;
-    if (c->proxy && c->proxy->kind == TT_PROXY_SOCKS5 && !tt_client_is_address(c->url.host)) {
+    if (c->cl->proxy && c->cl->proxy->kind == TT_PROXY_SOCKS5 &&
+        !tt_client_is_address(c->cl->url.host)) {
         tt_stats_mark(c, TT_STATS_START);
-        return tt_resolve_start(c->ctx->loop, c->url.host, c->url.port, tt_client_target_resolved,
-                                c, &c->resolve);
+        return tt_resolve_start(c->ctx->loop, c->cl->url.host, c->cl->url.port,
+                                tt_client_target_resolved, c, &c->cl->resolve);
     }
     rc = tt_client_layers(c);
     return rc ? rc : tt_client_dial(c);
@@ -161,11 +162,11 @@ static int tt_client_start(tether_conn *c) {
 
 /* What a start made: the proxy and the server's address. */
 static void tt_client_cleanup(tether_conn *c) {
-    if (c->proxy) tt_proxy_free(c->proxy);
-    free(c->proxy);
-    free(c->target_addr);
-    c->proxy = NULL;
-    c->target_addr = NULL;
+    if (c->cl->proxy) tt_proxy_free(c->cl->proxy);
+    free(c->cl->proxy);
+    free(c->cl->target_addr);
+    c->cl->proxy = NULL;
+    c->cl->target_addr = NULL;
 }
 
 static void tt_client_on_handshake_io(tether_conn *c, unsigned ready);
@@ -209,11 +210,11 @@ static int tt_client_retry_delay(tether_conn *c, const tether_event *ev) {
     if (c->user_closed || c->silent) return -1;
     int status = c->chs ? tether_client_hs_status(c->chs) : 0;
     if (!tt_retry_wanted(ev->error, ev->code, status)) return -1;
-    if (!tt_retry_allowed(c->opts, c->retries + 1)) return -1;
-    c->retries++;
-    if (!c->retry_seed) c->retry_seed = (uint32_t)(tt_now_ms() * 2654435761u ^ c->id);
-    c->retry_wait = tt_retry_delay(c->opts, c->retries, &c->retry_seed);
-    return (int)c->retry_wait;
+    if (!tt_retry_allowed(c->opts, c->cl->retries + 1)) return -1;
+    c->cl->retries++;
+    if (!c->cl->retry_seed) c->cl->retry_seed = (uint32_t)(tt_now_ms() * 2654435761u ^ c->id);
+    c->cl->retry_wait = tt_retry_delay(c->opts, c->cl->retries, &c->cl->retry_seed);
+    return (int)c->cl->retry_wait;
 }
 
 /* The socket of a connection that said RETRY is closed: wait the delay,
@@ -223,7 +224,7 @@ static void tt_client_retry(tether_conn *c) {
     uint64_t now = tt_now_ms();
     if (c->phase != TT_PH_RETRY) {
         c->phase = TT_PH_RETRY;
-        c->deadline = now + c->retry_wait;
+        c->deadline = now + c->cl->retry_wait;
         tt_conn_arm_timer(c);
         return;
     }
@@ -233,7 +234,7 @@ static void tt_client_retry(tether_conn *c) {
     }
     if (c->held) return;
     tt_log(TETHER_LOG_INFO, "conn %llu: connecting again (attempt %u)", (unsigned long long)c->id,
-           c->retries);
+           c->cl->retries);
     int rc = tt_client_start_over(c, 0);
     if (rc) tt_conn_lost(c, rc, NULL);
 }
@@ -255,13 +256,16 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     int rc = tt_url_parse(url, &u);
     if (rc != 0) return rc;
     tether_opts *o = tt_opts_copy(opts);
-    tether_conn *c = o ? tt_conn_new(ctx, &tt_client_class, o) : NULL;
+    tt_client_part *cl = o ? calloc(1, sizeof *cl) : NULL;
+    tether_conn *c = cl ? tt_conn_new(ctx, &tt_client_class, o) : NULL;
     if (!c) {
+        free(cl);
         tt_url_free(&u);
         tt_opts_unref(o);
         return TETHER_E_NOMEM;
     }
-    c->url = u;
+    c->cl = cl;
+    c->cl->url = u;
     c->phase = TT_PH_RESOLVING;
     ctx->now = tt_now_ms();
     if (o->connect_timeout) c->deadline = ctx->now + o->connect_timeout;
@@ -318,7 +322,7 @@ static void tt_client_on_response(tether_conn *c) {
         return;
     }
     c->h2_id = tt_h2_client_stream(tt_conn_layer(c, "h2"));
-    c->retries = 0; /* open: a later loss starts the policy from its first delay */
+    c->cl->retries = 0; /* open: a later loss starts the policy from its first delay */
     tt_conn_open(c, rbuf + used, (size_t)n - used);
 }
 

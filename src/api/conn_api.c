@@ -115,14 +115,15 @@ void *tether_conn_user(const tether_conn *c) {
 const char *tether_conn_path(const tether_conn *c) {
     if (!c) return NULL;
     if (c->req) return tt_request_path(c->req);
-    return c->shs ? tether_server_hs_path(c->shs) : c->url.target;
+    if (c->shs) return tether_server_hs_path(c->shs);
+    return c->cl ? c->cl->url.target : NULL;
 }
 
 const char *tether_conn_query(const tether_conn *c) {
     if (!c) return NULL;
     if (c->req) return tt_request_query(c->req);
     if (c->shs) return tether_server_hs_query(c->shs);
-    const char *q = c->url.target ? strchr(c->url.target, '?') : NULL;
+    const char *q = c->cl && c->cl->url.target ? strchr(c->cl->url.target, '?') : NULL;
     return q ? q + 1 : NULL;
 }
 

@@ -24,8 +24,8 @@ static void tt_conn_close_fd(tether_conn *c) {
  * layers, WebSocket and input), freed at its end and when a client starts
  * over; each pointer left NULL. */
 static void tt_conn_free_session(tether_conn *c) {
-    if (c->addrs) freeaddrinfo(c->addrs);
-    c->addrs = NULL;
+    if (c->cl && c->cl->addrs) freeaddrinfo(c->cl->addrs);
+    if (c->cl) c->cl->addrs = NULL;
     tether_client_hs_free(c->chs);
     c->chs = NULL;
     tether_pmd_free(c->pmd);
@@ -46,13 +46,16 @@ void tt_conn_free(tether_conn *c) {
     tt_wire_detach(c);
     tt_conn_close_fd(c);
     tt_timer_stop(c->ctx->loop, &c->timer);
-    if (c->resolve) tt_resolve_cancel(c->resolve);
-    tt_race_free(c->race);
-    tt_url_free(&c->url);
     tether_server_hs_free(c->shs);
     free(c->req);
     if (c->cls->cleanup) c->cls->cleanup(c);
     tt_conn_free_session(c);
+    if (c->cl) { /* after the role's cleanup and the session, which use it */
+        if (c->cl->resolve) tt_resolve_cancel(c->cl->resolve);
+        tt_race_free(c->cl->race);
+        tt_url_free(&c->cl->url);
+        free(c->cl);
+    }
     tt_outbuf_free(&c->hs_out);
     tt_file_body_free(c);
     tt_opts_unref(c->opts);
@@ -94,12 +97,14 @@ void tt_conn_maybe_free(tether_conn *c) {
 }
 
 void tt_conn_shut(tether_conn *c) {
-    if (c->resolve) { /* a dead connection must not be handed addresses */
-        tt_resolve_cancel(c->resolve);
-        c->resolve = NULL;
+    if (c->cl && c->cl->resolve) { /* a dead connection must not be handed addresses */
+        tt_resolve_cancel(c->cl->resolve);
+        c->cl->resolve = NULL;
     }
-    tt_race_free(c->race); /* its pending attempts close with it */
-    c->race = NULL;
+    if (c->cl) {
+        tt_race_free(c->cl->race); /* its pending attempts close with it */
+        c->cl->race = NULL;
+    }
     tt_wire_detach(c); /* an HTTP/2 stream or session ends with it */
     tt_conn_close_fd(c);
     tt_file_body_free(c); /* its descriptor too, while the user holds c */

@@ -36,7 +36,7 @@ int tt_conn_tls_client(tether_conn *c) {
         tt_log(TETHER_LOG_WARN, "%s", err);
         return rc;
     }
-    const char *name = c->opts->tls.server_name ? c->opts->tls.server_name : c->url.host;
+    const char *name = c->opts->tls.server_name ? c->opts->tls.server_name : c->cl->url.host;
     tt_tls *session = tt_tls_new_client(t, name, c->opts->tls.flags);
     tt_tls_ctx_unref(t); /* the session holds the SSL_CTX itself */
     tt_layer *l = tt_tls_layer_new(session);

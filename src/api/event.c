@@ -93,7 +93,7 @@ static void tt_event_maybe_retry(tether_event *ev, tether_conn *c) {
     if (ms < 0) return;
     ev->type = TETHER_EV_RETRY;
     ev->retry_ms = (unsigned)ms;
-    ev->retry_attempt = c->retries;
+    ev->retry_attempt = c->cl ? c->cl->retries : 0;
     c->retrying = 1;
     c->closed_out = 0; /* a CLOSED is still to come, some day */
 }
