@@ -24,48 +24,45 @@ enum tt_header_stage { TT_HS_BYTE0, TT_HS_BYTE1, TT_HS_EXTLEN, TT_HS_KEY };
 
 struct tether_parser {
     /* Settings: kept across tether_parser_reset(). */
-    tether_role role;
     uint64_t max_frame;
-    unsigned rsv_allowed;
-    int utf8_check;
+    tether_role role;
+    uint8_t rsv_allowed;
+    unsigned utf8_check : 1;
 
-    enum tt_parse_state state;
-    int error;
-    const char *error_text;
+    /* The current frame; have_frame is set from FRAME_START until the
+     * first byte of the next header. Small fields first: an idle
+     * connection holds a parser, so it is packed. */
+    unsigned have_frame : 1;
+    unsigned fin : 1;
+    unsigned masked : 1;
+    /* The data message frames belong to. msg_open: a fragmented message
+     * waits for continuations. utf8_on: its text is being validated. */
+    unsigned msg_open : 1;
+    unsigned msg_compressed : 1;
+    unsigned utf8_on : 1;
+    unsigned close_ready : 1; /* a close frame's result below is set */
+    uint8_t opcode, rsv, msg_opcode;
 
     /* Header bytes gathered so far, and how many the current stage needs. */
     uint8_t hdr[TETHER_MAX_FRAME_HEADER];
-    size_t hdr_len;
-    size_t hdr_need;
+    uint8_t hdr_len, hdr_need;
+    uint8_t key[4];
     enum tt_header_stage stage;
 
-    /* The current frame; have_frame is set from FRAME_START until the
-     * first byte of the next header. */
-    int have_frame;
-    unsigned opcode;
-    int fin;
-    unsigned rsv;
-    int masked;
-    uint8_t key[4];
+    enum tt_parse_state state;
+    int error;
+    uint32_t utf8; /* the text's UTF-8 state */
+    const char *error_text;
+
     uint64_t length;
     uint64_t done; /* payload bytes handed out, also the mask offset */
 
-    /* The data message frames belong to. msg_open: a fragmented message
-     * waits for continuations. utf8_on: its text is being validated. */
-    int msg_open;
-    unsigned msg_opcode;
-    int msg_compressed;
-    int utf8_on;
-    uint32_t utf8;
-
     /* A control payload gathered across calls, and a close frame's result
      * (its reason points into ctl, so it lives until the next frame). */
+    uint8_t ctl_len, close_reason_len;
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
-    size_t ctl_len;
-    int close_ready;
     int close_code;
     const char *close_reason;
-    size_t close_reason_len;
 };
 
 #define TT_IS_CONTROL(op) (((op)&0x8u) != 0)
