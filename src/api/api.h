@@ -170,7 +170,6 @@ struct tether_conn {
     struct tt_file_body *file; /* a file on the wire after hs_out (conn_file.c) */
     char *extensions;          /* negotiated Sec-WebSocket-Extensions value */
     tether_pmd *pmd;           /* permessage-deflate while it is being negotiated */
-    char peer[64];
 
     uint8_t *pending; /* input received but not processed yet */
     size_t pending_len, pending_cap;
@@ -204,6 +203,7 @@ struct tether_conn {
     unsigned runnable : 1;        /* on ctx->runnable (input to resume) */
     unsigned in_grave : 1;        /* on ctx->grave (to be freed) */
     tether_conn *next_dirty, *next_runnable, *next_grave;
+    char peer[]; /* server: the peer's address as text, sized to fit ("": none) */
 };
 
 struct tether_listener {
@@ -453,8 +453,10 @@ typedef struct tt_h2_opener {
 /* c's first bytes (buf) are HTTP/2: from now on it carries a session. */
 void tt_h2_carrier_start(tether_conn *c, const uint8_t *buf, size_t n, const tt_h2_opener *open);
 
-/* conn.c: a new connection wired to the loop. */
-tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts);
+/* conn.c: a new connection wired to the loop; peer (NULL: none) is the
+ * server side's text for its peer's address, copied. */
+tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts,
+                         const char *peer);
 
 /* client.c / server.c: the roles. */
 /* Takes an accepted socket (closing it on failure). */

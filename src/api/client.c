@@ -257,7 +257,7 @@ int tether_connect(tether_ctx *ctx, const char *url, const tether_opts *opts, te
     if (rc != 0) return rc;
     tether_opts *o = tt_opts_copy(opts);
     tt_client_part *cl = o ? calloc(1, sizeof *cl) : NULL;
-    tether_conn *c = cl ? tt_conn_new(ctx, &tt_client_class, o) : NULL;
+    tether_conn *c = cl ? tt_conn_new(ctx, &tt_client_class, o, NULL) : NULL;
     if (!c) {
         free(cl);
         tt_url_free(&u);

@@ -4,6 +4,7 @@
 #include "api/api.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void tt_conn_io_cb(tt_io *io, unsigned ready) {
     tether_conn *c = (tether_conn *)((char *)io - offsetof(tether_conn, io));
@@ -17,9 +18,12 @@ static void tt_conn_timer_cb(tt_timer *t) {
     tt_conn_on_timer((tether_conn *)((char *)t - offsetof(tether_conn, timer)));
 }
 
-tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts) {
-    tether_conn *c = calloc(1, sizeof *c);
+tether_conn *tt_conn_new(tether_ctx *ctx, const tt_conn_class *cls, tether_opts *opts,
+                         const char *peer) {
+    size_t n = peer ? strlen(peer) + 1 : 1;
+    tether_conn *c = calloc(1, sizeof *c + n);
     if (!c) return NULL;
+    if (peer) memcpy(c->peer, peer, n);
     c->ctx = ctx;
     c->cls = cls;
     c->role = cls->role;

@@ -219,7 +219,7 @@ static const tt_conn_class tt_server_class = {
  * reading its request from the stream (its "socket" reads). */
 static tether_conn *tt_server_stream(tether_conn *carrier) {
     tether_ctx *ctx = carrier->ctx;
-    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(carrier->opts));
+    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(carrier->opts), carrier->peer);
     if (!c) {
         tt_opts_unref(carrier->opts);
         return NULL;
@@ -229,7 +229,6 @@ static tether_conn *tt_server_stream(tether_conn *carrier) {
         tt_conn_shut(c);
         return NULL;
     }
-    snprintf(c->peer, sizeof c->peer, "%s", carrier->peer);
     c->phase = TT_PH_HS_SERVER;
     c->io.events = TT_IO_READ;
     unsigned t = c->opts->handshake_timeout;
@@ -242,7 +241,7 @@ static const tt_h2_opener tt_server_opener = {tt_server_stream};
 
 void tt_server_accept(tether_listener *l, int fd, const char *peer) {
     tether_ctx *ctx = l->ctx;
-    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(l->opts));
+    tether_conn *c = tt_conn_new(ctx, &tt_server_class, tt_opts_ref(l->opts), peer);
     if (!c || !(c->shs = tt_server_hs_with_limits(l->opts)) ||
         (l->tls && tt_conn_tls_server(c, l->tls))) {
         if (c) {
@@ -254,7 +253,6 @@ void tt_server_accept(tether_listener *l, int fd, const char *peer) {
         close(fd);
         return;
     }
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
     c->silent = 1; /* until the REQUEST event */
     c->phase = TT_PH_HS_SERVER;
     c->io.fd = fd;
