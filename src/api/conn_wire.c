@@ -52,12 +52,14 @@ static ssize_t tt_wire_read_stack(tether_conn *c) {
             continue;
         }
         if (r != TETHER_E_AGAIN || socket_read) return off ? (ssize_t)off : r;
-        ssize_t n = tt_sock_read(c->io.fd, in, TT_STACK_CHUNK);
+        /* into the bottom layer's own queue when it has one (no copy) */
+        uint8_t *space = tt_stack_feed_space(s, TT_STACK_CHUNK);
+        ssize_t n = tt_sock_read(c->io.fd, space ? space : in, TT_STACK_CHUNK);
         socket_read = 1;
         if (n <= 0) return off ? (ssize_t)off : n;
         c->stats.wire_in += (size_t)n;
         int was_open = tt_stack_is_open(s);
-        int rc = tt_stack_feed(s, in, (size_t)n, moves);
+        int rc = space ? tt_stack_fed(s, (size_t)n, moves) : tt_stack_feed(s, in, (size_t)n, moves);
         if (!was_open) tt_stats_layers(c);
         if (!was_open && tt_stack_is_open(s)) tt_wire_log_open(c);
         /* While a handshake runs, a flush is due even with no record to

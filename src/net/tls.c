@@ -1,5 +1,5 @@
-/* One TLS session over two memory BIOs: no socket inside, so the caller's
- * loop (epoll, libuv, a foreign one) moves the ciphertext. Certificate
+/* One TLS session over our own BIO (tls_bio.c): no socket inside, so the
+ * caller's loop (epoll, libuv, a foreign one) moves the ciphertext. Certificate
  * checks follow the client's flags; failures keep OpenSSL's reason. */
 #include "net/tls.h"
 #include "net/tls_int.h"
@@ -15,7 +15,7 @@
 
 struct tt_tls {
     SSL *ssl;
-    BIO *rbio, *wbio; /* owned by ssl */
+    tt_tls_wire wire; /* the ciphertext both ways, behind ssl's BIO */
     unsigned flags;
     int established;
     int verify_failed; /* the failure was the peer's certificate */
@@ -56,17 +56,14 @@ static tt_tls *tt_tls_new(tt_tls_ctx *t) {
     tt_tls *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->ssl = SSL_new(t->ssl_ctx);
-    s->rbio = BIO_new(BIO_s_mem());
-    s->wbio = BIO_new(BIO_s_mem());
-    if (!s->ssl || !s->rbio || !s->wbio) {
-        BIO_free(s->rbio);
-        BIO_free(s->wbio);
+    BIO *bio = tt_tls_bio_new(&s->wire);
+    if (!s->ssl || !bio) {
+        BIO_free(bio);
         SSL_free(s->ssl);
         free(s);
         return NULL;
     }
-    BIO_set_mem_eof_return(s->rbio, -1); /* empty means "more later", not EOF */
-    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_bio(s->ssl, bio, bio); /* one BIO both ways: ssl owns it */
     SSL_set_app_data(s->ssl, s);
     return s;
 }
@@ -111,19 +108,25 @@ tt_tls *tt_tls_new_client(tt_tls_ctx *t, const char *host, unsigned flags) {
 
 void tt_tls_free(tt_tls *s) {
     if (!s) return;
-    SSL_free(s->ssl); /* frees both BIOs */
+    SSL_free(s->ssl); /* frees the BIO */
+    tt_tls_queue_free(&s->wire.in);
+    tt_tls_queue_free(&s->wire.out);
     free(s);
 }
 
 int tt_tls_feed(tt_tls *s, const uint8_t *buf, size_t len) {
-    while (len > 0) {
-        int chunk = len > INT_MAX ? INT_MAX : (int)len;
-        int n = BIO_write(s->rbio, buf, chunk);
-        if (n <= 0) return TETHER_E_NOMEM;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return tt_tls_queue_put(&s->wire.in, buf, len);
+}
+
+uint8_t *tt_tls_feed_space(tt_tls *s, size_t len) {
+    /* Never grown for it: a connection that only ever received small
+     * records keeps a small queue (an idle one, none bigger than its
+     * handshake's); one that took big bursts has the room already. */
+    return tt_tls_queue_space(&s->wire.in, len, 0);
+}
+
+void tt_tls_fed(tt_tls *s, size_t n) {
+    s->wire.in.tail += n;
 }
 
 /* Records why the session failed, from the verify result or the error
@@ -176,7 +179,7 @@ ssize_t tt_tls_read(tt_tls *s, uint8_t *buf, size_t cap) {
 }
 
 int tt_tls_has_input(const tt_tls *s) {
-    return SSL_pending(s->ssl) > 0 || BIO_ctrl_pending(s->rbio) > 0;
+    return SSL_pending(s->ssl) > 0 || tt_tls_queue_len(&s->wire.in) > 0;
 }
 
 ssize_t tt_tls_write(tt_tls *s, const uint8_t *buf, size_t len) {
@@ -199,12 +202,19 @@ void tt_tls_shutdown(tt_tls *s) {
 }
 
 size_t tt_tls_take_out(tt_tls *s, uint8_t *buf, size_t cap) {
-    int n = BIO_read(s->wbio, buf, cap > INT_MAX ? INT_MAX : (int)cap);
-    return n > 0 ? (size_t)n : 0;
+    return tt_tls_queue_take(&s->wire.out, buf, cap);
+}
+
+const uint8_t *tt_tls_out_front(const tt_tls *s, size_t *len) {
+    return tt_tls_queue_front(&s->wire.out, len);
+}
+
+void tt_tls_out_consume(tt_tls *s, size_t n) {
+    tt_tls_queue_consume(&s->wire.out, n);
 }
 
 size_t tt_tls_out_pending(const tt_tls *s) {
-    return BIO_ctrl_pending(s->wbio);
+    return tt_tls_queue_len(&s->wire.out);
 }
 
 const char *tt_tls_error_text(const tt_tls *s) {

@@ -1,4 +1,4 @@
-/* Internal: TLS over OpenSSL memory BIOs. The engine never touches a
+/* Internal: TLS over a BIO of our own (memory queues, tls_bio.c). The engine never touches a
  * socket: ciphertext read from the network is fed in, plaintext comes out;
  * plaintext to send goes in, ciphertext to write comes out. So TLS works
  * the same in every loop mode. */
@@ -51,6 +51,11 @@ void tt_tls_free(tt_tls *s);
 
 /* Ciphertext from the network. Returns 0 or TETHER_E_NOMEM. */
 int tt_tls_feed(tt_tls *s, const uint8_t *buf, size_t len);
+/* The same without a copy: room for len bytes of ciphertext (NULL: not
+ * without growing the queue: use tt_tls_feed), valid until the next call on s; the socket reads
+ * into it, then fed() says how many bytes came (n <= len). */
+uint8_t *tt_tls_feed_space(tt_tls *s, size_t len);
+void tt_tls_fed(tt_tls *s, size_t n);
 /* Drives the handshake: 0 when it is done, TETHER_E_AGAIN while it needs
  * more input, or TETHER_E_TLS / TETHER_E_TLS_VERIFY (tt_tls_error_text()). */
 int tt_tls_handshake(tt_tls *s);
@@ -69,6 +74,11 @@ void tt_tls_shutdown(tt_tls *s);
  * consumes them; returns the count. tt_tls_out_pending() tells how much. */
 size_t tt_tls_take_out(tt_tls *s, uint8_t *buf, size_t cap);
 size_t tt_tls_out_pending(const tt_tls *s);
+/* The same ciphertext where it lies, to write without a copy (NULL when
+ * none): valid until the next call on s; consume() drops the first n
+ * bytes (n <= *len) once written. */
+const uint8_t *tt_tls_out_front(const tt_tls *s, size_t *len);
+void tt_tls_out_consume(tt_tls *s, size_t n);
 const char *tt_tls_error_text(const tt_tls *s);
 const char *tt_tls_version(const tt_tls *s);
 const char *tt_tls_cipher(const tt_tls *s);

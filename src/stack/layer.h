@@ -20,6 +20,11 @@ typedef struct tt_layer_ops {
     /* Bytes from below; the layer keeps what it cannot use yet. Returns 0
      * or TETHER_E_NOMEM. */
     int (*feed)(tt_layer *l, const uint8_t *buf, size_t len);
+    /* Optional (NULL: feed only): room for len bytes from below, for the
+     * bottom layer's socket to read into (NULL: no memory), and how many
+     * came there (n <= len). */
+    uint8_t *(*feed_space)(tt_layer *l, size_t len);
+    void (*fed)(tt_layer *l, size_t n);
     /* Advances the layer's own handshake, if it has one: 0 once the layer
      * passes bytes both ways, TETHER_E_AGAIN while it waits for input, or
      * an error. Called only once every layer below has returned 0. */
@@ -34,6 +39,11 @@ typedef struct tt_layer_ops {
      * many; pending() says how many there are. */
     size_t (*take)(tt_layer *l, uint8_t *buf, size_t cap);
     size_t (*pending)(const tt_layer *l);
+    /* Optional (NULL: take only): the same bytes where they lie, for the
+     * bottom layer's to go to the socket without a copy (NULL: none), and
+     * dropping the first n of them once written. */
+    const uint8_t *(*front)(const tt_layer *l, size_t *len);
+    void (*consume)(tt_layer *l, size_t n);
     /* Starts the orderly end (TLS: close_notify); its bytes come by take(). */
     void (*shutdown)(tt_layer *l);
     /* Why the last call failed (NULL if the layer cannot say). */

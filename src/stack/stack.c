@@ -86,6 +86,17 @@ int tt_stack_feed(tt_stack *s, const uint8_t *buf, size_t len, uint8_t *scratch)
     return rc == TETHER_E_AGAIN ? 0 : rc;
 }
 
+uint8_t *tt_stack_feed_space(tt_stack *s, size_t len) {
+    if (s->failed || !s->n || !s->layer[0]->ops->feed_space) return NULL;
+    return s->layer[0]->ops->feed_space(s->layer[0], len);
+}
+
+int tt_stack_fed(tt_stack *s, size_t n, uint8_t *scratch) {
+    s->layer[0]->ops->fed(s->layer[0], n);
+    int rc = tt_stack_climb(s, scratch);
+    return rc == TETHER_E_AGAIN ? 0 : rc;
+}
+
 ssize_t tt_stack_read(tt_stack *s, uint8_t *buf, size_t cap, uint8_t *scratch) {
     if (s->failed) return s->error;
     if (!s->n || !tt_stack_is_open(s)) return TETHER_E_AGAIN;
@@ -132,6 +143,7 @@ int tt_stack_wire(tt_stack *s, const uint8_t **out, size_t *len, uint8_t *scratc
     *out = NULL;
     *len = 0;
     s->lent = 0;
+    s->lent_front = 0;
     if (tt_outbuf_len(&s->wire) > 0) {
         *len = tt_outbuf_len(&s->wire);
         *out = s->wire.buf + s->wire.head;
@@ -143,6 +155,11 @@ int tt_stack_wire(tt_stack *s, const uint8_t **out, size_t *len, uint8_t *scratc
     int rc = s->failed ? 0 : tt_stack_descend(s, scratch);
     if (rc) return rc;
     tt_layer *bottom = s->layer[0];
+    if (bottom->ops->front) { /* no copy: the socket writes them where they are */
+        *out = bottom->ops->front(bottom, len);
+        s->lent_front = *out != NULL;
+        return 0;
+    }
     s->lent = bottom->ops->take(bottom, scratch, TT_STACK_CHUNK);
     s->lent_at = scratch;
     *len = s->lent;
@@ -151,6 +168,11 @@ int tt_stack_wire(tt_stack *s, const uint8_t **out, size_t *len, uint8_t *scratc
 }
 
 void tt_stack_wire_sent(tt_stack *s, size_t n) {
+    if (s->lent_front) { /* what the socket did not take stays in the layer */
+        s->lent_front = 0;
+        s->layer[0]->ops->consume(s->layer[0], n);
+        return;
+    }
     if (!s->lent) {
         if (n) tt_outbuf_consume(&s->wire, n);
         return;

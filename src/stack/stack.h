@@ -30,6 +30,7 @@ typedef struct tt_stack {
     tt_outbuf wire; /* taken from the bottom layer, not taken by the socket */
     size_t lent;    /* bytes handed out in the caller's scratch */
     uint8_t *lent_at;
+    int lent_front; /* ... or handed out where the bottom layer keeps them */
 } tt_stack;
 
 /* Puts l on top; the stack owns it from then on. Returns 0 or
@@ -51,6 +52,12 @@ int tt_stack_step(tt_stack *s);
 /* Bytes from the socket; scratch is TT_STACK_CHUNK bytes. Returns 0 or an
  * error (a failed handshake, a bad record). */
 int tt_stack_feed(tt_stack *s, const uint8_t *buf, size_t len, uint8_t *scratch);
+/* The same without a copy, when the bottom layer can (NULL: it cannot, or
+ * no memory, or the stack failed: use tt_stack_feed): room for len bytes
+ * the socket reads into, then tt_stack_fed() with how many came, which
+ * goes on as tt_stack_feed. */
+uint8_t *tt_stack_feed_space(tt_stack *s, size_t len);
+int tt_stack_fed(tt_stack *s, size_t n, uint8_t *scratch);
 /* Plaintext for the WebSocket: as tt_layer_ops.read. */
 ssize_t tt_stack_read(tt_stack *s, uint8_t *buf, size_t cap, uint8_t *scratch);
 /* Plaintext from the WebSocket: takes as much as the backlog allows (0

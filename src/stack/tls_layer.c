@@ -21,6 +21,14 @@ static int tt_tls_layer_feed(tt_layer *l, const uint8_t *buf, size_t len) {
     return tt_tls_feed(tt_session(l), buf, len);
 }
 
+static uint8_t *tt_tls_layer_feed_space(tt_layer *l, size_t len) {
+    return tt_tls_feed_space(tt_session(l), len);
+}
+
+static void tt_tls_layer_fed(tt_layer *l, size_t n) {
+    tt_tls_fed(tt_session(l), n);
+}
+
 static int tt_tls_layer_step(tt_layer *l) {
     tt_tls *t = tt_session(l);
     return tt_tls_established(t) ? 0 : tt_tls_handshake(t);
@@ -40,6 +48,14 @@ static size_t tt_tls_layer_take(tt_layer *l, uint8_t *buf, size_t cap) {
 
 static size_t tt_tls_layer_pending(const tt_layer *l) {
     return tt_tls_out_pending(tt_session(l));
+}
+
+static const uint8_t *tt_tls_layer_front(const tt_layer *l, size_t *len) {
+    return tt_tls_out_front(tt_session(l), len);
+}
+
+static void tt_tls_layer_consume(tt_layer *l, size_t n) {
+    tt_tls_out_consume(tt_session(l), n);
 }
 
 /* Only an established session says close_notify; a failed handshake's
@@ -65,11 +81,15 @@ static void tt_tls_layer_free(tt_layer *l) {
 static const tt_layer_ops tt_tls_layer_ops = {
     .name = "tls",
     .feed = tt_tls_layer_feed,
+    .feed_space = tt_tls_layer_feed_space,
+    .fed = tt_tls_layer_fed,
     .step = tt_tls_layer_step,
     .read = tt_tls_layer_read,
     .write = tt_tls_layer_write,
     .take = tt_tls_layer_take,
     .pending = tt_tls_layer_pending,
+    .front = tt_tls_layer_front,
+    .consume = tt_tls_layer_consume,
     .shutdown = tt_tls_layer_shutdown,
     .error_text = tt_tls_layer_error_text,
     .describe = tt_tls_layer_describe,
