@@ -304,6 +304,9 @@ void tt_file_body_sent(tether_conn *c, size_t n);
  * ctx->rbuf and returns its length, 0 at the end of the stream,
  * TETHER_E_AGAIN, or an error (tt_stack_error_text() explains a layer's). */
 ssize_t tt_wire_read(tether_conn *c);
+/* Plain TCP only: reads at most cap bytes into buf instead (the same
+ * returns). */
+ssize_t tt_wire_read_into(tether_conn *c, uint8_t *buf, size_t cap);
 /* Writes the handshake bytes and the frame queue; 0 (maybe not all went:
  * tt_wire_wants_write) or an error. */
 int tt_wire_flush(tether_conn *c);

@@ -239,7 +239,14 @@ static int tt_conn_keeps_interest(const tether_conn *c) {
 /* Read side of an open or lingering connection. */
 static void tt_conn_on_readable(tether_conn *c) {
     uint8_t *rbuf = c->ctx->rbuf;
-    ssize_t n = tt_wire_read(c);
+    size_t max = 0;
+    /* the rest of a big frame, straight into its message (plain TCP, no
+     * earlier bytes waiting): no copy out of the read buffer */
+    uint8_t *room = c->phase == TT_PH_OPEN && !c->pending_len && !c->h2s && tt_conn_plain(c)
+                        ? tt_ws_rx_room(&c->ws, &max)
+                        : NULL;
+    ssize_t n = room ? tt_wire_read_into(c, room, max) : tt_wire_read(c);
+    if (room) rbuf = room;
     if (n == TETHER_E_AGAIN) return;
     if (n <= 0) {
         tt_conn_lost(c, n == 0 ? TETHER_E_CLOSED : (int)n, NULL);

@@ -39,6 +39,7 @@ int tt_conn_tls_client(tether_conn *c) {
     const char *name = c->opts->tls.server_name ? c->opts->tls.server_name : c->cl->url.host;
     tt_tls *session = tt_tls_new_client(t, name, c->opts->tls.flags);
     tt_tls_ctx_unref(t); /* the session holds the SSL_CTX itself */
+    if (session) tt_tls_set_pool(session, &c->ctx->bufpool);
     tt_layer *l = tt_tls_layer_new(session);
     if (!l) return TETHER_E_NOMEM;
     if ((rc = tt_conn_push_layer(c, l)) != 0) return rc;
@@ -51,7 +52,9 @@ int tt_conn_tls_client(tether_conn *c) {
 }
 
 int tt_conn_tls_server(tether_conn *c, tt_tls_ctx *t) {
-    tt_layer *l = tt_tls_layer_new(tt_tls_new_server(t));
+    tt_tls *session = tt_tls_new_server(t);
+    if (session) tt_tls_set_pool(session, &c->ctx->bufpool);
+    tt_layer *l = tt_tls_layer_new(session);
     return l ? tt_conn_push_layer(c, l) : TETHER_E_NOMEM;
 }
 

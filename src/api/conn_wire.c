@@ -217,6 +217,12 @@ const char *tt_wire_error_text(const tether_conn *c) {
     return t || !c->stack ? t : tt_stack_error_text(c->stack);
 }
 
+ssize_t tt_wire_read_into(tether_conn *c, uint8_t *buf, size_t cap) {
+    ssize_t n = tt_sock_read(c->io.fd, buf, cap);
+    if (n > 0) c->stats.wire_in += (size_t)n;
+    return n;
+}
+
 ssize_t tt_wire_read(tether_conn *c) {
     if (c->h2s) return tt_wire_read_h2s(c);
     if (c->io.fd < 0) return TETHER_E_CLOSED; /* a stream whose connection ended */

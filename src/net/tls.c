@@ -106,6 +106,10 @@ tt_tls *tt_tls_new_client(tt_tls_ctx *t, const char *host, unsigned flags) {
     return s;
 }
 
+void tt_tls_set_pool(tt_tls *s, tt_bufpool *pool) {
+    s->wire.in.pool = s->wire.out.pool = pool;
+}
+
 void tt_tls_free(tt_tls *s) {
     if (!s) return;
     SSL_free(s->ssl); /* frees the BIO */
@@ -119,10 +123,10 @@ int tt_tls_feed(tt_tls *s, const uint8_t *buf, size_t len) {
 }
 
 uint8_t *tt_tls_feed_space(tt_tls *s, size_t len) {
-    /* Never grown for it: a connection that only ever received small
-     * records keeps a small queue (an idle one, none bigger than its
-     * handshake's); one that took big bursts has the room already. */
-    return tt_tls_queue_space(&s->wire.in, len, 0);
+    /* With a pool, the room is lent from it and given back once read (an
+     * idle session holds none); without one, never grown for it, so a
+     * session that only ever received small records keeps a small queue. */
+    return tt_tls_queue_space(&s->wire.in, len, s->wire.in.pool != NULL);
 }
 
 void tt_tls_fed(tt_tls *s, size_t n) {

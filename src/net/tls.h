@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "tether.h"
+#include "ws/bufpool.h"
 
 /* TLS settings as the user gave them (tether_opts_set_tls_*). */
 typedef struct tt_tls_sni {
@@ -48,6 +49,10 @@ typedef struct tt_tls tt_tls;
 tt_tls *tt_tls_new_server(tt_tls_ctx *t);
 tt_tls *tt_tls_new_client(tt_tls_ctx *t, const char *host, unsigned flags);
 void tt_tls_free(tt_tls *s);
+/* Buffers for the ciphertext queues come from pool and go back to it once
+ * empty, so an idle session holds none (default: none, malloc'd and kept
+ * while small). The pool must outlive s; not shared across threads. */
+void tt_tls_set_pool(tt_tls *s, tt_bufpool *pool);
 
 /* Ciphertext from the network. Returns 0 or TETHER_E_NOMEM. */
 int tt_tls_feed(tt_tls *s, const uint8_t *buf, size_t len);

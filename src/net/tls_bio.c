@@ -19,6 +19,42 @@
  * go. */
 #define TT_TLS_QUEUE_KEEP (128u * 1024u)
 
+/* Lets go of the buffer: back to the pool if there is one. */
+static void tt_tls_queue_release(tt_tls_queue *q) {
+    if (q->pool && q->cap == TT_BUFPOOL_SIZE)
+        tt_bufpool_put(q->pool, q->buf);
+    else if (q->pool)
+        tt_bufpool_put_big(q->pool, q->buf, q->cap);
+    else
+        free(q->buf);
+    q->buf = NULL;
+    q->head = q->tail = q->cap = 0;
+}
+
+/* A buffer of at least cap bytes holding what q holds, at the same
+ * offsets. Returns 0 or -1 (no memory: q unchanged). */
+static int tt_tls_queue_grow(tt_tls_queue *q, size_t cap) {
+    if (!q->pool) {
+        uint8_t *p = realloc(q->buf, cap);
+        if (!p) return -1;
+        q->buf = p;
+        q->cap = cap;
+        return 0;
+    }
+    uint8_t *p =
+        cap <= TT_BUFPOOL_SIZE ? tt_bufpool_get(q->pool) : tt_bufpool_get_big(q->pool, cap, &cap);
+    if (!p) return -1;
+    if (cap < TT_BUFPOOL_SIZE) cap = TT_BUFPOOL_SIZE; /* a small one is always that size */
+    size_t head = q->head, tail = q->tail;
+    if (tail) memcpy(p, q->buf, tail);
+    if (q->buf) tt_tls_queue_release(q);
+    q->buf = p;
+    q->cap = cap;
+    q->head = head;
+    q->tail = tail;
+    return 0;
+}
+
 uint8_t *tt_tls_queue_space(tt_tls_queue *q, size_t len, int grow) {
     if (q->cap - q->tail < len && q->head > 0) { /* room at the front: use it */
         memmove(q->buf, q->buf + q->head, q->tail - q->head);
@@ -30,10 +66,7 @@ uint8_t *tt_tls_queue_space(tt_tls_queue *q, size_t len, int grow) {
         size_t need = q->tail + len, cap = q->cap ? q->cap : 4096;
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        uint8_t *p = realloc(q->buf, cap);
-        if (!p) return NULL;
-        q->buf = p;
-        q->cap = cap;
+        if (tt_tls_queue_grow(q, cap) != 0) return NULL;
     }
     return q->buf + q->tail;
 }
@@ -56,7 +89,7 @@ void tt_tls_queue_consume(tt_tls_queue *q, size_t n) {
     q->head += n;
     if (q->head < q->tail) return;
     q->head = q->tail = 0;
-    if (q->cap > TT_TLS_QUEUE_KEEP) tt_tls_queue_free(q);
+    if (q->pool || q->cap > TT_TLS_QUEUE_KEEP) tt_tls_queue_release(q);
 }
 
 size_t tt_tls_queue_take(tt_tls_queue *q, uint8_t *buf, size_t cap) {
@@ -67,8 +100,7 @@ size_t tt_tls_queue_take(tt_tls_queue *q, uint8_t *buf, size_t cap) {
 }
 
 void tt_tls_queue_free(tt_tls_queue *q) {
-    free(q->buf);
-    memset(q, 0, sizeof *q);
+    if (q->buf) tt_tls_queue_release(q);
 }
 
 /* ---- the BIO ---------------------------------------------------------------- */

@@ -4,6 +4,8 @@
 #define TT_TLS_INT_H
 
 #include <openssl/ssl.h>
+
+#include "ws/bufpool.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +22,7 @@ struct tt_tls_ctx {
 typedef struct tt_tls_queue {
     uint8_t *buf;
     size_t head, tail, cap;
+    tt_bufpool *pool; /* where buffers come from and go back to when empty (NULL: malloc) */
 } tt_tls_queue;
 
 /* Both directions of a session's ciphertext: what came from the network

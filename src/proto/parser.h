@@ -87,6 +87,12 @@ int tt_parser_header(struct tether_parser *p, const uint8_t *buf, size_t len, si
 int tt_parser_payload(struct tether_parser *p, uint8_t *buf, size_t len, size_t *used,
                       const uint8_t **data, size_t *data_len);
 
+/* Payload bytes still due for the current data frame while they are being
+ * handed out (0 otherwise: a header, a control frame, the frame's end). */
+static inline uint64_t tt_parser_data_left(const struct tether_parser *p) {
+    return p->state == TT_PS_PAYLOAD && !TT_IS_CONTROL(p->opcode) ? p->length - p->done : 0;
+}
+
 /* A whole data frame taken in one step (parser_whole.c). */
 typedef struct tt_whole_frame {
     unsigned opcode;     /* TETHER_OP_TEXT or TETHER_OP_BINARY */

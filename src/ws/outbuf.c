@@ -8,6 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Lets go of the buffer: back to the pool if it came from there. */
+static void tt_outbuf_release(tt_outbuf *b) {
+    if (b->pool && b->cap == TT_BUFPOOL_SIZE)
+        tt_bufpool_put(b->pool, b->buf);
+    else if (b->pool)
+        tt_bufpool_put_big(b->pool, b->buf, b->cap);
+    else
+        free(b->buf);
+    b->buf = NULL;
+    b->cap = 0;
+}
+
 static int tt_outbuf_grow(tt_outbuf *b, size_t need) {
     if (!b->cap && b->pool && need <= TT_BUFPOOL_SIZE) {
         if (!(b->buf = tt_bufpool_get(b->pool))) return -1;
@@ -20,6 +32,15 @@ static int tt_outbuf_grow(tt_outbuf *b, size_t need) {
     while (cap < need) {
         if (cap > SIZE_MAX / 2) return -1;
         cap *= 2;
+    }
+    if (b->pool && cap > TT_BUFPOOL_SIZE) { /* big: from the pool's idle ones */
+        uint8_t *nb = tt_bufpool_get_big(b->pool, cap, &cap);
+        if (!nb) return -1;
+        if (b->tail) memcpy(nb, b->buf, b->tail);
+        if (b->buf) tt_outbuf_release(b);
+        b->buf = nb;
+        b->cap = cap;
+        return 0;
     }
     uint8_t *nb = realloc(b->buf, cap);
     if (!nb) return -1;
@@ -130,16 +151,6 @@ int tt_outbuf_pieces(const tt_outbuf *b, struct iovec *iov, int max) {
         skip = 0;
     }
     return k;
-}
-
-/* Lets go of the buffer: back to the pool if it came from there. */
-static void tt_outbuf_release(tt_outbuf *b) {
-    if (b->pool && b->cap == TT_BUFPOOL_SIZE)
-        tt_bufpool_put(b->pool, b->buf);
-    else
-        free(b->buf);
-    b->buf = NULL;
-    b->cap = 0;
 }
 
 /* Own bytes were written: empty, the buffer goes back to its start, or

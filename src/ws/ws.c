@@ -29,12 +29,19 @@ int tt_ws_init(tt_ws *c, tether_role role, const tt_ws_cfg *cfg, int copy_data, 
     return 0;
 }
 
+void tt_msg_release(tt_ws *c) {
+    if (c->out.pool && c->msg_cap > TT_BUFPOOL_SIZE)
+        tt_bufpool_put_big(c->out.pool, c->msg, c->msg_cap);
+    else
+        free(c->msg);
+    c->msg = NULL;
+    c->msg_cap = c->msg_len = 0;
+}
+
 void tt_ws_cleanup(tt_ws *c) {
     tether_parser_free(c->parser);
     c->parser = NULL;
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_cap = c->msg_len = 0;
+    tt_msg_release(c);
     tt_outbuf_free(&c->out);
     tether_pmd_free(c->pmd);
     c->pmd = NULL;

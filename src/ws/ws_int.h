@@ -27,6 +27,8 @@ static inline uint64_t tt_ws_wire_cap(uint64_t max) {
 }
 
 int tt_ws_pong(tt_ws *c, const void *data, size_t len);
+/* Lets go of the message buffer: a big one back to the loop's pool. */
+void tt_msg_release(tt_ws *c);
 int tt_ws_put_close(tt_ws *c, int code, const char *reason, size_t reason_len);
 
 /* Ends the connection: records code/reason and fills a CLOSE event.

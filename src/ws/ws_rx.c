@@ -20,19 +20,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Grows the message buffer to cap: a big one from the loop's pool (no
+ * fresh pages per big message), a small one by realloc. */
+static int tt_msg_grow(tt_ws *c, size_t cap) {
+    if (c->out.pool && cap > TT_BUFPOOL_SIZE) {
+        uint8_t *m = tt_bufpool_get_big(c->out.pool, cap, &cap);
+        if (!m) return TETHER_E_NOMEM;
+        size_t len = c->msg_len;
+        if (len) memcpy(m, c->msg, len);
+        tt_msg_release(c); /* (which forgets the length) */
+        c->msg = m;
+        c->msg_cap = cap;
+        c->msg_len = len;
+        return 0;
+    }
+    uint8_t *m = realloc(c->msg, cap);
+    if (!m) return TETHER_E_NOMEM;
+    c->msg = m;
+    c->msg_cap = cap;
+    return 0;
+}
+
 static int tt_msg_append(tt_ws *c, const uint8_t *data, size_t len) {
     if (len > c->msg_cap - c->msg_len) {
         size_t cap = c->msg_cap ? c->msg_cap : 1024;
         while (cap - c->msg_len < len)
             cap *= 2;
-        uint8_t *m = realloc(c->msg, cap);
-        if (!m) return TETHER_E_NOMEM;
-        c->msg = m;
-        c->msg_cap = cap;
+        int rc = tt_msg_grow(c, cap);
+        if (rc) return rc;
     }
-    if (len) memcpy(c->msg + c->msg_len, data, len);
+    /* (input read into the room tt_ws_rx_room gave is in place already) */
+    if (len && data != c->msg + c->msg_len) memcpy(c->msg + c->msg_len, data, len);
     c->msg_len += len;
     return 0;
+}
+
+uint8_t *tt_ws_rx_room(tt_ws *c, size_t *max) {
+    if (c->state == TT_WS_CLOSED || c->cfg->streaming || !c->rx_in_message || c->rx_compressed)
+        return NULL;
+    uint64_t left = tt_parser_data_left(c->parser);
+    if (left < TT_WS_ROOM_MIN || left > SIZE_MAX - c->msg_len) return NULL;
+    if (left > c->msg_cap - c->msg_len && tt_msg_grow(c, c->msg_len + (size_t)left) != 0)
+        return NULL; /* no memory for it: the usual path will say so */
+    *max = (size_t)left;
+    return c->msg + c->msg_len;
 }
 
 static void tt_msg_begin(tt_ws *c, int op) {
@@ -250,7 +281,5 @@ void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type) {
         tt_pmd_trim_inflate(c->pmd, c->fin_sent_up && no_takeover ? 0 : TT_WS_PMD_KEEP);
     if (type != TT_WS_EV_MESSAGE) return;
     if (c->msg_cap <= TT_WS_MSG_KEEP && !(no_takeover && c->rx_compressed)) return;
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_cap = c->msg_len = 0;
+    tt_msg_release(c);
 }

@@ -231,6 +231,100 @@ static void test_whole_frame_path(void **state) {
     fx_free(&f);
 }
 
+/* Feeds src as a connection on plain TCP reads it: `chunk` bytes a read,
+ * but while the engine offers room for the rest of a big frame
+ * (tt_ws_rx_room), that read goes there, at most what the room takes.
+ * Returns how many reads went into the room. */
+static int feed_with_room(tt_ws *c, const uint8_t *src, size_t len, size_t chunk, evlog *l) {
+    uint8_t *buf = xmalloc(chunk);
+    size_t off = 0;
+    int rooms = 0;
+    while (off < len) {
+        size_t max = 0;
+        uint8_t *room = tt_ws_rx_room(c, &max);
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (room) {
+            assert_true(max >= TT_WS_ROOM_MIN);
+            if (n > max) n = max;
+            rooms++;
+        }
+        uint8_t *dst = room ? room : buf;
+        memcpy(dst, src + off, n);
+        feed_buf(c, dst, n, dst, n, 0, l);
+        off += n;
+    }
+    free(buf);
+    return rooms;
+}
+
+/* Big frames read straight into the message buffer give the same events
+ * as the same bytes fed from a read buffer: text validated across reads
+ * (a character split between them, a bad byte deep in a big frame), a
+ * message in fragments, binary, with the loop's pool of big buffers and
+ * without, copying or not; and no room is offered for a short rest or
+ * when streaming. */
+static void test_rx_room(void **state) {
+    fx f;
+    fx_setup(&f, ROLE(state));
+    fx_start(&f, 0, 0);
+    const size_t big = 300000;
+    uint8_t *text = xmalloc(big + 1), *bin = xmalloc(big);
+    for (size_t i = 0; i < big; i += 3) { /* "é" and ASCII, so characters straddle reads */
+        text[i] = 0xC3;
+        text[i + 1] = 0xA9;
+        text[i + 2] = (uint8_t)('a' + i % 26);
+    }
+    for (size_t i = 0; i < big; i++)
+        bin[i] = (uint8_t)(i * 13 + 1);
+    tt_bufpool pool = {0};
+    for (int bad = 0; bad <= 1; bad++)
+        for (int pooled = 0; pooled <= 1; pooled++)
+            for (int copy = 0; copy <= 1; copy++) {
+                wire w = {0};
+                w_frame(&w, f.role, TETHER_OP_TEXT, 0, text, big / 2);
+                w_frame(&w, f.role, TETHER_OP_CONTINUATION, 1, text + big / 2, big / 2);
+                w_frame(&w, f.role, TETHER_OP_BINARY, 1, bin, big);
+                if (bad) text[big - 2] = 0xFF; /* a bad byte near the end of the next */
+                w_frame(&w, f.role, TETHER_OP_TEXT, 1, text, big);
+                text[big - 2] = 0xA9;
+                fx_restart(&f, copy, 0);
+                feed_chunks(&f.c, w.b, w.len, 65536, &f.log);
+                evlog plain = f.log;
+                memset(&f.log, 0, sizeof f.log);
+                fx_restart(&f, copy, 0);
+                f.c.out.pool = pooled ? &pool : NULL;
+                assert_true(feed_with_room(&f.c, w.b, w.len, 65536, &f.log) > 0);
+                assert_logs_equal(&plain, &f.log);
+                assert_int_equal(f.log.n, 3);
+                assert_int_equal(f.log.e[2].type, bad ? TT_WS_EV_CLOSE : TT_WS_EV_MESSAGE);
+                if (bad) assert_int_equal(f.log.e[2].code, TETHER_CLOSE_INVALID_PAYLOAD);
+                log_free(&plain);
+                w_free(&w);
+            }
+    /* no room: a short rest, streaming */
+    wire w = {0};
+    w_frame(&w, f.role, TETHER_OP_BINARY, 1, bin, TT_WS_ROOM_MIN + 100);
+    fx_restart(&f, 0, 0);
+    size_t max;
+    uint8_t *cut = xmalloc(200);
+    size_t head = w.len - TT_WS_ROOM_MIN - 100; /* the header alone */
+    memcpy(cut, w.b, head + 200);
+    feed_buf(&f.c, cut, head + 200, cut, head + 200, 0, &f.log);
+    assert_null(tt_ws_rx_room(&f.c, &max)); /* TT_WS_ROOM_MIN - 100 left */
+    f.cfg.streaming = 1;
+    fx_restart(&f, 0, 0);
+    memcpy(cut, w.b, head + 1);
+    feed_buf(&f.c, cut, head + 1, cut, head + 1, 0, &f.log);
+    assert_null(tt_ws_rx_room(&f.c, &max));
+    f.cfg.streaming = 0;
+    free(cut);
+    w_free(&w);
+    tt_bufpool_clear(&pool);
+    free(text);
+    free(bin);
+    fx_free(&f);
+}
+
 static void test_many_messages_one_buffer(void **state) {
     fx f;
     fx_setup(&f, ROLE(state));
@@ -864,6 +958,7 @@ int main(void) {
         ROLE_TEST(test_drain),
         cmocka_unit_test(test_direct_writer),
         ROLE_TEST(test_owed_below),
+        ROLE_TEST(test_rx_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,8 +139,10 @@ static void test_free_releases(void **state) {
 }
 
 /* With a pool, an empty queue holds no buffer: it goes back to the pool
- * and the next bytes take it again; a buffer grown past the pool's size is
- * freed instead; tt_outbuf_free gives back and keeps the pool. */
+ * and the next bytes take it again; growing past the pool's size trades
+ * the small buffer for a big one, which goes back to the pool's big ones
+ * once empty and is taken again by the next big need; tt_outbuf_free gives
+ * back and keeps the pool. */
 static void test_pool(void **state) {
     (void)state;
     tt_bufpool pool = {0};
@@ -155,16 +157,26 @@ static void test_pool(void **state) {
     put_own(&b, "again");
     assert_ptr_equal(b.buf, first); /* the same buffer, from the pool */
     assert_int_equal(pool.n, 0);
-    /* grown past the pool's size: freed once empty, the pool untouched */
+    /* grown past the pool's size: the small buffer back, a big one taken */
     uint8_t *p = tt_outbuf_reserve(&b, TT_BUFPOOL_SIZE);
     assert_non_null(p);
     memset(p, 'x', TT_BUFPOOL_SIZE);
     tt_outbuf_commit(&b, TT_BUFPOOL_SIZE);
     assert_true(b.cap > TT_BUFPOOL_SIZE);
+    assert_int_equal(pool.n, 1);
+    uint8_t *big = b.buf;
+    size_t big_cap = b.cap;
     assert_int_equal(drain_front(&b, out, 1000), TT_BUFPOOL_SIZE + 5);
     assert_memory_equal(out, "again", 5);
     assert_null(b.buf);
-    assert_int_equal(pool.n, 0);
+    assert_int_equal(pool.big_bytes, big_cap); /* kept among the big ones */
+    p = tt_outbuf_reserve(&b, TT_BUFPOOL_SIZE + 1);
+    assert_ptr_equal(p, big); /* and taken again */
+    assert_int_equal(pool.big_bytes, 0);
+    tt_outbuf_commit(&b, 1);
+    assert_int_equal(drain_front(&b, out, 1000), 1);
+    assert_int_equal(pool.n, 1);
+    assert_int_equal(pool.big_bytes, big_cap);
     /* freed with bytes in it: the buffer goes back, the pool stays */
     put_own(&b, "left");
     tt_outbuf_free(&b);
@@ -180,6 +192,7 @@ static void test_pool(void **state) {
     tt_bufpool_clear(&pool);
     assert_int_equal(pool.n, 0);
     assert_null(pool.head);
+    assert_int_equal(pool.big_bytes, 0);
 }
 
 static void test_bad_frames(void **state) {
