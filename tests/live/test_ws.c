@@ -306,7 +306,7 @@ static void test_rx_room(void **state) {
     w_frame(&w, f.role, TETHER_OP_BINARY, 1, bin, TT_WS_ROOM_MIN + 100);
     fx_restart(&f, 0, 0);
     size_t max;
-    uint8_t *cut = xmalloc(200);
+    uint8_t *cut = xmalloc(w.len);
     size_t head = w.len - TT_WS_ROOM_MIN - 100; /* the header alone */
     memcpy(cut, w.b, head + 200);
     feed_buf(&f.c, cut, head + 200, cut, head + 200, 0, &f.log);
