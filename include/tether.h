@@ -1044,6 +1044,23 @@ TETHER_API int tether_ctx_stop(tether_ctx *ctx);
  * Thread-safe and async-signal-safe. */
 TETHER_API int tether_ctx_wake(tether_ctx *ctx);
 
+/* Sends made outside a round (from your own code between polls, as a
+ * binding's coroutines do) are written at once, one system call each. With
+ * cork on, they are held instead and written together: by the next round
+ * (tether_ctx_service(), tether_next_event(s), tether_ctx_run()) or by
+ * tether_ctx_flush(); meanwhile tether_ctx_timeout() says 0, so a foreign
+ * loop that follows it writes them in its next iteration, one write per
+ * connection for all the messages sent since. Sends from inside a round
+ * (callbacks) are batched this way always. A frame of 8 KiB or more with
+ * nothing queued before it still goes at once (it is a write of its own
+ * anyway). Turning cork off writes what is held. Loop thread only.
+ * Errors: TETHER_E_INVAL. */
+TETHER_API int tether_ctx_set_cork(tether_ctx *ctx, int on);
+/* Writes what cork held (see above); what the sockets do not take waits
+ * for them as usual. Returns 0, TETHER_E_INVAL, or TETHER_E_STATE from
+ * inside a callback (the round writes it at its end anyway). */
+TETHER_API int tether_ctx_flush(tether_ctx *ctx);
+
 /* Foreign loop: a file descriptor that becomes readable when the context
  * has work, and the milliseconds until it has timed work (-1: none). */
 TETHER_API int tether_ctx_fd(const tether_ctx *ctx);

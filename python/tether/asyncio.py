@@ -36,8 +36,8 @@ from typing import (
 )
 
 from ._engine import (
-    ConnectionInfo, E_BACKPRESSURE, E_STATE, BATCH, CloseInfo, Context, Headers,
-    HTTPConnection, Request, Response, Sink, answer_http, close_args, conn_headers,
+    ConnectionInfo, E_BACKPRESSURE, E_STATE, BATCH, OP_BINARY, OP_TEXT, CloseInfo, Context,
+    Headers, HTTPConnection, Request, Response, Sink, answer_http, close_args, conn_headers,
     conn_request, decide_request, encode_message, logger,
 )
 from ._native import c_str, ffi, lib, py_str
@@ -70,6 +70,10 @@ class _Driver:
         self.loop = loop
         self.core = Context(on_request=on_request, on_http=on_http)
         self.ctx = self.core.ctx
+        # Sends from coroutines are held and written together when the loop
+        # next looks at the context (every send kicks it): one write per
+        # connection per loop iteration instead of one per message.
+        lib.tether_ctx_set_cork(self.ctx, 1)
         self.refs = 0
         self.shared = shared
         self._soon = False
@@ -358,6 +362,24 @@ class Connection(Sink, ConnectionInfo):
         iterable (or async iterable) of either as one fragmented message.
         Waits while more than ``write_limit`` bytes wait to be written.
         Raises ConnectionClosed once the connection is closing or closed."""
+        # The common case in a few steps: one whole str or bytes on an open
+        # connection with room (an echo server's every message).
+        c = self._c
+        tm = type(message)
+        if (tm is str or tm is bytes) and c is not None and self.state == State.OPEN:
+            data = message.encode("utf-8") if tm is str else message
+            rc = lib.tether_conn_send(c, OP_TEXT if tm is str else OP_BINARY,
+                                      ffi.from_buffer(data), len(data))
+            if rc == 0:
+                self._driver.kick()  # the write is held for the loop's next look
+                if self._write_limit is not None and \
+                        lib.tether_conn_buffered(c) > self._write_limit:
+                    await self._wait_drain()
+                return
+            if rc != E_BACKPRESSURE:
+                if rc == E_STATE:
+                    raise self._closed_error()
+                raise error_from_code(rc, what="send")
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             opcode, data = encode_message(message)
             await self._send_one(opcode, data, None)

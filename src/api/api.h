@@ -251,6 +251,7 @@ struct tether_ctx {
     atomic_int stop;
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
+    int corked;           /* tether_ctx_set_cork(): sends outside a round wait for one */
     int paused_listeners; /* how many wait for a descriptor to come free */
     size_t queued;        /* bytes held to send: every connection's own, and
                            * each shared (broadcast) frame once */

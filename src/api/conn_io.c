@@ -192,12 +192,12 @@ void tt_conn_resume(tether_conn *c) {
  * (a send from the user's own code) it goes out now. */
 void tt_conn_after_data(tether_conn *c) {
     if (c->phase == TT_PH_DEAD) return;
-    if (c->ctx->in_service) {
+    if (c->ctx->in_service || c->ctx->corked) {
         tt_ctx_mark_dirty(c);
         tt_conn_account(c); /* the flush at the round's end accounts again */
-    } else {
-        tt_conn_flush(c);
+        return;
     }
+    tt_conn_flush(c);
 }
 
 void tt_conn_after_send(tether_conn *c) {

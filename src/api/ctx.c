@@ -68,6 +68,17 @@ int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user) {
     return 0;
 }
 
+/* Writes the connections with output waiting: the round's, or the sends
+ * cork held (each as an uncorked send would have been written). */
+static void tt_ctx_flush_held(tether_ctx *ctx) {
+    while (ctx->dirty) {
+        tether_conn *c = ctx->dirty;
+        ctx->dirty = c->next_dirty;
+        c->dirty = 0;
+        tt_conn_flush(c);
+    }
+}
+
 static void tt_ctx_run_lists(tether_ctx *ctx) {
     while (ctx->runnable) {
         tether_conn *c = ctx->runnable;
@@ -75,12 +86,7 @@ static void tt_ctx_run_lists(tether_ctx *ctx) {
         c->runnable = 0;
         tt_conn_resume(c);
     }
-    while (ctx->dirty) {
-        tether_conn *c = ctx->dirty;
-        ctx->dirty = c->next_dirty;
-        c->dirty = 0;
-        tt_conn_flush(c);
-    }
+    tt_ctx_flush_held(ctx);
 }
 
 /* Frees the connections that ended in the round (conn_life.c buries them:
@@ -161,6 +167,20 @@ int tether_ctx_wake(tether_ctx *ctx) {
 
 int tether_ctx_fd(const tether_ctx *ctx) {
     return ctx ? tt_loop_fd(ctx->loop) : TETHER_E_INVAL;
+}
+
+int tether_ctx_set_cork(tether_ctx *ctx, int on) {
+    if (!ctx || (on != 0 && on != 1)) return TETHER_E_INVAL;
+    ctx->corked = on;
+    if (!on && !ctx->in_service) tt_ctx_flush_held(ctx);
+    return 0;
+}
+
+int tether_ctx_flush(tether_ctx *ctx) {
+    if (!ctx) return TETHER_E_INVAL;
+    if (ctx->in_service) return TETHER_E_STATE;
+    tt_ctx_flush_held(ctx);
+    return 0;
 }
 
 int tether_ctx_timeout(const tether_ctx *ctx) {

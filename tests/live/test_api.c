@@ -1407,6 +1407,62 @@ static void hold_hook(world *w, tether_event *ev, side *s) {
     }
 }
 
+/* Cork: sends made outside a round wait (the context says it has work:
+ * timeout 0) until tether_ctx_flush(), the next round or cork off, then go
+ * in order; uncorked, each is written at once; flush from inside a
+ * callback is refused. */
+static void flush_hook(world *w, tether_event *ev, side *s) {
+    (void)s;
+    if (tether_event_type_of(ev) == TETHER_EV_MESSAGE)
+        w->arg = (void *)(intptr_t)(tether_ctx_flush(w->ctx) + 1000);
+}
+
+static void test_cork(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_ctx_set_cork(NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tether_ctx_set_cork(w.ctx, 2), TETHER_E_INVAL);
+    assert_int_equal(tether_ctx_flush(NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_ctx_set_cork(w.ctx, 1), 0);
+    char m[8];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, 2), 0);
+        assert_int_equal(tether_conn_buffered(s->c), (size_t)i * 4); /* held: frames of 4 bytes */
+    }
+    assert_int_equal(tether_ctx_timeout(w.ctx), 0);
+    assert_int_equal(tether_ctx_flush(w.ctx), 0);
+    assert_int_equal(tether_conn_buffered(s->c), 0);
+    UNTIL(&w, 3000, c->msgs == 3);
+    /* held, then written by the next round */
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m4", 2), 0);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m5", 2), 0);
+    assert_int_equal(tether_conn_buffered(s->c), 8);
+    UNTIL(&w, 3000, c->msgs == 5);
+    /* held, then written when cork goes off */
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m6", 2), 0);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m7", 2), 0);
+    assert_int_equal(tether_conn_buffered(s->c), 8);
+    assert_int_equal(tether_ctx_set_cork(w.ctx, 0), 0);
+    assert_int_equal(tether_conn_buffered(s->c), 0);
+    UNTIL(&w, 3000, c->msgs == 7);
+    assert_string_equal(c->seq, "m1|m2|m3|m4|m5|m6|m7|");
+    /* and uncorked, every send is written at once, as before */
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m8", 2), 0);
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, "m9", 2), 0);
+    assert_int_equal(tether_conn_buffered(s->c), 0);
+    /* flush from an event: refused inside a callback, fine in poll mode */
+    w.hook = flush_hook;
+    UNTIL(&w, 3000, c->msgs == 9);
+    assert_int_equal((intptr_t)w.arg - 1000, MODE(state) == MODE_POLL ? 0 : TETHER_E_STATE);
+    w.hook = NULL;
+    check_clean(&w);
+    w_free(&w);
+}
+
 static void test_poll_hold(void **state) {
     (void)state;
     world w;
@@ -1683,6 +1739,7 @@ int main(void) {
         BOTH(test_names),
         BOTH(test_accept_out_of_fds),
         BOTH(test_send_budget),
+        BOTH(test_cork),
         BOTH(test_broadcast),
         BOTH(test_message_timeout),
         BOTH(test_server_handshake_timeout),
