@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "tether.h"
 #include "proto/deflate.h"
@@ -234,6 +235,17 @@ struct tether_event {
     tether_event *next;
 };
 
+/* Big frames whose payload lies in the read buffer (an echo, a relay),
+ * held by the direct writer to go in one writev per connection and read
+ * (conn_wire.c), instead of one each. */
+#define TT_DIRECT_BATCH 16
+typedef struct tt_direct_batch {
+    tether_conn *owner; /* whose frames (NULL: none held) */
+    int n;
+    struct iovec iov[2 * TT_DIRECT_BATCH]; /* header, payload; header, payload... */
+    uint8_t hdr[TT_DIRECT_BATCH][TETHER_MAX_FRAME_HEADER];
+} tt_direct_batch;
+
 /* Size of the read buffer every connection shares. */
 #define TT_RBUF_SIZE (256u * 1024u)
 
@@ -260,6 +272,7 @@ struct tether_ctx {
     uint8_t *stack_scratch;      /* 2 x TT_STACK_CHUNK, made on first use by a stack */
     tt_pmd_shared *pmd_shared;   /* compressors for no-context-takeover messages */
     tt_bufpool bufpool;          /* output buffers, lent to connections while they send */
+    tt_direct_batch batch;       /* big frames held to be written together */
     tt_tls_ctx *tls_client;      /* the last client TLS context, for reuse */
     tt_tls_opts tls_client_opts; /* ... and the options it was made from */
 };
@@ -330,6 +343,11 @@ tt_layer *tt_conn_layer(const tether_conn *c, const char *name);
 void tt_conn_hook_ws(tether_conn *c);
 /* The WebSocket's direct writer: see tt_ws_direct_fn. */
 size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n);
+/* Writes the frames the direct writer holds (before the read buffer is
+ * read into again, and at a round's end); forget() drops them for a
+ * connection that is going away. */
+void tt_wire_batch_flush(tether_ctx *ctx);
+void tt_wire_batch_forget(tether_conn *c);
 int tt_wire_wants_write(const tether_conn *c);
 /* Before the socket closes: the layers' goodbye (close_notify, or the
  * alert explaining a failed handshake), if the socket takes it now. */

@@ -263,6 +263,7 @@ static void tt_conn_on_readable(tether_conn *c) {
     } else {
         tt_conn_process(c, rbuf, (size_t)n);
     }
+    tt_wire_batch_flush(c->ctx); /* what the input's events sent, in one write */
 }
 
 void tt_conn_on_io(tether_conn *c, unsigned ready) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 static void tt_conn_close_fd(tether_conn *c) {
+    tt_wire_batch_forget(c); /* frames held for a socket that goes */
     if (c->io.fd < 0) return;
     tt_wire_goodbye(c);
     tt_loop_del(c->ctx->loop, &c->io);

@@ -71,6 +71,7 @@ int tether_ctx_set_callback(tether_ctx *ctx, tether_event_cb cb, void *user) {
 /* Writes the connections with output waiting: the round's, or the sends
  * cork held (each as an uncorked send would have been written). */
 static void tt_ctx_flush_held(tether_ctx *ctx) {
+    tt_wire_batch_flush(ctx);
     while (ctx->dirty) {
         tether_conn *c = ctx->dirty;
         ctx->dirty = c->next_dirty;

@@ -84,7 +84,11 @@ typedef struct tt_ws tt_ws;
  * the connection's socket, when nothing waits before the frame. Called
  * with the frame's header and payload only while the queue is empty;
  * returns how many bytes went (0 when it cannot write now, or the write
- * failed: the rest is queued, and the queue's next write says why). */
+ * failed: the rest is queued, and the queue's next write says why). The
+ * writer may also hold the frame, to write it with the next ones, and say
+ * it all went; it then sets direct_held, and is called with no frame
+ * (iov NULL) before anything else is queued: it writes what it holds,
+ * queueing what the socket does not take, and clears the flag. */
 typedef size_t (*tt_ws_direct_fn)(tt_ws *c, const struct iovec *iov, int n);
 
 /* Payloads from this size go through tt_ws_direct_fn when one is set: below
@@ -135,6 +139,7 @@ struct tt_ws {
     unsigned close_sent : 1;       /* our close frame is queued */
     unsigned above_mark : 1;       /* buffered went over the drain mark */
     unsigned ping_outstanding : 1; /* a keepalive ping awaits its pong */
+    unsigned direct_held : 1;      /* the direct writer holds frames of ours */
 
     /* time, in tt_now_ms() units, kept by the caller */
     uint64_t last_rx, ping_sent, close_deadline;

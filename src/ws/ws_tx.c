@@ -33,6 +33,11 @@ static int tt_ws_put_direct(tt_ws *c, tether_opcode op, int fin, unsigned rsv, c
     return rc;
 }
 
+/* Frames the direct writer holds go before anything queued after them. */
+static void tt_ws_release_held(tt_ws *c) {
+    if (c->direct_held) c->direct(c, NULL, 0);
+}
+
 /* After queueing: above the drain mark, the caller hears DRAIN once below. */
 static void tt_ws_note_mark(tt_ws *c) {
     if (tt_ws_buffered(c) > c->cfg->drain_mark) c->above_mark = 1;
@@ -47,6 +52,7 @@ static int tt_ws_put_frame(tt_ws *c, tether_opcode op, int fin, unsigned rsv, co
         if (rc == 0) tt_ws_note_mark(c);
         return rc;
     }
+    tt_ws_release_held(c);
     size_t hlen = tether_frame_header_size(len, masked);
     uint8_t *p = tt_outbuf_reserve(&c->out, hlen + len);
     if (!p) return TETHER_E_NOMEM;
@@ -150,6 +156,7 @@ int tt_ws_send_shared(tt_ws *c, tt_shared_frame *f, size_t payload_len) {
     if (!c || !f || !tt_ws_can_share(c, payload_len)) return TETHER_E_INVAL;
     if (c->state != TT_WS_OPEN || c->tx_frag_opcode) return TETHER_E_STATE;
     if (!tt_ws_fits(c, f->len)) return TETHER_E_BACKPRESSURE;
+    tt_ws_release_held(c);
     int rc = tt_outbuf_push_shared(&c->out, f);
     if (rc == 0) tt_ws_note_mark(c);
     return rc;

@@ -1407,6 +1407,56 @@ static void hold_hook(world *w, tether_event *ev, side *s) {
     }
 }
 
+/* An echo of a burst of big and small messages with pings among them, to a
+ * client that does not read until the server has echoed them all: the
+ * server's held big frames (written together per read) partly go, the
+ * rest is queued before the frames and pongs that follow, and the client
+ * gets every message in order. */
+static size_t burst_size(int i) {
+    /* just over the direct writer's 8 KiB, so a read holds many whole ones:
+     * about 14 MB in all */
+    return i >= 1900 && i % 3 == 0 ? 10 : 8192 + (size_t)(i % 50) * 97;
+}
+
+static void burst_hook(world *w, tether_event *ev, side *s) {
+    if (s->server || tether_event_type_of(ev) != TETHER_EV_MESSAGE) return;
+    int i = s->msgs - 1;
+    size_t len;
+    const uint8_t *d = tether_event_data(ev, &len);
+    uint8_t *want = lu_pattern(burst_size(i), (unsigned)i);
+    if (len != burst_size(i) || memcmp(d, want, len) != 0) w->arg = (void *)1;
+    free(want);
+}
+
+static void test_echo_burst(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w.echo = 1;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    w.hook = burst_hook;
+    w.arg = NULL;
+    assert_int_equal(tether_conn_pause_reading(c->c, 1), 0);
+    const int n = 2000;
+    for (int i = 0; i < n; i++) {
+        uint8_t *p = lu_pattern(burst_size(i), (unsigned)i);
+        assert_int_equal(tether_conn_send(c->c, TETHER_OP_BINARY, p, burst_size(i)), 0);
+        free(p);
+        if (i % 97 == 3) assert_int_equal(tether_conn_ping(c->c, "p", 1), 0);
+        if (i % 100 == 99) w_pump(&w, 1);
+    }
+    /* (socket buffers hold a few MB, so the server's writes stopped part
+     * way: what is left waits in its queue, in order) */
+    UNTIL(&w, 10000, s->msgs == n);
+    assert_int_equal(tether_conn_pause_reading(c->c, 0), 0);
+    UNTIL(&w, 10000, c->msgs == n);
+    assert_null(w.arg);
+    w.hook = NULL;
+    check_clean(&w);
+    w_free(&w);
+}
+
 /* Cork: sends made outside a round wait (the context says it has work:
  * timeout 0) until tether_ctx_flush(), the next round or cork off, then go
  * in order; uncorked, each is written at once; flush from inside a
@@ -1740,6 +1790,7 @@ int main(void) {
         BOTH(test_accept_out_of_fds),
         BOTH(test_send_budget),
         BOTH(test_cork),
+        BOTH(test_echo_burst),
         BOTH(test_broadcast),
         BOTH(test_message_timeout),
         BOTH(test_server_handshake_timeout),
