@@ -21,12 +21,7 @@
 
 /* Lets go of the buffer: back to the pool if there is one. */
 static void tt_tls_queue_release(tt_tls_queue *q) {
-    if (q->pool && q->cap == TT_BUFPOOL_SIZE)
-        tt_bufpool_put(q->pool, q->buf);
-    else if (q->pool)
-        tt_bufpool_put_big(q->pool, q->buf, q->cap);
-    else
-        free(q->buf);
+    tt_bufpool_give(q->pool, q->buf, q->cap);
     q->buf = NULL;
     q->head = q->tail = q->cap = 0;
 }

@@ -59,6 +59,15 @@ void tt_bufpool_put_big(tt_bufpool *p, void *buf, size_t cap) {
     free(buf);
 }
 
+void tt_bufpool_give(tt_bufpool *p, void *buf, size_t cap) {
+    if (p && cap == TT_BUFPOOL_SIZE)
+        tt_bufpool_put(p, buf);
+    else if (p && cap > TT_BUFPOOL_SIZE)
+        tt_bufpool_put_big(p, buf, cap);
+    else
+        free(buf);
+}
+
 void tt_bufpool_clear(tt_bufpool *p) {
     for (size_t i = 0; i < TT_BUFPOOL_BIG_SLOTS; i++) {
         free(p->big[i]);

@@ -42,6 +42,10 @@ void *tt_bufpool_get_big(tt_bufpool *p, size_t need, size_t *cap);
 /* Gives back a buffer of cap bytes (any size from malloc): kept if there
  * is room among the idle big ones, else freed. */
 void tt_bufpool_put_big(tt_bufpool *p, void *buf, size_t cap);
+/* Gives back any buffer of cap bytes from malloc: to the small ones if it
+ * is their size, to the big ones if bigger, else (or without a pool, p
+ * NULL) freed. */
+void tt_bufpool_give(tt_bufpool *p, void *buf, size_t cap);
 /* Frees every idle buffer (the context's end). */
 void tt_bufpool_clear(tt_bufpool *p);
 

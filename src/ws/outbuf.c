@@ -10,12 +10,7 @@
 
 /* Lets go of the buffer: back to the pool if it came from there. */
 static void tt_outbuf_release(tt_outbuf *b) {
-    if (b->pool && b->cap == TT_BUFPOOL_SIZE)
-        tt_bufpool_put(b->pool, b->buf);
-    else if (b->pool)
-        tt_bufpool_put_big(b->pool, b->buf, b->cap);
-    else
-        free(b->buf);
+    tt_bufpool_give(b->pool, b->buf, b->cap);
     b->buf = NULL;
     b->cap = 0;
 }

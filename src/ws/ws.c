@@ -30,10 +30,7 @@ int tt_ws_init(tt_ws *c, tether_role role, const tt_ws_cfg *cfg, int copy_data, 
 }
 
 void tt_msg_release(tt_ws *c) {
-    if (c->out.pool && c->msg_cap > TT_BUFPOOL_SIZE)
-        tt_bufpool_put_big(c->out.pool, c->msg, c->msg_cap);
-    else
-        free(c->msg);
+    tt_bufpool_give(c->out.pool, c->msg, c->msg_cap);
     c->msg = NULL;
     c->msg_cap = c->msg_len = 0;
 }
