@@ -362,9 +362,9 @@ static size_t tt_wire_batch_hold(tether_conn *c, const struct iovec *iov) {
 /* Whether a frame may be held: header and payload, the payload in the
  * shared read buffer. */
 static int tt_wire_batchable(const tether_conn *c, const struct iovec *iov, int n) {
-    const uint8_t *p = iov[n - 1].iov_base, *rb = c->ctx->rbuf;
-    return n == 2 && iov[0].iov_len <= TETHER_MAX_FRAME_HEADER && p >= rb &&
-           iov[1].iov_len <= TT_RBUF_SIZE && p <= rb + TT_RBUF_SIZE - iov[1].iov_len;
+    if (n != 2 || iov[0].iov_len > TETHER_MAX_FRAME_HEADER) return 0;
+    const uint8_t *p = iov[1].iov_base, *rb = c->ctx->rbuf;
+    return p >= rb && iov[1].iov_len <= TT_RBUF_SIZE && p <= rb + TT_RBUF_SIZE - iov[1].iov_len;
 }
 
 /* The WebSocket's direct writer (tt_ws_direct_fn): a big frame goes
@@ -376,8 +376,7 @@ static int tt_wire_batchable(const tether_conn *c, const struct iovec *iov, int 
 size_t tt_wire_direct(tt_ws *w, const struct iovec *iov, int n) {
     tether_conn *c = (tether_conn *)((char *)w - offsetof(tether_conn, ws));
     if (!iov) { /* write what is held for c: something is about to be queued */
-        if (c->ctx->batch.owner == c) tt_wire_batch_flush(c->ctx);
-        w->direct_held = 0;
+        if (c->ctx->batch.owner == c) tt_wire_batch_flush(c->ctx); /* clears direct_held */
         return 0;
     }
     if (c->h2s || c->h2 || c->io.fd < 0 || c->file || tt_outbuf_len(&c->hs_out)) return 0;

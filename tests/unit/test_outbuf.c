@@ -195,6 +195,44 @@ static void test_pool(void **state) {
     assert_int_equal(pool.big_bytes, 0);
 }
 
+/* The pool's big buffers: the smallest that fits is handed out; at most
+ * TT_BUFPOOL_BIG_SLOTS are kept, and at most TT_BUFPOOL_BIG_BYTES in all:
+ * the rest is freed (ASan would see a leak or a double free). */
+static void test_pool_big_limits(void **state) {
+    (void)state;
+    tt_bufpool pool = {0};
+    size_t cap = 0, cap2 = 0;
+    void *a = tt_bufpool_get_big(&pool, 100000, &cap);
+    void *b = tt_bufpool_get_big(&pool, 300000, &cap2);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(cap >= 100000 && cap2 >= 300000);
+    tt_bufpool_give(&pool, b, cap2);
+    tt_bufpool_give(&pool, a, cap);
+    size_t got;
+    assert_ptr_equal(tt_bufpool_get_big(&pool, 90000, &got), a); /* the smaller one fits */
+    assert_int_equal(got, cap);
+    tt_bufpool_give(&pool, a, cap);
+    /* more buffers than slots: only TT_BUFPOOL_BIG_SLOTS stay */
+    tt_bufpool_clear(&pool);
+    void *many[TT_BUFPOOL_BIG_SLOTS + 2];
+    size_t caps[TT_BUFPOOL_BIG_SLOTS + 2];
+    for (size_t i = 0; i < TT_BUFPOOL_BIG_SLOTS + 2; i++)
+        assert_non_null(many[i] = tt_bufpool_get_big(&pool, 8192, &caps[i]));
+    for (size_t i = 0; i < TT_BUFPOOL_BIG_SLOTS + 2; i++)
+        tt_bufpool_give(&pool, many[i], caps[i]);
+    assert_int_equal(pool.big_bytes, TT_BUFPOOL_BIG_SLOTS * caps[0]);
+    tt_bufpool_clear(&pool);
+    /* more bytes than the budget: the one past it is freed */
+    void *huge = tt_bufpool_get_big(&pool, TT_BUFPOOL_BIG_BYTES - 65536, &cap);
+    void *more = tt_bufpool_get_big(&pool, 131072, &cap2);
+    tt_bufpool_give(&pool, huge, cap);
+    tt_bufpool_give(&pool, more, cap2);
+    assert_int_equal(pool.big_bytes, cap);
+    tt_bufpool_clear(&pool);
+    assert_int_equal(pool.big_bytes, 0);
+}
+
 static void test_bad_frames(void **state) {
     (void)state;
     assert_null(tt_shared_frame_new(TETHER_OP_PING, "p", 1, NULL));
@@ -210,7 +248,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interleaved_order), cmocka_unit_test(test_partial_and_wrap),
         cmocka_unit_test(test_free_releases),     cmocka_unit_test(test_pool),
-        cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_pool_big_limits),   cmocka_unit_test(test_bad_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
