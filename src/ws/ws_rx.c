@@ -280,6 +280,10 @@ void tt_ws_event_done(tt_ws *c, tt_ws_ev_type type) {
     if (type == TT_WS_EV_FRAGMENT && c->pmd)
         tt_pmd_trim_inflate(c->pmd, c->fin_sent_up && no_takeover ? 0 : TT_WS_PMD_KEEP);
     if (type != TT_WS_EV_MESSAGE) return;
-    if (c->msg_cap <= TT_WS_MSG_KEEP && !(no_takeover && c->rx_compressed)) return;
+    /* With the loop's pool, a big buffer goes back to it (taken again for
+     * the next big message): pool sizes start at 64 KiB, which an idle
+     * connection should not keep for one 5 KiB message. */
+    size_t keep = c->out.pool ? TT_BUFPOOL_SIZE : TT_WS_MSG_KEEP;
+    if (c->msg_cap <= keep && !(no_takeover && c->rx_compressed)) return;
     tt_msg_release(c);
 }

@@ -295,12 +295,25 @@ static void test_rx_room(void **state) {
                 f.c.out.pool = pooled ? &pool : NULL;
                 assert_true(feed_with_room(&f.c, w.b, w.len, 65536, &f.log) > 0);
                 assert_logs_equal(&plain, &f.log);
+                /* with the pool, no big buffer is kept between messages */
+                if (pooled && !bad) assert_null(f.c.msg);
                 assert_int_equal(f.log.n, 3);
                 assert_int_equal(f.log.e[2].type, bad ? TT_WS_EV_CLOSE : TT_WS_EV_MESSAGE);
                 if (bad) assert_int_equal(f.log.e[2].code, TETHER_CLOSE_INVALID_PAYLOAD);
                 log_free(&plain);
                 w_free(&w);
             }
+    /* a 5,000-byte message in two frames, pooled: its buffer (64 KiB from
+     * the pool) goes back once delivered, not kept by the connection */
+    fx_restart(&f, 0, 0);
+    f.c.out.pool = &pool;
+    wire small = {0};
+    w_frame(&small, f.role, TETHER_OP_BINARY, 0, bin, 2500);
+    w_frame(&small, f.role, TETHER_OP_CONTINUATION, 1, bin + 2500, 2500);
+    feed_wire(&f.c, &small, &f.log);
+    assert_int_equal(f.log.e[f.log.n - 1].len, 5000);
+    assert_null(f.c.msg);
+    w_free(&small);
     /* no room: a short rest, streaming */
     wire w = {0};
     w_frame(&w, f.role, TETHER_OP_BINARY, 1, bin, TT_WS_ROOM_MIN + 100);
