@@ -749,6 +749,7 @@ TETHER_API int tether_ws_state(const tether_ws *ws);
  * While a connection's data event (MESSAGE, FRAGMENT) is held, that
  * connection reads no further: holding an event is backpressure, and the
  * event's data is never overwritten under you. Other connections go on.
+ * (tether_ctx_set_event_copy() lets small payloads be copied instead.)
  *
  * Running, three ways:
  * - tether's own loop: tether_ctx_run() (epoll), or tether_next_event();
@@ -1060,6 +1061,17 @@ TETHER_API int tether_ctx_set_cork(tether_ctx *ctx, int on);
  * for them as usual. Returns 0, TETHER_E_INVAL, or TETHER_E_STATE from
  * inside a callback (the round writes it at its end anyway). */
 TETHER_API int tether_ctx_flush(tether_ctx *ctx);
+/* Poll mode: data events (MESSAGE, FRAGMENT) whose payload is at most max
+ * bytes carry their own copy of it, and holding them does not stop their
+ * connection: it reads on (until it holds 64 events), so one round hands
+ * out every message its input holds instead of one per connection per
+ * release. For a binding that copies each payload into objects of its own
+ * anyway, a memcpy buys fewer rounds, system calls and wake-ups per
+ * message. Bigger payloads are handed out in place and pause their
+ * connection until released, as without copies. 0 (the default): none
+ * copied. Takes effect for events made after the call; no effect in
+ * callback mode. Loop thread only. Errors: TETHER_E_INVAL (NULL ctx). */
+TETHER_API int tether_ctx_set_event_copy(tether_ctx *ctx, size_t max);
 
 /* Foreign loop: a file descriptor that becomes readable when the context
  * has work, and the milliseconds until it has timed work (-1: none). */

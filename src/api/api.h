@@ -229,6 +229,7 @@ struct tether_event {
     int opcode, fin, code, clean, error;
     unsigned retry_ms, retry_attempt; /* RETRY */
     int utf8_ok;                      /* MESSAGE: text the engine already found valid UTF-8 */
+    int copied; /* data is the event's own copy (in ctl, or malloc'd): see event.c */
     char reason[TETHER_MAX_CLOSE_REASON + 1];
     size_t reason_len;
     uint8_t ctl[TETHER_MAX_CONTROL_PAYLOAD];
@@ -264,6 +265,7 @@ struct tether_ctx {
     atomic_int wake_req; /* tether_ctx_wake() was called: a WAKE event is due */
     int in_service, running;
     int corked;           /* tether_ctx_set_cork(): sends outside a round wait for one */
+    size_t event_copy;    /* tether_ctx_set_event_copy(): largest payload copied (0: none) */
     int paused_listeners; /* how many wait for a descriptor to come free */
     size_t queued;        /* bytes held to send: every connection's own, and
                            * each shared (broadcast) frame once */

@@ -177,6 +177,12 @@ int tether_ctx_set_cork(tether_ctx *ctx, int on) {
     return 0;
 }
 
+int tether_ctx_set_event_copy(tether_ctx *ctx, size_t max) {
+    if (!ctx) return TETHER_E_INVAL;
+    ctx->event_copy = max;
+    return 0;
+}
+
 int tether_ctx_flush(tether_ctx *ctx) {
     if (!ctx) return TETHER_E_INVAL;
     if (ctx->in_service) return TETHER_E_STATE;

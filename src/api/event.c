@@ -117,6 +117,30 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
 /* Turns a WebSocket event into a public one. Data events pause the
  * connection while held in poll mode (their data lives in the connection);
  * control payloads are copied into the event. */
+/* Poll mode with copies on (tether_ctx_set_event_copy): a payload small
+ * enough goes into the event (a control payload's room when it fits), the
+ * engine is done with its own at once, as when a callback returns, and the
+ * connection reads on - up to TT_EVENT_COPY_HELD events held, then it
+ * pauses as without copies. Returns 0 when the event keeps pointing into
+ * the connection's buffers instead. */
+#define TT_EVENT_COPY_HELD 64
+static int tt_event_copy(tether_event *ev, tether_conn *c, const tt_ws_ev *w) {
+    if (!c->ctx->event_copy || w->len > c->ctx->event_copy || c->held > TT_EVENT_COPY_HELD)
+        return 0;
+    uint8_t *p = ev->ctl;
+    if (w->len > sizeof ev->ctl && !(p = malloc(w->len))) return 0;
+    if (w->len) memcpy(p, w->data, w->len);
+    ev->data = p;
+    ev->copied = 1;
+    tt_ws_event_done(&c->ws, w->type);
+    return 1;
+}
+
+static void tt_event_free_copy(tether_event *ev) {
+    if (ev->copied && ev->data != ev->ctl) free((void *)ev->data);
+    ev->copied = 0;
+}
+
 tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
     tether_event *ev = tt_event_new(c->ctx, tt_ws_ev_public_type(w->type), c);
     if (!ev) return NULL;
@@ -138,7 +162,7 @@ tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
         tt_event_set_close(ev, c, w);
         ev->data = NULL;
         ev->len = 0;
-    } else if (!c->ctx->cb) {
+    } else if (!c->ctx->cb && !tt_event_copy(ev, c, w)) {
         c->paused = 1;
     }
     return ev;
@@ -175,6 +199,10 @@ static void tt_event_release_conn(tether_event *ev, tether_conn *c) {
     switch (ev->type) {
     case TETHER_EV_MESSAGE:
     case TETHER_EV_FRAGMENT:
+        if (ev->copied) { /* the engine was done with its payload when it was made */
+            tt_event_free_copy(ev);
+            break;
+        }
         tt_ws_event_done(&c->ws,
                          ev->type == TETHER_EV_MESSAGE ? TT_WS_EV_MESSAGE : TT_WS_EV_FRAGMENT);
         if (c->paused) {
@@ -203,6 +231,7 @@ void tt_events_free_all(tether_ctx *ctx) {
     tether_event *ev;
     while ((ev = ctx->q_head) != NULL) {
         ctx->q_head = ev->next;
+        tt_event_free_copy(ev);
         free(ev);
     }
     ctx->q_tail = NULL;

@@ -1555,6 +1555,134 @@ static void test_poll_hold(void **state) {
     w_free(&w);
 }
 
+/* Event copies (poll mode): small payloads are copied into their events, so
+ * a connection reads on while they are held (a burst comes whole without a
+ * release) and each copy stays intact; a payload over the limit is handed
+ * out in place and pauses its connection, as do more than 64 held events. */
+typedef struct held_run {
+    tether_event *ev[128];
+    int n;
+} held_run;
+
+/* One step of the world: c's MESSAGE events are kept in r, the rest
+ * recorded and released. */
+static void step_holding(world *w, side *c, held_run *r, int ms) {
+    tether_event *evs[8];
+    int n = tether_next_events(w->ctx, ms, evs, 8);
+    for (int i = 0; i < n; i++) {
+        if (tether_event_type_of(evs[i]) == TETHER_EV_MESSAGE &&
+            tether_event_conn(evs[i]) == c->c) {
+            assert_true(r->n < 128);
+            r->ev[r->n++] = evs[i];
+        } else {
+            lu_record(w, evs[i]);
+            tether_event_release(evs[i]);
+        }
+    }
+}
+
+static void pump_holding(world *w, side *c, held_run *r, int ms, int until) {
+    uint64_t end = lu_now_ms() + (uint64_t)ms;
+    while (lu_now_ms() < end && r->n < until)
+        step_holding(w, c, r, 20);
+}
+
+static void assert_text(tether_event *ev, const char *want) {
+    size_t len;
+    const uint8_t *d = tether_event_data(ev, &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(d, want, len);
+}
+
+static void release_run(held_run *r) {
+    for (int i = 0; i < r->n; i++)
+        tether_event_release(r->ev[i]);
+    r->n = 0;
+}
+
+static void test_event_copy(void **state) {
+    (void)state;
+    world w;
+    w_init(&w, MODE_POLL);
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    assert_int_equal(tether_ctx_set_event_copy(NULL, 1), TETHER_E_INVAL);
+    assert_int_equal(tether_ctx_set_event_copy(w.ctx, 1000), 0);
+    assert_int_equal(tether_ctx_set_cork(w.ctx, 1), 0); /* one write: one read */
+    uint8_t *mid = lu_pattern(600, 5), *big = lu_pattern(2000, 7);
+    char m[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        if (i == 20) /* past a control payload's room: a copy of its own */
+            assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, mid, 600), 0);
+        else
+            assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, strlen(m)), 0);
+    }
+    assert_int_equal(tether_conn_send(s->c, TETHER_OP_BINARY, big, 2000), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(m, sizeof m, "a%d", i);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, 2), 0);
+    }
+    assert_int_equal(tether_ctx_flush(w.ctx), 0);
+    static held_run r;
+    r.n = 0;
+    pump_holding(&w, c, &r, 3000, 41);
+    assert_int_equal(r.n, 41); /* all held, none released */
+    pump_holding(&w, c, &r, 150, 44);
+    assert_int_equal(r.n, 41); /* behind the one over the limit, held in place */
+    size_t len;
+    for (int i = 0; i < 40; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        if (i != 20) {
+            assert_text(r.ev[i], m);
+            continue;
+        }
+        const uint8_t *d = tether_event_data(r.ev[i], &len);
+        assert_int_equal(len, 600);
+        assert_memory_equal(d, mid, 600);
+    }
+    const uint8_t *d = tether_event_data(r.ev[40], &len);
+    assert_int_equal(len, 2000);
+    assert_memory_equal(d, big, 2000);
+    tether_event_release(r.ev[40]); /* the last taken */
+    r.n = 40;
+    pump_holding(&w, c, &r, 3000, 43);
+    assert_int_equal(r.n, 43);
+    for (int i = 0; i < 3; i++) {
+        snprintf(m, sizeof m, "a%d", i);
+        assert_text(r.ev[40 + i], m);
+    }
+    assert_text(r.ev[0], "m0"); /* copies outlive the rounds since */
+    release_run(&r);
+
+    /* at most 64 held: the 65th is handed out in place and pauses */
+    for (int i = 0; i < 100; i++) {
+        snprintf(m, sizeof m, "c%d", i);
+        assert_int_equal(tether_conn_send(s->c, TETHER_OP_TEXT, m, strlen(m)), 0);
+    }
+    assert_int_equal(tether_ctx_flush(w.ctx), 0);
+    pump_holding(&w, c, &r, 3000, 65);
+    pump_holding(&w, c, &r, 150, 66);
+    assert_int_equal(r.n, 65);
+    for (int i = 0; i < 65; i++) {
+        snprintf(m, sizeof m, "c%d", i);
+        assert_text(r.ev[i], m);
+    }
+    release_run(&r);
+    pump_holding(&w, c, &r, 3000, 35);
+    assert_int_equal(r.n, 35);
+    for (int i = 0; i < 35; i++) {
+        snprintf(m, sizeof m, "c%d", 65 + i);
+        assert_text(r.ev[i], m);
+    }
+    release_run(&r);
+    free(mid);
+    free(big);
+    check_clean(&w);
+    w_free(&w);
+}
+
 /* Events held while the connection closes: the pointer stays valid until
  * the CLOSED event is released. */
 static void hold_closed_hook(world *w, tether_event *ev, side *s) {
@@ -1807,6 +1935,7 @@ int main(void) {
         BOTH(test_pause_reading),
         BOTH(test_pause_in_event),
         cmocka_unit_test(test_poll_hold),
+        cmocka_unit_test(test_event_copy),
         cmocka_unit_test(test_poll_hold_closed),
         cmocka_unit_test(test_mode_switch),
         cmocka_unit_test(test_leave_during_request),
