@@ -13,6 +13,7 @@ from .exceptions import (
 )
 
 BATCH = 64  # at most what tpy_next_events takes at once
+EVENT_COPY_MAX = 64 * 1024  # see Context
 
 EV_WAKE = lib.TETHER_EV_WAKE
 EV_REQUEST = lib.TETHER_EV_REQUEST
@@ -452,6 +453,10 @@ class Context:
         if ctx == ffi.NULL:
             raise OSError("tether_ctx_new failed (out of file descriptors or memory?)")
         self.ctx = ctx
+        # Every payload becomes a Python object (a copy) anyway: let the C
+        # library copy those up to 64 KiB into their events, so a batch holds
+        # every message a read brought, not one per connection per release.
+        lib.tether_ctx_set_event_copy(ctx, EVENT_COPY_MAX)
         self.fd: int = lib.tether_ctx_fd(ctx)
         self.on_request = on_request
         self.on_wake = on_wake
@@ -490,6 +495,7 @@ class Context:
                     self._dispatch(e)
                 except Exception:  # a bug in a callback must not lose the others
                     logger.exception("error while handling a tether event")
+                    self._failed(e)
         finally:
             self._current = None
             lib.tpy_release_events(evs, n)
@@ -537,6 +543,18 @@ class Context:
             else:
                 lib.tether_conn_respond(e.conn, 404, ffi.NULL, ffi.NULL, 0)
         # EV_HTTP_BODY: a plain request's body, which the hooks do not read
+
+    @staticmethod
+    def _failed(e) -> None:
+        """Tells the connection whose callback raised (a sink with an
+        ``_on_error``), unless the event was its last."""
+        if e.type != EV_CLOSED and e.type != EV_REQUEST and e.user != ffi.NULL:
+            on_error = getattr(ffi.from_handle(e.user), "_on_error", None)
+            if on_error is not None:
+                try:
+                    on_error()
+                except Exception:
+                    logger.exception("error while closing after a failed callback")
 
     def free(self) -> None:
         """Frees the context: every connection and listener ends at once."""

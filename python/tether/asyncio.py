@@ -62,6 +62,9 @@ class State:
     CLOSED = 3
 
 
+SEND_BATCH = 32  # see _Driver.sent
+
+
 class _Driver:
     """Runs one tether context inside an asyncio loop (see the module doc)."""
 
@@ -77,6 +80,7 @@ class _Driver:
         self.refs = 0
         self.shared = shared
         self._soon = False
+        self._held = 0  # sends held by cork since the last look
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._closing = False
@@ -90,22 +94,40 @@ class _Driver:
             self._soon = True
             self.loop.call_soon(self._run)
 
+    def sent(self) -> None:
+        """After a send from a coroutine: held (cork) for the loop's next
+        look, unless SEND_BATCH sends wait already: those go now, so the
+        peer gets to work on the first while the rest are made (a whole
+        batch held until the end would make the two sides take turns)."""
+        self._held += 1
+        if self._held >= SEND_BATCH and not self.core.closed:
+            self._held = 0
+            lib.tether_ctx_flush(self.ctx)
+        self.kick()
+
     def _run(self) -> None:
-        self._soon = False
+        self._held = 0
         if self.core.closed:
+            self._soon = False
             return
+        # Sends made by callbacks during the round need no kick of their
+        # own: the round's end flushes them and _arm looks at what is left.
+        self._soon = True
         # Releasing data events makes their connections runnable (input may
         # wait behind them): go round again while the context says it has
         # work ready, within a budget, then let other callbacks run.
         core, ctx = self.core, self.ctx
         budget = 8 * BATCH
-        for _ in range(32):
-            n = core.poll(0)
-            if core.closed:
-                return
-            budget -= n
-            if budget <= 0 or (n < BATCH and lib.tether_ctx_timeout(ctx) != 0):
-                break
+        try:
+            for _ in range(32):
+                n = core.poll(0)
+                if core.closed:
+                    return
+                budget -= n
+                if budget <= 0 or (n < BATCH and lib.tether_ctx_timeout(ctx) != 0):
+                    break
+        finally:
+            self._soon = False
         self._arm()
 
     def _arm(self) -> None:
@@ -371,7 +393,7 @@ class Connection(Sink, ConnectionInfo):
             rc = lib.tether_conn_send(c, OP_TEXT if tm is str else OP_BINARY,
                                       ffi.from_buffer(data), len(data))
             if rc == 0:
-                self._driver.kick()  # the write is held for the loop's next look
+                self._driver.sent()  # the write is held for the loop's next look
                 if self._write_limit is not None and \
                         lib.tether_conn_buffered(c) > self._write_limit:
                     await self._wait_drain()

@@ -36,6 +36,11 @@ sub new {
     my ($class, $adapter, %args) = @_;
     my $ctx = Tether::Raw::tether_ctx_new()
       or Tether::X::System->throw('tether_ctx_new failed');
+    # Each payload is copied into a Perl string anyway: with the library
+    # copying those up to 64 KiB into their events, one round hands out
+    # every message a read brought (instead of one round, and its
+    # system calls, per message of a connection).
+    Tether::Raw::tether_ctx_set_event_copy($ctx, 65536);
     my $fd = Tether::Raw::tether_ctx_fd($ctx);
     # A duplicate of the library's descriptor, so that closing the Perl
     # handle never closes the library's own.
