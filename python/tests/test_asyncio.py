@@ -257,6 +257,26 @@ def test_max_queue_pauses_reading_without_losing_messages():
     run(main())
 
 
+def test_send_over_a_small_write_limit_completes():
+    """A send that leaves more than write_limit bytes waiting returns once
+    they drained: the library's DRAIN mark follows write_limit (at its
+    default of 64 KiB the DRAIN never came and the send waited for ever)."""
+    async def main():
+        async with ws_serve(ws_echo, "127.0.0.1", 0) as srv:
+            async with ta.connect(f"ws://127.0.0.1:{ws_port(srv)}", write_limit=1000) as ws:
+                for n in (5000, 300_000):
+                    await asyncio.wait_for(ws.send("x" * n), 10)
+                    assert len(await ws.recv()) == n
+        async def big_echo(ws):
+            async for m in ws:
+                await asyncio.wait_for(ws.send(m * 60), 10)
+        async with ta.serve(big_echo, "127.0.0.1", 0, write_limit=1000) as server:
+            async with ws_connect(f"ws://127.0.0.1:{server.port}") as ws:
+                await ws.send("y" * 5000)
+                assert len(await ws.recv()) == 300_000
+    run(main())
+
+
 # ---- failures to open -------------------------------------------------------------
 
 

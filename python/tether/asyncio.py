@@ -45,7 +45,7 @@ from .exceptions import (
     ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidStatus, InvalidURI, OpenTimeout,
     TLSError, error_from_code,
 )
-from .options import make_opts, split_tls
+from .options import make_opts, split_conn_kw, split_tls
 
 __all__ = ["connect", "serve", "ClientConnection", "ServerConnection", "Server", "State",
            "Request", "Response", "Headers", "HTTPConnection", "process_exception", "backoff"]
@@ -514,7 +514,6 @@ class ClientConnection(Connection):
         self.response = Response(lib.tether_conn_http_status(c), None, conn_headers(c))
 
 
-_CONN_KW = ("max_queue", "write_limit", "close_timeout")
 
 
 class connect:
@@ -553,8 +552,7 @@ class connect:
         self.uri = uri
         self.process_exception = process_exception or globals()["process_exception"]
         self.reconnect_delays = reconnect_delays or backoff
-        self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
-        self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
+        self._conn_kw = split_conn_kw(kwargs)
         split_tls(kwargs)
         self._open_timeout = kwargs.get("open_timeout", 10.0)
         self._opts = make_opts("client", **kwargs)
@@ -705,8 +703,7 @@ class Server:
         self.process_request = process_request
         self.process_response = process_response
         self.select_subprotocol = select_subprotocol
-        self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
-        self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
+        self._conn_kw = split_conn_kw(kwargs)
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
         if process_request is not None or process_response is not None:

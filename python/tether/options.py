@@ -130,6 +130,19 @@ def _deflate(value: Any) -> Deflate | None:
     raise ValueError(f"compression must be None, 'deflate' or a Deflate, not {value!r}")
 
 
+def split_conn_kw(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The connection object's keyword arguments (max_queue, write_limit,
+    close_timeout) out of kwargs. write_limit and close_timeout stay in
+    kwargs too: the C library needs them (the DRAIN mark, the close
+    timeout); a DRAIN mark left at its default above a smaller write_limit
+    had a send wait for a DRAIN that never came."""
+    out = {"max_queue": kwargs.pop("max_queue")} if "max_queue" in kwargs else {}
+    out["close_timeout"] = kwargs.get("close_timeout", 10.0)
+    if "write_limit" in kwargs:
+        out["write_limit"] = kwargs["write_limit"]
+    return out
+
+
 def split_tls(kwargs: dict[str, Any]) -> TLSConfig | None:
     """Takes TLSConfig field names out of kwargs (cafile=..., certfile=...)
     and merges them into kwargs['tls']."""

@@ -40,7 +40,7 @@ from .exceptions import (
     ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidURI, OpenTimeout,
     error_from_code,
 )
-from .options import make_opts, split_tls
+from .options import make_opts, split_conn_kw, split_tls
 
 __all__ = ["connect", "serve", "ClientConnection", "ServerConnection", "Server", "Request",
            "Response", "Headers", "HTTPConnection"]
@@ -382,7 +382,6 @@ class Connection(Sink, ConnectionInfo):
         self.close()
 
 
-_CONN_KW = ("max_queue", "write_limit", "close_timeout")
 
 
 class ClientConnection(Connection):
@@ -417,8 +416,7 @@ def connect(uri: str, **kwargs: Any) -> ClientConnection:
     TLSError..."""
     if not isinstance(uri, str):
         raise TypeError("uri must be a str")
-    conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
-    conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
+    conn_kw = split_conn_kw(kwargs)
     split_tls(kwargs)
     open_timeout = kwargs.get("open_timeout", 10.0)
     opts = make_opts("client", **kwargs)
@@ -486,8 +484,7 @@ class Server:
         self.process_request = process_request
         self.process_response = process_response
         self.select_subprotocol = select_subprotocol
-        self._conn_kw = {k: kwargs.pop(k) for k in _CONN_KW if k in kwargs and k != "close_timeout"}
-        self._conn_kw.setdefault("close_timeout", kwargs.get("close_timeout", 10.0))
+        self._conn_kw = split_conn_kw(kwargs)
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
         if process_request is not None or process_response is not None:
