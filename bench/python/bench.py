@@ -14,9 +14,10 @@ Loads:
   large   1 connection x 1 MiB binary messages, 2 in flight: MB/s echoed
 
 Pairs: tether server + tether client, websockets server + websockets
-client, and the mixed pairs (which one's bottleneck moves); with picows
+client, and the mixed pairs (which one's bottleneck moves); tether's
+callback API (tether.protocol, "tether-cb") on both sides; with picows
 installed (run.sh installs it), picows on both sides and each of its
-halves against tether's.
+halves against each of tether's APIs.
 
 Usage:
   bench.py run [--duration S] [--json FILE]
@@ -127,13 +128,74 @@ async def picows_client(uri: str, conns: int, size: int, depth: int, duration: f
             "client_cpu": (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / elapsed}
 
 
+# tether's callback API (tether.protocol), the counterpart of picows'
+# listeners: the same echo and client shapes, on whole messages.
+def tether_cb_echo_server():
+    from tether.protocol import Protocol, serve
+
+    class Echo(Protocol):
+        def connection_made(self, transport):
+            self.send = transport.send
+
+        def message_received(self, message):
+            self.send(message)
+
+    return serve(Echo, "127.0.0.1", 0, compression=None, ping_interval=None, max_size=None)
+
+
+async def tether_cb_client(uri: str, conns: int, size: int, depth: int, duration: float) -> dict:
+    from tether.protocol import Protocol, connect
+    payload: str | bytes = "x" * size if size < 1024 else os.urandom(size)
+    loop = asyncio.get_running_loop()
+    state = {"running": True}
+
+    class Client(Protocol):
+        def __init__(self):
+            self.n, self.out, self.done = 0, 0, loop.create_future()
+
+        def connection_made(self, transport):
+            self.send = transport.send
+
+        def message_received(self, message):
+            self.out -= 1
+            if state["running"]:
+                self.n += 1
+                self.out += 1
+                self.send(payload)
+            elif self.out == 0 and not self.done.done():
+                self.done.set_result(None)
+
+    pairs = [await connect(Client, uri, compression=None, ping_interval=None, max_size=None)
+             for _ in range(conns)]
+    await asyncio.sleep(0.5)
+    cpu0, t0 = os.times(), time.monotonic()
+    for transport, client in pairs:
+        for _ in range(depth):
+            client.out += 1
+            transport.send(payload)
+    await asyncio.sleep(duration)
+    state["running"] = False
+    elapsed = time.monotonic() - t0
+    cpu1 = os.times()
+    await asyncio.wait_for(asyncio.gather(*(c.done for _, c in pairs)), 60)
+    for transport, _ in pairs:
+        transport.close()
+    await asyncio.wait_for(asyncio.gather(*(t.wait_closed() for t, _ in pairs)), 30)
+    total = sum(c.n for _, c in pairs)
+    return {"messages": total, "seconds": elapsed, "msgs_per_s": total / elapsed,
+            "mb_per_s": total * size / elapsed / 1e6,
+            "client_cpu": (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / elapsed}
+
+
 async def run_server(impl: str, port_file: str) -> None:
     if impl == "picows":
         server = await picows_echo_server()
+    elif impl == "tether-cb":
+        server = await tether_cb_echo_server()
     else:
         serve, _, opts = impl_api(impl)
         server = await serve(echo, "127.0.0.1", 0, **opts)
-    port = server.port if impl == "tether" else server.sockets[0].getsockname()[1]
+    port = server.port if impl.startswith("tether") else server.sockets[0].getsockname()[1]
     with open(port_file + ".tmp", "w") as f:
         f.write(str(port))
     os.rename(port_file + ".tmp", port_file)
@@ -144,6 +206,8 @@ async def run_client(impl: str, uri: str, conns: int, size: int, depth: int,
                      duration: float) -> dict:
     if impl == "picows":
         return await picows_client(uri, conns, size, depth, duration)
+    if impl == "tether-cb":
+        return await tether_cb_client(uri, conns, size, depth, duration)
     _, connect, opts = impl_api(impl)
     payload: str | bytes = "x" * size if size < 1024 else os.urandom(size)
     counts = [0] * conns
@@ -219,23 +283,27 @@ def one(server_impl: str, client_impl: str, load, duration: float) -> dict:
             server.wait(10)
 
 
-def ratio_table(results: dict, other: str, title: str, mixed_header: str, mixed) -> None:
-    """tether on both sides against `other` on both sides, then two ratios
-    from the mixed pairs: mixed(key, tt, oo, to, ot) with to = tether
-    server and other's client, ot = the reverse."""
-    print(f"\n{title} (above 1: tether ahead):\n")
+def ratio_table(results: dict, mine: str, other: str, title: str, mixed_header: str,
+                mixed) -> None:
+    """`mine` on both sides against `other` on both sides, then two ratios
+    from the mixed pairs: mixed(key, tt, oo, to, ot) with to = mine as
+    server and other's client, ot = the reverse (shown as - when a pair
+    was not run)."""
+    print(f"\n{title} (above 1: {mine} ahead):\n")
     print(f"| load | both sides: throughput | server CPU per message | {mixed_header} |")
     print("|---|---:|---:|---:|---:|")
     for load in LOADS:
         name = load[0]
         key = "mb_per_s" if load[2] >= 1024 else "msgs_per_s"
-        tt, oo = results[(name, "tether", "tether")], results[(name, other, other)]
-        to, ot = results[(name, "tether", other)], results[(name, other, "tether")]
-        m1, m2 = mixed(key, tt, oo, to, ot)
+        tt, oo = results[(name, mine, mine)], results[(name, other, other)]
+        to, ot = results.get((name, mine, other)), results.get((name, other, mine))
+        m = ["-", "-"]
+        if to is not None and ot is not None:
+            m = [f"{x:.2f}x" for x in mixed(key, tt, oo, to, ot)]
         print(f"| {name} | {tt[key] / oo[key]:.2f}x ({tt[key]:.0f} vs {oo[key]:.0f}) | "
               f"{oo['server_cpu_us_per_msg'] / tt['server_cpu_us_per_msg']:.2f}x "
               f"({tt['server_cpu_us_per_msg']:.1f} vs {oo['server_cpu_us_per_msg']:.1f} us) | "
-              f"{m1:.2f}x | {m2:.2f}x |")
+              f"{m[0]} | {m[1]} |")
 
 
 def main_run(duration: float, json_out: str | None) -> None:
@@ -251,8 +319,10 @@ def main_run(duration: float, json_out: str | None) -> None:
           f"core 0, client on core 1, no compression, no keepalive\n")
     pairs = [("tether", "tether"), ("websockets", "websockets"), ("tether", "websockets"),
              ("websockets", "tether")]
+    pairs += [("tether-cb", "tether-cb")]
     if have_picows:
-        pairs += [("picows", "picows"), ("picows", "tether"), ("tether", "picows")]
+        pairs += [("picows", "picows"), ("picows", "tether"), ("tether", "picows"),
+                  ("picows", "tether-cb"), ("tether-cb", "picows")]
     results = {}
     for load in LOADS:
         for s, c in pairs:
@@ -264,14 +334,18 @@ def main_run(duration: float, json_out: str | None) -> None:
                   f"server CPU {r['server_cpu_share']*100:3.0f}% "
                   f"({r['server_cpu_us_per_msg']:8.2f} us/msg)  client CPU "
                   f"{r['client_cpu']*100:3.0f}%", flush=True)
-    ratio_table(results, "websockets", "Ratios, tether / websockets",
+    ratio_table(results, "tether", "websockets", "Ratios, tether.asyncio / websockets",
                 "tether server, websockets client | websockets server, tether client",
                 lambda k, tt, oo, to, ot: (to[k] / oo[k], ot[k] / oo[k]))
+    ratio_table(results, "tether-cb", "websockets",
+                "Ratios, tether.protocol (callbacks) / websockets (coroutines)",
+                "- | -", None)
     if have_picows:
-        ratio_table(results, "picows", "Against picows",
-                    "servers, same tether client: throughput | clients, same tether server: "
-                    "throughput",
-                    lambda k, tt, oo, to, ot: (tt[k] / ot[k], tt[k] / to[k]))
+        for mine, api in (("tether", "tether.asyncio"), ("tether-cb", "tether.protocol")):
+            ratio_table(results, mine, "picows", f"{api} against picows",
+                        "servers, same tether client: throughput | clients, same tether "
+                        "server: throughput",
+                        lambda k, tt, oo, to, ot: (tt[k] / ot[k], tt[k] / to[k]))
     if json_out:
         with open(json_out, "w") as f:
             json.dump({"|".join(k): v for k, v in results.items()}, f, indent=1)

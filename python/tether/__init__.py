@@ -2,6 +2,8 @@
 on the tether C library.
 
 - :mod:`tether.asyncio`: ``connect()`` and ``serve()`` for asyncio;
+- :mod:`tether.protocol`: asyncio with callbacks (Protocol/Transport) instead
+  of a coroutine per connection, for the most messages per second;
 - :mod:`tether.sync`: the same, blocking, with threads;
 - :mod:`tether.sansio`: the protocol layer without I/O (frames, handshakes,
   permessage-deflate), for bringing your own transport;
