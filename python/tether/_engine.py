@@ -490,9 +490,15 @@ class Context:
             return n
         try:
             for i in range(n):
-                e = self._current = evs[i]
+                e = evs[i]
                 try:
-                    self._dispatch(e)
+                    if e.type == EV_MESSAGE:  # most events: handled here, one call less
+                        buf = ffi.buffer(e.data, e.len)
+                        ffi.from_handle(e.user)._on_message(
+                            str(buf, "utf-8") if e.opcode == OP_TEXT else buf[:])
+                    else:
+                        self._current = e
+                        self._dispatch(e)
                 except Exception:  # a bug in a callback must not lose the others
                     logger.exception("error while handling a tether event")
                     self._failed(e)
@@ -502,12 +508,8 @@ class Context:
         return n
 
     def _dispatch(self, e) -> None:
-        t = e.type
-        if t == EV_MESSAGE:
-            sink = ffi.from_handle(e.user)
-            buf = ffi.buffer(e.data, e.len)
-            sink._on_message(str(buf, "utf-8") if e.opcode == OP_TEXT else buf[:])
-        elif t == EV_DRAIN:
+        t = e.type  # (MESSAGE: see poll)
+        if t == EV_DRAIN:
             if e.user != ffi.NULL:
                 ffi.from_handle(e.user)._on_drain()
         elif t == EV_OPEN:

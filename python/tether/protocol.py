@@ -50,6 +50,7 @@ __all__ = ["Protocol", "Transport", "serve", "connect"]
 
 Data = Union[str, bytes]
 P = TypeVar("P", bound="Protocol")
+_OPEN = State.OPEN
 
 
 class Protocol:
@@ -155,7 +156,7 @@ class Transport(Sink, ConnectionInfo):
         ConnectionClosed once the connection is closing or closed, and a
         WebSocketException past ``send_limit`` bytes waiting."""
         c = self._c
-        if c is None or self.state != State.OPEN:
+        if c is None or self.state != _OPEN:
             raise self._closed_error()
         tm = type(message)
         if tm is str:
@@ -170,7 +171,9 @@ class Transport(Sink, ConnectionInfo):
             if rc == E_STATE:
                 raise self._closed_error()
             raise error_from_code(rc, what="send")
-        self._driver.kick()
+        d = self._driver
+        if not d._soon:  # (inside the driver's run it is: nothing to schedule)
+            d.kick()
         limit = self._write_limit
         if limit is not None and not self._writing_paused and \
                 lib.tether_conn_buffered(c) > limit:
