@@ -1411,7 +1411,7 @@ TETHER_API unsigned tether_features(void);
 #define TETHER_LOG_ERROR 1  /* failures of the library or the system */
 #define TETHER_LOG_WARN 2   /* connections that failed: TLS, protocol, timeouts */
 #define TETHER_LOG_NOTICE 3 /* connections opened and closed */
-#define TETHER_LOG_INFO 4   /* TLS handshakes, refused requests */
+#define TETHER_LOG_INFO 4   /* TLS handshakes, refused requests, upgrades you rejected */
 #define TETHER_LOG_DEBUG 5  /* all of the above; kept for frame-level tracing */
 /* Receives each log line at or under the level: level, a NUL-terminated
  * line without newline (valid only during the call), and your pointer. It

@@ -32,6 +32,13 @@ static int tt_event_http_end(const tether_event *ev) {
     return ev->conn->http && (ev->error == TETHER_E_CLOSED || ev->error == TETHER_E_TIMEOUT);
 }
 
+/* A server's refusal the application decided on (tether_conn_reject()) is
+ * no failure of the library's: it is told at INFO. */
+static int tt_event_deliberate(const tether_event *ev) {
+    const tether_conn *c = ev->conn;
+    return c->role == TETHER_ROLE_SERVER && c->decided < 0 && ev->error == TETHER_E_HS_STATUS;
+}
+
 /* Lifecycle lines: opens and clean closes are notices, failures warnings. */
 static void tt_event_log(const tether_event *ev) {
     if (ev->type == TETHER_EV_RETRY && tt_log_on(TETHER_LOG_NOTICE)) {
@@ -41,7 +48,9 @@ static void tt_event_log(const tether_event *ev) {
     }
     if (ev->type != TETHER_EV_OPEN && ev->type != TETHER_EV_CLOSED) return;
     int failed = ev->type == TETHER_EV_CLOSED && ev->error && !tt_event_http_end(ev);
-    int level = failed ? TETHER_LOG_WARN : TETHER_LOG_NOTICE;
+    int level = !failed                   ? TETHER_LOG_NOTICE
+                : tt_event_deliberate(ev) ? TETHER_LOG_INFO
+                                          : TETHER_LOG_WARN;
     if (!tt_log_on(level)) return;
     const tether_conn *c = ev->conn;
     const char *role = c->role == TETHER_ROLE_SERVER ? "server" : "client";

@@ -88,11 +88,46 @@ static void test_failure_warns(void **state) {
     tether_set_log_callback(NULL, NULL);
 }
 
+/* A refusal the application chose is told at INFO, not as a failure. */
+static void reject_hook(world *w, tether_event *ev, side *s) {
+    (void)w;
+    if (tether_event_type_of(ev) == TETHER_EV_REQUEST)
+        assert_int_equal(tether_conn_reject(s->c, 403, "no"), 0);
+}
+
+static void test_rejection_is_info(void **state) {
+    (void)state;
+    log_seen s;
+    memset(&s, 0, sizeof s);
+    tether_set_log_callback(on_log, &s);
+    tether_set_log_level(TETHER_LOG_INFO);
+    world w;
+    w_init(&w, MODE_POLL);
+    w.hook = reject_hook;
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c = w_connect(&w, "/", NULL);
+    UNTIL(&w, 3000, c->closed);
+    w_pump(&w, 100);
+    assert_int_equal(c->status, 403);
+    const char *line = strstr(s.all, "server closed");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "rejected with HTTP 403"));
+    /* the line's level, written before it as "N:" */
+    const char *start = line;
+    while (start > s.all && start[-1] != '\n')
+        start--;
+    assert_int_equal(atoi(start), TETHER_LOG_INFO);
+    w_free(&w);
+    tether_set_log_level(TETHER_LOG_NONE);
+    tether_set_log_callback(NULL, NULL);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_failure_warns),
+        cmocka_unit_test(test_rejection_is_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
