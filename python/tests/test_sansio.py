@@ -208,3 +208,37 @@ def test_log_lines_reach_the_logging_module(caplog):
         tether.sync_log_level()
     lines = [r.getMessage() for r in caplog.records if r.name == "tether"]
     assert any("open" in line for line in lines), lines
+
+
+SILENT_SCRIPT = """
+import asyncio, socket, sys
+import logging
+import tether, tether.asyncio as ta
+if sys.argv[1] == "configured":
+    logging.basicConfig(level=logging.WARNING)
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+async def main():
+    try:
+        await ta.connect(f"ws://127.0.0.1:{port}/")
+    except tether.ConnectionFailed:
+        print("refused")
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("setup", ["unconfigured", "configured"])
+def test_no_output_unless_logging_is_configured(setup):
+    """A refused connection is a WARNING line of the ``tether`` logger: a
+    program that never configured logging prints nothing (the package's
+    NullHandler keeps Python's last resort away); one that did sees it."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SILENT_SCRIPT, setup], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "refused"
+    if setup == "unconfigured":
+        assert out.stderr == ""
+    else:
+        assert "WARNING:tether:" in out.stderr and "closed 1006" in out.stderr, out.stderr

@@ -14,6 +14,10 @@ from ._tether_cffi import ffi, lib  # type: ignore[import-not-found]
 __all__ = ["ffi", "lib", "logger", "sync_log_level", "c_str", "check"]
 
 logger = logging.getLogger("tether")
+# As a library should: nothing printed unless the program configures
+# logging (without a handler, Python's last resort writes WARNING lines to
+# stderr).
+logger.addHandler(logging.NullHandler())
 
 # C level -> logging level.
 _TO_LOGGING = {
