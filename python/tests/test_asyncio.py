@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
+import sys
 import socket
 import time
 
@@ -565,4 +567,41 @@ def test_idle_timeout_drops_a_silent_connection():
                     await ws.recv()
             assert time.monotonic() - t0 < 5
             assert ei.value.error_name == "TETHER_E_TIMEOUT" or ei.value.code in (1001, 1006, 1011)
+    run(main())
+
+
+def test_broadcast_skips_closed_and_reports_full_queues(caplog):
+    """broadcast() as websockets': closed connections skipped silently, a
+    connection past its send limit skipped with a warning, or raised with
+    the others in an ExceptionGroup when asked."""
+    conns = []
+
+    async def register(ws):
+        conns.append(ws)
+        await ws.wait_closed()
+
+    async def main():
+        async with ta.serve(register, "127.0.0.1", 0, send_limit=1000) as server:
+            clients = [await ws_connect(f"ws://127.0.0.1:{server.port}") for _ in range(3)]
+            while len(conns) < 3:
+                await asyncio.sleep(0.01)
+            await clients[2].close()
+            while conns[2].state != ta.State.CLOSED:
+                await asyncio.sleep(0.01)
+            ta.broadcast(conns, "x" * 600)  # held (cork): 600 bytes wait on each
+            with caplog.at_level(logging.WARNING, logger="tether"):
+                ta.broadcast(conns, "y" * 600)  # past 1,000: skipped, said
+            assert sum("skipped broadcast" in r.getMessage() for r in caplog.records) == 2
+            if sys.version_info >= (3, 11):
+                with pytest.raises(ExceptionGroup) as eg:  # noqa: F821
+                    ta.broadcast(conns, b"z" * 600, raise_exceptions=True)
+                assert len(eg.value.exceptions) == 2
+            for ws in clients[:2]:
+                assert await ws.recv() == "x" * 600
+            ta.broadcast(conns, b"after")  # drained: goes again
+            for ws in clients[:2]:
+                assert await ws.recv() == b"after"
+                await ws.close()
+            with pytest.raises(TypeError):
+                ta.broadcast(conns, 42)
     run(main())
