@@ -1377,6 +1377,17 @@ TETHER_API size_t tether_conn_header_count(const tether_conn *c);
 TETHER_API int tether_conn_header_at(const tether_conn *c, size_t i, const char **name,
                                      const char **value);
 TETHER_API const char *tether_conn_peer(const tether_conn *c);
+/* The connection's addresses as text, "ip:port" or "[ip]:port", into buf
+ * (len >= TETHER_ADDRESS_MAX, NUL-terminated): TETHER_ADDRESS_PEER, the
+ * other end (a server's: as tether_conn_peer()), or TETHER_ADDRESS_LOCAL,
+ * this end. Returns the text's length, or TETHER_E_INVAL (NULL, a short
+ * buffer, another which), TETHER_E_STATE (no socket of its own: not
+ * connected yet, ended, or an HTTP/2 stream), TETHER_E_IO (the system
+ * call failed: errno says why). Loop thread only. */
+#define TETHER_ADDRESS_MAX 64
+#define TETHER_ADDRESS_PEER 0
+#define TETHER_ADDRESS_LOCAL 1
+TETHER_API int tether_conn_address(const tether_conn *c, int which, char *buf, size_t len);
 /* The HTTP/2 stream this connection is (its id, odd, > 0: on a server
  * the peer address is then the HTTP/2 connection's, shared by its
  * streams), or 0 for a connection of its own (HTTP/1.1), or

@@ -48,6 +48,8 @@ def test_client_echo_text_binary_and_empty():
                     got = await ws.recv()
                     assert got == msg and type(got) is type(msg)
                 assert ws.response.status == 101
+                assert ws.remote_address == ("127.0.0.1", ws_port(srv))
+                assert ws.local_address[0] == "127.0.0.1" and ws.local_address[1] > 0
                 assert ws.response.headers["upgrade"].lower() == "websocket"
                 assert "sec-websocket-accept" in [n.lower() for n in ws.response.headers]
                 assert ws.subprotocol is None and ws.state == ta.State.OPEN
@@ -412,6 +414,7 @@ def test_server_echo_and_request():
         seen["query"] = ws.request.query
         seen["ua"] = ws.request.headers.get("user-agent")
         seen["peer"] = ws.remote_address
+        seen["local"] = ws.local_address
         await t_echo(ws)
 
     async def main():
@@ -421,8 +424,11 @@ def test_server_echo_and_request():
                 for msg in ["hi", b"\x01\x02", "é" * 100000, b"z" * (4 << 20)]:
                     await c.send(msg)
                     assert await c.recv() == msg
+                client_end = c.local_address
         assert seen["path"] == "/p/q?a=1&b=2" and seen["query"] == "a=1&b=2"
-        assert seen["ua"].startswith("Python/") and seen["peer"].startswith("127.0.0.1:")
+        assert seen["ua"].startswith("Python/")
+        # as websockets gives them: (host, port) tuples, each end's the other's
+        assert seen["peer"] == client_end and seen["local"] == ("127.0.0.1", server.port)
     run(main(), 60)
 
 

@@ -52,7 +52,10 @@ def test_client_echo_and_iteration():
             ws.send(["x", "y"])
             assert ws.recv(timeout=5) == "xy"
             assert ws.response.status == 101
+            assert ws.remote_address == ("127.0.0.1", srv.port)
+            assert ws.local_address[0] == "127.0.0.1"
         assert ws.close_code == 1000 and ws.closed
+        assert ws.remote_address == ("127.0.0.1", srv.port)  # kept after the end
 
 
 def test_client_recv_timeout_and_concurrent_recv():

@@ -252,7 +252,8 @@ class HTTPConnection:
     def __init__(self, server: Any, c) -> None:
         self.server = server
         self.request: Request = conn_request(c)
-        self.remote_address: str | None = self.request.peer
+        #: the client's address, (host, port) or (host, port, 0, 0)
+        self.remote_address = address_tuple(self.request.peer)
         self.id: int = lib.tether_conn_id(c)
 
     def respond(self, status: int, text: str = "") -> Response:
@@ -374,16 +375,59 @@ class Sink:
     def _on_closed(self, info: CloseInfo) -> None: ...
 
 
+def address_tuple(text: str | None) -> tuple[Any, ...] | None:
+    """"ip:port" -> (ip, port); "[ip]:port" -> (ip, port, 0, 0), the shapes
+    of Python's socket addresses (and so of websockets' remote_address)."""
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if host.startswith("["):
+        return (host[1:-1], int(port), 0, 0)
+    return (host, int(port))
+
+
+def conn_address(c: Any, which: int) -> tuple[Any, ...] | None:
+    """One of a connection's addresses (lib.TETHER_ADDRESS_PEER or _LOCAL)
+    as a tuple, or None when it has none (an HTTP/2 stream's own)."""
+    buf = ffi.new("char[]", lib.TETHER_ADDRESS_MAX)
+    if lib.tether_conn_address(c, which, buf, lib.TETHER_ADDRESS_MAX) <= 0:
+        return None
+    return address_tuple(ffi.string(buf).decode())
+
+
 class ConnectionInfo:
     """The read-only facts of a connection, shared by the sync and asyncio
     connection classes (which set the attributes below)."""
 
+    _local_address: tuple[Any, ...] | None = None
+    _remote_address: tuple[Any, ...] | None = None
     _subprotocol: str | None = None
     _extensions: str | None = None
     _tls: tuple[str | None, str | None] = (None, None)
     _http2_stream: int = 0
     _info: CloseInfo | None = None
     state: int = 0  #: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3
+
+    def _note_open(self, c: Any) -> None:
+        """Keeps what the connection agreed on when it opened (read after
+        its end too)."""
+        self._subprotocol = py_str(lib.tether_conn_protocol(c))
+        self._extensions = py_str(lib.tether_conn_extensions(c))
+        self._tls = (py_str(lib.tether_conn_tls_version(c)), py_str(lib.tether_conn_tls_cipher(c)))
+        self._http2_stream = max(0, lib.tether_conn_http2_stream(c))
+        self._local_address = conn_address(c, lib.TETHER_ADDRESS_LOCAL)
+        self._remote_address = conn_address(c, lib.TETHER_ADDRESS_PEER)
+
+    @property
+    def remote_address(self) -> tuple[Any, ...] | None:
+        """The other end's address, as websockets gives it: (host, port),
+        (host, port, 0, 0) for IPv6; None before it is known."""
+        return self._remote_address
+
+    @property
+    def local_address(self) -> tuple[Any, ...] | None:
+        """This end's address, in the same shape."""
+        return self._local_address
 
     @property
     def subprotocol(self) -> str | None:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Tuple, TypeVar, Union
 
 from ._engine import (
     ConnectionInfo, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, Request, Response, Sink, close_args,
-    conn_headers, conn_request, decide_request, encode_message,
+    address_tuple, conn_headers, conn_request, decide_request, encode_message,
 )
 from ._native import c_str, ffi, lib, py_str
 from .asyncio import Server, State, _client_driver, _Driver, _resolve
@@ -105,10 +105,7 @@ class Transport(Sink, ConnectionInfo):
     def _on_open(self) -> None:
         c = self._c
         self.state = State.OPEN
-        self._subprotocol = py_str(lib.tether_conn_protocol(c))
-        self._extensions = py_str(lib.tether_conn_extensions(c))
-        self._tls = (py_str(lib.tether_conn_tls_version(c)), py_str(lib.tether_conn_tls_cipher(c)))
-        self._http2_stream = max(0, lib.tether_conn_http2_stream(c))
+        self._note_open(c)
         self._opened_hook()
         protocol = self.protocol = self._factory()
         # The hot path calls the protocol's own bound method: no hop here.
@@ -249,7 +246,7 @@ class _ServerTransport(Transport):
         super().__init__(server._driver, c, server.protocol_factory, server._write_limit)
         self.server = server
         self.request: Request = conn_request(c)
-        self.remote_address: str | None = self.request.peer
+        self._remote_address = address_tuple(self.request.peer)
 
     def respond(self, status: int, text: str = "") -> Response:
         """A response refusing the upgrade, for ``process_request``."""

@@ -4,6 +4,8 @@
 #include "api/api.h"
 #include "proto/request.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 int tt_conn_sendable(const tether_conn *c) {
@@ -150,6 +152,22 @@ int tether_conn_header_at(const tether_conn *c, size_t i, const char **name, con
 
 const char *tether_conn_peer(const tether_conn *c) {
     return c && c->peer[0] ? c->peer : NULL;
+}
+
+int tether_conn_address(const tether_conn *c, int which, char *buf, size_t len) {
+    if (!c || !buf || len < TETHER_ADDRESS_MAX) return TETHER_E_INVAL;
+    if (which != TETHER_ADDRESS_PEER && which != TETHER_ADDRESS_LOCAL) return TETHER_E_INVAL;
+    if (which == TETHER_ADDRESS_PEER && c->peer[0]) { /* a server's: known since accept */
+        snprintf(buf, len, "%s", c->peer);
+        return (int)strlen(buf);
+    }
+    if (c->io.fd < 0 || c->h2_id || c->phase == TT_PH_DEAD) return TETHER_E_STATE;
+    int rc = tt_sock_name_text(c->io.fd, which == TETHER_ADDRESS_LOCAL, buf, len);
+    if (rc < 0) {
+        errno = -rc;
+        return rc == -ENOTCONN ? TETHER_E_STATE : TETHER_E_IO;
+    }
+    return (int)strlen(buf);
 }
 
 int tether_conn_http2_stream(const tether_conn *c) {

@@ -80,6 +80,9 @@ int tt_sock_listen(const char *host, int port, int reuseport, int backlog, int *
 int tt_sock_accept(int lfd, char *peer, size_t cap);
 /* An address as "ip:port" or "[ip]:port" (cap >= 64). */
 void tt_sock_addr_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+/* A socket's own address (local) or its peer's, as text as above; 0, or
+ * -errno from getsockname/getpeername. */
+int tt_sock_name_text(int fd, int local, char *out, size_t cap);
 
 /* Starts a non-blocking connect to addr; returns the fd (connected or in
  * progress: wait for writability, then tt_sock_connect_result) or a

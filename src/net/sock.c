@@ -148,6 +148,17 @@ void tt_sock_addr_text(const struct sockaddr *sa, socklen_t len, char *out, size
     tt_format_peer(&ss, out, cap);
 }
 
+int tt_sock_name_text(int fd, int local, char *out, size_t cap) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &len)
+                   : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0) return -errno;
+    tt_format_peer(&ss, out, cap);
+    return 0;
+}
+
 int tt_sock_accept(int lfd, char *peer, size_t cap) {
     struct sockaddr_storage ss;
     for (;;) {

@@ -284,6 +284,35 @@ static void test_request(void **state) {
     w_free(&w);
 }
 
+/* Both ends' addresses, as each side sees them: the client's own is the
+ * server's peer and the other way round; bad arguments are refused. */
+static void test_addresses(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    char cl[TETHER_ADDRESS_MAX], cp[TETHER_ADDRESS_MAX], sl[TETHER_ADDRESS_MAX],
+        sp[TETHER_ADDRESS_MAX], want[TETHER_ADDRESS_MAX];
+    assert_true(tether_conn_address(c->c, TETHER_ADDRESS_LOCAL, cl, sizeof cl) > 0);
+    assert_true(tether_conn_address(c->c, TETHER_ADDRESS_PEER, cp, sizeof cp) > 0);
+    assert_true(tether_conn_address(s->c, TETHER_ADDRESS_LOCAL, sl, sizeof sl) > 0);
+    int n = tether_conn_address(s->c, TETHER_ADDRESS_PEER, sp, sizeof sp);
+    assert_int_equal(n, (int)strlen(sp));
+    snprintf(want, sizeof want, "127.0.0.1:%d", w.port);
+    assert_string_equal(cp, want);
+    assert_string_equal(sl, want);
+    assert_string_equal(sp, cl); /* the server's peer is the client's own end */
+    assert_string_equal(sp, tether_conn_peer(s->c));
+    assert_true(strncmp(cl, "127.0.0.1:", 10) == 0 && atoi(cl + 10) > 0);
+    assert_int_equal(tether_conn_address(NULL, 0, cl, sizeof cl), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_address(c->c, 2, cl, sizeof cl), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_address(c->c, 0, NULL, sizeof cl), TETHER_E_INVAL);
+    assert_int_equal(tether_conn_address(c->c, 0, cl, TETHER_ADDRESS_MAX - 1), TETHER_E_INVAL);
+    check_clean(&w);
+    w_free(&w);
+}
+
 /* ---- rejection --------------------------------------------------------------- */
 
 static void reject_hook(world *w, tether_event *ev, side *s) {
@@ -1918,6 +1947,7 @@ int main(void) {
         BOTH(test_accept_out_of_fds),
         BOTH(test_send_budget),
         BOTH(test_cork),
+        BOTH(test_addresses),
         BOTH(test_echo_burst),
         BOTH(test_broadcast),
         BOTH(test_message_timeout),

@@ -216,10 +216,7 @@ class Connection(Sink, ConnectionInfo):
     def _on_open(self) -> None:
         c = self._c
         self.state = State.OPEN
-        self._subprotocol = py_str(lib.tether_conn_protocol(c))
-        self._extensions = py_str(lib.tether_conn_extensions(c))
-        self._tls = (py_str(lib.tether_conn_tls_version(c)), py_str(lib.tether_conn_tls_cipher(c)))
-        self._http2_stream = max(0, lib.tether_conn_http2_stream(c))
+        self._note_open(c)
         self._opened_hook()
         _resolve(self._opened, self)
 

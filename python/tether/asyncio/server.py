@@ -9,7 +9,8 @@ import sys
 from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List
 
 from .._engine import (
-    E_STATE, HTTPConnection, Request, Response, answer_http, conn_request, decide_request,
+    E_STATE, HTTPConnection, Request, Response, address_tuple, answer_http, conn_request,
+    decide_request,
     encode_message, logger,
 )
 from .._native import c_str, ffi, lib
@@ -25,7 +26,7 @@ class ServerConnection(Connection):
         super().__init__(server._driver, c, **kw)
         self.server = server
         self.request: Request = conn_request(c)
-        self.remote_address: str | None = self.request.peer
+        self._remote_address = address_tuple(self.request.peer)
         self._task: asyncio.Task | None = None
 
     def respond(self, status: int, text: str = "") -> Response:

@@ -126,10 +126,7 @@ class Connection(Sink, ConnectionInfo):
 
     def _on_open(self) -> None:
         c = self._c
-        self._subprotocol = py_str(lib.tether_conn_protocol(c))
-        self._extensions = py_str(lib.tether_conn_extensions(c))
-        self._tls = (py_str(lib.tether_conn_tls_version(c)), py_str(lib.tether_conn_tls_cipher(c)))
-        self._http2_stream = max(0, lib.tether_conn_http2_stream(c))
+        self._note_open(c)
         with self._cond:
             self.state = OPEN
             self._cond.notify_all()

@@ -8,7 +8,8 @@ import time
 from typing import Any, Callable
 
 from .._engine import (
-    Request, Response, HTTPConnection, answer_http, conn_request, decide_request, logger,
+    Request, Response, HTTPConnection, address_tuple, answer_http, conn_request, decide_request,
+    logger,
 )
 from .._native import c_str, ffi, lib
 from ..exceptions import ConnectionClosed, error_from_code
@@ -23,7 +24,7 @@ class ServerConnection(Connection):
         super().__init__(server._driver, c, **kw)
         self.server = server
         self.request: Request = conn_request(c)
-        self.remote_address: str | None = self.request.peer
+        self._remote_address = address_tuple(self.request.peer)
         self._thread: threading.Thread | None = None
 
     def respond(self, status: int, text: str = "") -> Response:
