@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import sys
 import socket
+import sys
 import time
+import uuid
 
 import pytest
 import websockets
@@ -52,8 +53,10 @@ def test_client_echo_text_binary_and_empty():
                 assert ws.local_address[0] == "127.0.0.1" and ws.local_address[1] > 0
                 assert ws.response.headers["upgrade"].lower() == "websocket"
                 assert "sec-websocket-accept" in [n.lower() for n in ws.response.headers]
-                assert ws.subprotocol is None and ws.state == ta.State.OPEN
-            assert ws.close_code == 1000 and ws.closed
+                assert ws.subprotocol is None and ws.state is ta.State.OPEN
+                assert ws.state.name == "OPEN" and ws.state is tether.State.OPEN
+                assert isinstance(ws.id, uuid.UUID) and isinstance(ws.conn_id, int)
+            assert ws.close_code == 1000 and ws.closed and ws.state is ta.State.CLOSED
     run(main())
 
 

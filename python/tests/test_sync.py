@@ -54,6 +54,7 @@ def test_client_echo_and_iteration():
             assert ws.response.status == 101
             assert ws.remote_address == ("127.0.0.1", srv.port)
             assert ws.local_address[0] == "127.0.0.1"
+            assert ws.state is ts.State.OPEN and ws.state is tether.State.OPEN
         assert ws.close_code == 1000 and ws.closed
         assert ws.remote_address == ("127.0.0.1", srv.port)  # kept after the end
 

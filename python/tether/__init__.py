@@ -29,7 +29,7 @@ from .exceptions import (
     TLSConfigError, TLSError, TLSVerifyError, WebSocketException,
 )
 from .options import Deflate, TLSConfig
-from ._engine import ConnectionStats
+from ._engine import ConnectionStats, State
 
 #: the version of this package and of the C library bundled in it
 __version__: str = ffi.string(lib.TETHER_VERSION_STRING).decode()
@@ -51,5 +51,5 @@ __all__ = [
     "WebSocketException", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
     "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
-    "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError", "ConnectionStats",
+    "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError", "ConnectionStats", "State",
 ]

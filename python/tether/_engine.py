@@ -4,7 +4,9 @@ what the library says about a connection (request, response, close)."""
 
 from __future__ import annotations
 
+import enum
 import logging
+import uuid
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ._native import c_str, ffi, lib, logger, py_str, sync_log_level
@@ -254,7 +256,9 @@ class HTTPConnection:
         self.request: Request = conn_request(c)
         #: the client's address, (host, port) or (host, port, 0, 0)
         self.remote_address = address_tuple(self.request.peer)
-        self.id: int = lib.tether_conn_id(c)
+        #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")
+        self.id: uuid.UUID = uuid.uuid4()
+        self.conn_id: int = lib.tether_conn_id(c)
 
     def respond(self, status: int, text: str = "") -> Response:
         """A text/plain response, as websockets' ``respond()``."""
@@ -395,6 +399,15 @@ def conn_address(c: Any, which: int) -> tuple[Any, ...] | None:
     return address_tuple(ffi.string(buf).decode())
 
 
+class State(enum.IntEnum):
+    """A connection's state, as websockets' ``State``."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
 class ConnectionInfo:
     """The read-only facts of a connection, shared by the sync and asyncio
     connection classes (which set the attributes below)."""
@@ -406,7 +419,7 @@ class ConnectionInfo:
     _tls: tuple[str | None, str | None] = (None, None)
     _http2_stream: int = 0
     _info: CloseInfo | None = None
-    state: int = 0  #: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3
+    state: State = State.CONNECTING
 
     def _note_open(self, c: Any) -> None:
         """Keeps what the connection agreed on when it opened (read after

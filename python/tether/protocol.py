@@ -33,6 +33,7 @@ The options are those of :func:`tether.asyncio.connect` and
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any, Callable, Tuple, TypeVar, Union
 
 from ._engine import (
@@ -87,7 +88,9 @@ class Transport(Sink, ConnectionInfo):
                  write_limit: int | None) -> None:
         self._driver = driver
         self._c = c
-        self.id: int = lib.tether_conn_id(c)
+        #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")
+        self.id: uuid.UUID = uuid.uuid4()
+        self.conn_id: int = lib.tether_conn_id(c)
         self.state = State.CONNECTING
         self._factory = protocol_factory
         self.protocol: Protocol | None = None

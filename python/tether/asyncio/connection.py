@@ -8,26 +8,18 @@ import collections
 import os
 import random
 import time
+import uuid
 from typing import Any, AsyncIterator, Awaitable, Deque, Dict, Iterable, Optional, Union
 
 from .._engine import (
-    ConnectionInfo, E_BACKPRESSURE, E_STATE, BATCH, OP_BINARY, OP_TEXT, CloseInfo, Context, Sink,
-    close_args, encode_message,
+    BATCH, E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, ConnectionInfo, Context, Sink,
+    State, close_args, encode_message,
 )
 from .._native import ffi, lib, py_str
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, error_from_code
 
 
 Data = Union[str, bytes]
-
-
-class State:
-    """Connection states, as in websockets."""
-
-    CONNECTING = 0
-    OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
 
 
 SEND_BATCH = 32  # see _Driver.sent
@@ -188,7 +180,9 @@ class Connection(Sink, ConnectionInfo):
         self._driver = driver
         self._loop = driver.loop
         self._c = c
-        self.id: int = lib.tether_conn_id(c)
+        #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")
+        self.id: uuid.UUID = uuid.uuid4()
+        self.conn_id: int = lib.tether_conn_id(c)
         self.state = State.CONNECTING
         self._messages: Deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future | None = None

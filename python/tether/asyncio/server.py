@@ -292,7 +292,7 @@ def broadcast(connections: Iterable[Connection], message: Data,
             if raise_exceptions:
                 errors.append(exc)
             else:
-                logger.warning("skipped broadcast to connection %d: %s", conn.id, exc)
+                logger.warning("skipped broadcast to connection %s: %s", conn.id, exc)
     if errors:
         if sys.version_info >= (3, 11):
             raise ExceptionGroup("skipped broadcast", errors)  # noqa: F821

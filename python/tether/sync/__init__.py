@@ -28,10 +28,10 @@ every name is here too.
 
 from __future__ import annotations
 
-from .._engine import Headers, HTTPConnection, Request, Response
+from .._engine import Headers, HTTPConnection, Request, Response, State
 from .client import ClientConnection, connect
 from .connection import Connection
 from .server import Server, ServerConnection, serve
 
 __all__ = ["connect", "serve", "Connection", "ClientConnection", "ServerConnection", "Server",
-           "Request", "Response", "Headers", "HTTPConnection"]
+           "State", "Request", "Response", "Headers", "HTTPConnection"]

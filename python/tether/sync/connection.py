@@ -7,11 +7,12 @@ import collections
 import os
 import threading
 import time
+import uuid
 from typing import Any, Callable, Deque, Iterable, Iterator, Union
 
 from .._engine import (
-    ConnectionInfo, E_BACKPRESSURE, E_STATE, CloseInfo, Context, Sink, close_args, encode_message,
-    logger,
+    E_BACKPRESSURE, E_STATE, CloseInfo, ConnectionInfo, Context, Sink, State, close_args,
+    encode_message, logger,
 )
 from .._native import lib, py_str
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, error_from_code
@@ -19,7 +20,7 @@ from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK,
 
 Data = Union[str, bytes]
 
-CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
+CONNECTING, OPEN, CLOSING, CLOSED = State.CONNECTING, State.OPEN, State.CLOSING, State.CLOSED
 
 
 class _IODriver:
@@ -100,7 +101,9 @@ class Connection(Sink, ConnectionInfo):
                  write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0) -> None:
         self._driver = driver
         self._c = c
-        self.id: int = lib.tether_conn_id(c)
+        #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")
+        self.id: uuid.UUID = uuid.uuid4()
+        self.conn_id: int = lib.tether_conn_id(c)
         self.state = CONNECTING
         self._cond = threading.Condition(threading.Lock())
         self._messages: Deque[Data] = collections.deque()

@@ -33,7 +33,7 @@ class ServerConnection(Connection):
 
     def _opened_hook(self) -> None:
         self._thread = threading.Thread(target=self.server._run_handler, args=(self,),
-                                        name=f"tether handler {self.id}", daemon=True)
+                                        name=f"tether handler {self.conn_id}", daemon=True)
         self._thread.start()
 
     def _closed_hook(self) -> None:
