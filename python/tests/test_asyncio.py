@@ -614,3 +614,32 @@ def test_broadcast_skips_closed_and_reports_full_queues(caplog):
             with pytest.raises(TypeError):
                 ta.broadcast(conns, 42)
     run(main())
+
+
+def test_origins_refuse_other_sites():
+    """origins= as websockets': a str must equal the Origin header, a
+    pattern match it whole, None allow requests without one; anything
+    else gets 403 (cross-site WebSocket hijacking)."""
+    import re
+
+    async def main():
+        allowed = ["https://good.example", re.compile(r"https://[a-z]+\.ok\.example"), None]
+        async with ta.serve(t_echo, "127.0.0.1", 0, origins=allowed) as server:
+            uri = f"ws://127.0.0.1:{server.port}/"
+            for origin in ("https://good.example", "https://a.ok.example", None):
+                async with ws_connect(uri, origin=origin) as ws:
+                    await ws.send("in")
+                    assert await ws.recv() == "in"
+            for origin in ("https://evil.example", "https://a.ok.example.evil",
+                           "https://good.example.evil"):
+                with pytest.raises(websockets.InvalidStatus) as e:
+                    async with ws_connect(uri, origin=origin):
+                        pass
+                assert e.value.response.status_code == 403
+                assert b"invalid Origin header" in e.value.response.body
+        async with ta.serve(t_echo, "127.0.0.1", 0, origins=["https://good.example"]) as server:
+            with pytest.raises(websockets.InvalidStatus) as e:
+                async with ws_connect(f"ws://127.0.0.1:{server.port}/"):  # no Origin
+                    pass
+            assert e.value.response.status_code == 403
+    run(main())

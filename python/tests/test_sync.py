@@ -238,3 +238,14 @@ def test_server_shutdown_without_serving():
     srv.shutdown()
     with pytest.raises(tether.ConnectionFailed):
         ts.connect(f"ws://127.0.0.1:{port}/")
+
+
+def test_origins_on_the_sync_server():
+    with TServer(t_echo, origins=["https://good.example"]) as srv:
+        with ws_connect(f"ws://127.0.0.1:{srv.port}/", origin="https://good.example") as ws:
+            ws.send("in")
+            assert ws.recv(timeout=10) == "in"
+        with pytest.raises(websockets.InvalidStatus) as e:
+            with ws_connect(f"ws://127.0.0.1:{srv.port}/", origin="https://evil.example"):
+                pass
+        assert e.value.response.status_code == 403

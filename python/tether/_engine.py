@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ._native import c_str, ffi, lib, logger, py_str, sync_log_level
 from .exceptions import (
@@ -210,21 +210,43 @@ def _processed(conn: Any, resp: Response, process_response: Callable | None) -> 
     return resp if other is None else to_response(other)
 
 
+def origin_allowed(origin: str | None, origins: Sequence[Any]) -> bool:
+    """Whether an Origin header value (None: none sent) is one of origins:
+    equal to a str, fully matched by a re.Pattern, or None for none."""
+    for allowed in origins:
+        if allowed is None or isinstance(allowed, str):
+            if origin == allowed:
+                return True
+        elif origin is not None and allowed.fullmatch(origin):
+            return True
+    return False
+
+
 def decide_request(c, conn: Any, process_request: Callable | None,
                    select_subprotocol: Callable | None,
-                   process_response: Callable | None = None) -> None:
+                   process_response: Callable | None = None, *,
+                   origins: Sequence[Any] | None = None) -> None:
     """A server's decision on an upgrade request, the same for the sync and
     asyncio servers: ``process_request(conn, request)`` may refuse it,
     ``select_subprotocol(conn, offered)`` may choose a sub-protocol, and
     ``process_response(conn, request, response)`` sees the response
     (status 101, where it may add headers, or the refusal) and may replace
-    it. A hook that raises refuses with 500 (and is logged). Called during
-    the REQUEST event, on the thread that drives the context."""
+    it. With ``origins``, a request whose Origin header is not among them
+    is refused with 403 (after process_request, as websockets does: against
+    cross-site WebSocket hijacking). A hook that raises refuses with 500
+    (and is logged). Called during the REQUEST event, on the thread that
+    drives the context."""
     try:
         if process_request is not None:
             resp = process_request(conn, conn.request)
             if resp is not None:
                 reject_request(c, _processed(conn, to_response(resp), process_response))
+                return
+        if origins is not None:
+            origin = conn.request.headers.get("Origin")
+            if not origin_allowed(origin, origins):
+                body = f"Failed to open a WebSocket connection: invalid Origin header: {origin}.\n"
+                reject_request(c, _processed(conn, Response(403, body), process_response))
                 return
         if select_subprotocol is not None:
             offered = conn.request.headers.get("Sec-WebSocket-Protocol") or ""

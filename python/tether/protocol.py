@@ -308,7 +308,7 @@ class _ProtocolServer(Server):
             self._later(decide_request, c, t)
             return
         decide_request(c, t, self.process_request, self.select_subprotocol,
-                       self.process_response)
+                       self.process_response, origins=self.origins)
 
 
 class serve:

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import sys
-from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List
+from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List, Sequence
 
 from .._engine import (
     E_STATE, HTTPConnection, Request, Response, address_tuple, answer_http, conn_request,
@@ -51,13 +51,16 @@ class Server:
     def __init__(self, handler: Callable[[ServerConnection], Awaitable[Any]], host: str,
                  port: int, *, process_request: Callable[..., Any] | None = None,
                  process_response: Callable[..., Any] | None = None,
-                 select_subprotocol: Callable[..., Any] | None = None, **kwargs: Any) -> None:
+                 select_subprotocol: Callable[..., Any] | None = None,
+                 origins: Sequence[Any] | None = None, **kwargs: Any) -> None:
         self.handler = handler
         self.host = host
         self._port_req = port
         self.process_request = process_request
         self.process_response = process_response
         self.select_subprotocol = select_subprotocol
+        #: allowed Origin header values (str, re.Pattern, None for none sent)
+        self.origins = origins
         self._conn_kw = split_conn_kw(kwargs)
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
@@ -110,7 +113,7 @@ class Server:
             self._later(decide_request, c, conn)
             return
         decide_request(c, conn, self.process_request, self.select_subprotocol,
-                       self.process_response)
+                       self.process_response, origins=self.origins)
 
     def _on_http(self, c) -> None:
         if self._async_hook():
@@ -148,7 +151,8 @@ class Server:
                 if core.closed:
                     return
                 if decide is decide_request:
-                    decide(c, conn, pre, self.select_subprotocol, self.process_response)
+                    decide(c, conn, pre, self.select_subprotocol, self.process_response,
+                           origins=self.origins)
                 else:
                     decide(c, conn, pre, self.process_response)
             finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .._engine import (
     Request, Response, HTTPConnection, address_tuple, answer_http, conn_request, decide_request,
@@ -48,12 +48,15 @@ class Server:
     def __init__(self, handler: Callable[[ServerConnection], Any], host: str, port: int, *,
                  process_request: Callable[..., Any] | None = None,
                  process_response: Callable[..., Any] | None = None,
-                 select_subprotocol: Callable[..., Any] | None = None, **kwargs: Any) -> None:
+                 select_subprotocol: Callable[..., Any] | None = None,
+                 origins: Sequence[Any] | None = None, **kwargs: Any) -> None:
         self.handler = handler
         self.host = host
         self.process_request = process_request
         self.process_response = process_response
         self.select_subprotocol = select_subprotocol
+        #: allowed Origin header values (str, re.Pattern, None for none sent)
+        self.origins = origins
         self._conn_kw = split_conn_kw(kwargs)
         split_tls(kwargs)
         self._opts = make_opts("server", **kwargs)
@@ -90,7 +93,7 @@ class Server:
             lib.tether_conn_reject(c, 503, ffi.NULL)
             return
         decide_request(c, conn, self.process_request, self.select_subprotocol,
-                       self.process_response)
+                       self.process_response, origins=self.origins)
 
     def _on_http(self, c) -> None:
         answer_http(c, HTTPConnection(self, c), self.process_request, self.process_response)
