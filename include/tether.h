@@ -1073,6 +1073,27 @@ TETHER_API int tether_ctx_flush(tether_ctx *ctx);
  * callback mode. Loop thread only. Errors: TETHER_E_INVAL (NULL ctx). */
 TETHER_API int tether_ctx_set_event_copy(tether_ctx *ctx, size_t max);
 
+/* Timers on the context's loop, for the application's own periodic work
+ * (a heartbeat, a flush, a deadline) without a thread of its own: cb runs
+ * on the loop thread after_ms milliseconds from now, then every every_ms
+ * (0: once; a one-shot timer stays allocated until stopped or the context
+ * is freed). It runs inside a round, as an event callback does, in both
+ * modes (in poll mode: inside tether_next_event(s) or
+ * tether_ctx_service()): it may send on, close or post to any connection
+ * of the context (its sends are written when the round ends), start and
+ * stop timers, itself included (tether_timer_stop() from its own callback
+ * frees it once the callback returns); it may not run or free the context.
+ * Loop thread only (from another thread, tether_ctx_post_*() or
+ * tether_ctx_wake()). tether_ctx_timeout() counts timers, so foreign loops
+ * wake for them. Returns 0 with *out set, TETHER_E_INVAL (NULL ctx, cb or
+ * out) or TETHER_E_NOMEM. */
+typedef struct tether_timer tether_timer;
+typedef void (*tether_timer_cb)(tether_timer *t, void *user);
+TETHER_API int tether_timer_start(tether_ctx *ctx, unsigned after_ms, unsigned every_ms,
+                                  tether_timer_cb cb, void *user, tether_timer **out);
+/* Stops and frees t (it will not run again). 0, or TETHER_E_INVAL for NULL. */
+TETHER_API int tether_timer_stop(tether_timer *t);
+
 /* Foreign loop: a file descriptor that becomes readable when the context
  * has work, and the milliseconds until it has timed work (-1: none). */
 TETHER_API int tether_ctx_fd(const tether_ctx *ctx);

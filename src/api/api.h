@@ -258,7 +258,8 @@ struct tether_ctx {
     uint8_t *rbuf;
     tether_conn *dirty, *runnable, *grave;
     tether_listener *listeners;
-    tether_conn **slots; /* connections by id: slot index + generation */
+    tether_timer *timers; /* the application's (app_timer.c) */
+    tether_conn **slots;  /* connections by id: slot index + generation */
     uint32_t *gens;
     size_t nslots, *free_slots, nfree;
     atomic_int stop;
@@ -283,6 +284,10 @@ struct tether_ctx {
  * before it (scripts/layers.sh checks that no two call each other, even
  * through others), so there is no cycle; what depends on the role goes
  * through tt_conn_class. Lowest of all: log.c and opts*.c, above. */
+
+/* app_timer.c: the application's timers (tether_timer_start); freed with
+ * their context. */
+void tt_app_timers_free(tether_ctx *ctx);
 
 /* conn_table.c: connections by id, and the round's work lists. */
 int tt_ctx_add_conn(tether_ctx *ctx, tether_conn *c);

@@ -37,6 +37,7 @@ void tether_ctx_free(tether_ctx *ctx) {
     }
     while (ctx->listeners)
         tether_listener_close(ctx->listeners);
+    tt_app_timers_free(ctx);
     tt_loop_free(ctx->loop); /* runs posted work, which finds no connection */
     free(ctx->slots);
     free(ctx->gens);

@@ -313,6 +313,68 @@ static void test_addresses(void **state) {
     w_free(&w);
 }
 
+/* Application timers: a one-shot fires once, a repeating one until it
+ * stops itself from its callback, a stopped one never; a timer's callback
+ * sends on a connection; timers left running go with the context. */
+typedef struct timer_run {
+    int once, every, never;
+    side *to;
+    tether_timer *every_t;
+} timer_run;
+
+static void on_once(tether_timer *t, void *user) {
+    (void)t;
+    timer_run *r = user;
+    r->once++;
+    assert_int_equal(tether_conn_send(r->to->c, TETHER_OP_TEXT, "tick", 4), 0);
+}
+
+static void on_every(tether_timer *t, void *user) {
+    timer_run *r = user;
+    assert_ptr_equal(t, r->every_t);
+    if (++r->every == 3) assert_int_equal(tether_timer_stop(t), 0); /* freed on return */
+}
+
+static void on_never(tether_timer *t, void *user) {
+    (void)t;
+    ((timer_run *)user)->never++;
+}
+
+static void test_app_timers(void **state) {
+    world w;
+    w_init(&w, MODE(state));
+    w_listen(&w, "127.0.0.1", NULL);
+    side *c, *s;
+    open_pair(&w, &c, &s, "/", NULL);
+    timer_run r;
+    memset(&r, 0, sizeof r);
+    r.to = s;
+    tether_timer *once, *never, *left, *bad = (tether_timer *)&r;
+    assert_int_equal(tether_timer_start(NULL, 1, 0, on_once, &r, &bad), TETHER_E_INVAL);
+    assert_null(bad);
+    assert_int_equal(tether_timer_start(w.ctx, 1, 0, NULL, &r, &once), TETHER_E_INVAL);
+    assert_int_equal(tether_timer_start(w.ctx, 1, 0, on_once, &r, NULL), TETHER_E_INVAL);
+    assert_int_equal(tether_timer_stop(NULL), TETHER_E_INVAL);
+
+    uint64_t t0 = lu_now_ms();
+    assert_int_equal(tether_timer_start(w.ctx, 30, 0, on_once, &r, &once), 0);
+    assert_int_equal(tether_timer_start(w.ctx, 10, 10, on_every, &r, &r.every_t), 0);
+    assert_int_equal(tether_timer_start(w.ctx, 20, 0, on_never, &r, &never), 0);
+    assert_int_equal(tether_timer_start(w.ctx, 60000, 0, on_never, &r, &left), 0);
+    assert_int_equal(tether_timer_stop(never), 0);
+    assert_true(tether_ctx_timeout(w.ctx) <= 10);
+    UNTIL(&w, 5000, c->msgs == 1 && r.every == 3);
+    assert_true(lu_now_ms() - t0 >= 30); /* not before its time */
+    assert_string_equal(c->seq, "tick|");
+    w_pump(&w, 100); /* the one-shot and the stopped repeat stay quiet */
+    assert_int_equal(r.once, 1);
+    assert_int_equal(r.every, 3);
+    assert_int_equal(r.never, 0);
+    assert_int_equal(tether_timer_stop(once), 0); /* a fired one-shot is freed by stop */
+    check_clean(&w);
+    w_free(&w); /* and `left` with the context (ASan: no leak) */
+}
+
 /* ---- rejection --------------------------------------------------------------- */
 
 static void reject_hook(world *w, tether_event *ev, side *s) {
@@ -1948,6 +2010,7 @@ int main(void) {
         BOTH(test_send_budget),
         BOTH(test_cork),
         BOTH(test_addresses),
+        BOTH(test_app_timers),
         BOTH(test_echo_burst),
         BOTH(test_broadcast),
         BOTH(test_message_timeout),
