@@ -1073,6 +1073,8 @@ TETHER_API int tether_ctx_flush(tether_ctx *ctx);
  * callback mode. Loop thread only. Errors: TETHER_E_INVAL (NULL ctx). */
 TETHER_API int tether_ctx_set_event_copy(tether_ctx *ctx, size_t max);
 
+typedef struct tether_timer tether_timer;
+typedef void (*tether_timer_cb)(tether_timer *t, void *user);
 /* Timers on the context's loop, for the application's own periodic work
  * (a heartbeat, a flush, a deadline) without a thread of its own: cb runs
  * on the loop thread after_ms milliseconds from now, then every every_ms
@@ -1087,8 +1089,6 @@ TETHER_API int tether_ctx_set_event_copy(tether_ctx *ctx, size_t max);
  * tether_ctx_wake()). tether_ctx_timeout() counts timers, so foreign loops
  * wake for them. Returns 0 with *out set, TETHER_E_INVAL (NULL ctx, cb or
  * out) or TETHER_E_NOMEM. */
-typedef struct tether_timer tether_timer;
-typedef void (*tether_timer_cb)(tether_timer *t, void *user);
 TETHER_API int tether_timer_start(tether_ctx *ctx, unsigned after_ms, unsigned every_ms,
                                   tether_timer_cb cb, void *user, tether_timer **out);
 /* Stops and frees t (it will not run again). 0, or TETHER_E_INVAL for NULL. */
@@ -1398,6 +1398,9 @@ TETHER_API size_t tether_conn_header_count(const tether_conn *c);
 TETHER_API int tether_conn_header_at(const tether_conn *c, size_t i, const char **name,
                                      const char **value);
 TETHER_API const char *tether_conn_peer(const tether_conn *c);
+#define TETHER_ADDRESS_MAX 64
+#define TETHER_ADDRESS_PEER 0
+#define TETHER_ADDRESS_LOCAL 1
 /* The connection's addresses as text, "ip:port" or "[ip]:port", into buf
  * (len >= TETHER_ADDRESS_MAX, NUL-terminated): TETHER_ADDRESS_PEER, the
  * other end (a server's: as tether_conn_peer()), or TETHER_ADDRESS_LOCAL,
@@ -1405,9 +1408,6 @@ TETHER_API const char *tether_conn_peer(const tether_conn *c);
  * buffer, another which), TETHER_E_STATE (no socket of its own: not
  * connected yet, ended, or an HTTP/2 stream), TETHER_E_IO (the system
  * call failed: errno says why). Loop thread only. */
-#define TETHER_ADDRESS_MAX 64
-#define TETHER_ADDRESS_PEER 0
-#define TETHER_ADDRESS_LOCAL 1
 TETHER_API int tether_conn_address(const tether_conn *c, int which, char *buf, size_t len);
 /* The HTTP/2 stream this connection is (its id, odd, > 0: on a server
  * the peer address is then the HTTP/2 connection's, shared by its
