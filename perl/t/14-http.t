@@ -31,7 +31,7 @@ my $server = Tether::Server->new(
     },
     on_connection => sub {
         my ($c) = @_;
-        $c->on_text(sub { $_[1]->send_text(uc $_[0]) });
+        $c->on_text(sub { $c->send_text(uc $_[0]) });
     },
 );
 my $base = 'http://127.0.0.1:' . $server->port;

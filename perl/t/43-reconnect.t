@@ -68,7 +68,7 @@ with_timeout(120, sub {
                     push @ready, refaddr $c;
                     $courier = $c;
                     $c->on_text(sub {
-                        my ($text, $c) = @_;
+                        my ($text) = @_;
                         push @texts, $text;
                         if ($text eq 'first') {
                             # Goes away as a restarting server does, and

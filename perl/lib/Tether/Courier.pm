@@ -82,7 +82,7 @@ sub _message {
         return;
     }
     for my $cb (@$list) {
-        my $ok = eval { $cb->($data, $self); 1 };
+        my $ok = eval { $cb->($data); 1 };    # one argument, as Net::Libwebsockets
         warn "Tether: an on_text/on_binary callback died: $@" unless $ok;
     }
 }
@@ -257,10 +257,11 @@ throw L<Tether::X::Backpressure> when the send queue is at its limit (see
 C<send_limit> and C<on_drain>), and L<Tether::X::Usage> for a binary string
 holding characters above 255.
 
-=head2 on_text( sub ($characters, $courier) {...} ), on_binary( sub ($bytes, $courier) {...} )
+=head2 on_text( sub ($characters) {...} ), on_binary( sub ($bytes) {...} )
 
 Add a listener for text or binary messages (several may be added; each is
-called in turn). A message of a type with no listener is dropped with a
+called in turn). The listener gets the message alone, as
+Net::Libwebsockets' does, so a signature of one argument works. A message of a type with no listener is dropped with a
 warning. A listener that dies is reported with C<warn>.
 
 =head2 ping( [$payload] ), on_ping( sub ($payload) ), on_pong( sub ($payload) )

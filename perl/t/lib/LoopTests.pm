@@ -5,6 +5,8 @@ package LoopTests;
 
 use strict;
 use warnings;
+use feature 'signatures';
+no warnings 'experimental::signatures';
 
 use Exporter 'import';
 use Test::More;
@@ -73,7 +75,9 @@ sub run_all {
                 on_ready => sub {
                     my ($c) = @_;
                     is($c->state, 'open', 'open in on_ready');
-                    $c->on_text(sub { push @text, $_[0]; });
+                    # a signature of one argument, as Net::Libwebsockets'
+                    # synopsis has it (it died with two: "Too many arguments")
+                    $c->on_text(sub ($characters) { push @text, $characters; });
                     $c->on_binary(sub {
                         push @binary, $_[0];
                         $c->close(CLOSE_STATUS_NORMAL, 'done') if @binary == 2;
@@ -115,9 +119,9 @@ sub run_all {
                     $server_courier = $c;
                     $seen{server_protocol} = $c->protocol;
                     $c->on_text(sub {
-                        my ($t, $courier) = @_;
-                        $courier->send_text(uc $t);
-                        $courier->close(4001, "bye \x{e9}") if $t eq 'quit';
+                        my ($t) = @_;
+                        $c->send_text(uc $t);
+                        $c->close(4001, "bye \x{e9}") if $t eq 'quit';
                     });
                 })
         );
