@@ -20,7 +20,7 @@ from websockets.http11 import Response as WsResponse
 
 import tether
 import tether.asyncio as ta
-from conftest import RawServer, free_port, handshake_101, read_request, run
+from conftest import RawServer, accept_value, free_port, handshake_101, read_request, run
 
 
 async def ws_echo(ws):
@@ -348,6 +348,44 @@ def test_bad_accept_key_is_invalid_handshake():
             with pytest.raises(tether.InvalidHandshake) as ei:
                 await ta.connect(f"ws://127.0.0.1:{raw.port}")
             assert ei.value.error_name == "TETHER_E_HS_ACCEPT"
+            # websockets' class for it, and the header's name
+            assert isinstance(ei.value, tether.InvalidHeaderValue)
+            assert isinstance(ei.value, tether.InvalidHeader)
+            assert ei.value.name == "Sec-WebSocket-Accept"
+    run(main())
+
+
+def no_upgrade_101(s):
+    h = read_request(s)
+    s.sendall(("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Accept: {accept_value(h['sec-websocket-key'])}\r\n\r\n").encode())
+    time.sleep(1)
+
+
+def not_http(s):
+    read_request(s)
+    s.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    time.sleep(1)
+
+
+def huge_head(s):
+    read_request(s)
+    s.sendall(b"HTTP/1.1 101 Switching Protocols\r\n" + b"X-Filler: " + b"y" * 200_000)
+    time.sleep(1)
+
+
+@pytest.mark.parametrize("behaviour, cls", [(no_upgrade_101, "InvalidUpgrade"),
+                                            (not_http, "InvalidMessage"),
+                                            (huge_head, "SecurityError")])
+def test_handshake_failures_have_websockets_classes(behaviour, cls):
+    """Each failed opening handshake raises the class websockets would,
+    each an InvalidHandshake."""
+    async def main():
+        with RawServer(behaviour) as raw:
+            with pytest.raises(tether.InvalidHandshake) as ei:
+                await ta.connect(f"ws://127.0.0.1:{raw.port}")
+            assert type(ei.value).__name__ == cls, repr(ei.value)
+            assert type(ei.value) is getattr(tether.exceptions, cls)
     run(main())
 
 

@@ -52,4 +52,6 @@ __all__ = [
     "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
     "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError", "ConnectionStats", "State",
+    "InvalidMessage", "SecurityError", "InvalidHeader", "InvalidHeaderFormat", "InvalidHeaderValue",
+    "InvalidUpgrade", "InvalidOrigin",
 ]

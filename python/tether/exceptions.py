@@ -36,6 +36,8 @@ from ._native import ffi, lib
 __all__ = [
     "WebSocketException", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError",
     "InvalidURI", "InvalidHandshake", "InvalidStatus", "NegotiationError", "OpenTimeout", "ProxyError",
+    "InvalidMessage", "SecurityError", "InvalidHeader", "InvalidHeaderFormat", "InvalidHeaderValue",
+    "InvalidUpgrade", "InvalidOrigin",
     "ConnectionFailed", "NameResolutionError", "TLSError", "TLSVerifyError", "TLSConfigError",
     "ProtocolError", "PayloadTooBig", "InvalidState", "ConcurrencyError",
     "error_name", "strerror", "error_from_code",
@@ -163,6 +165,43 @@ class NegotiationError(InvalidHandshake):
     """A sub-protocol or extension could not be agreed on."""
 
 
+class InvalidMessage(InvalidHandshake):
+    """The other side's handshake was not a valid HTTP/1.1 message."""
+
+
+class SecurityError(InvalidHandshake):
+    """The handshake went over a limit (header bytes or count)."""
+
+
+class InvalidHeader(InvalidHandshake):
+    """A handshake header is missing or wrong: ``name`` says which, and
+    ``value`` what came (None when it is missing or was not kept)."""
+
+    def __init__(self, msg: str, *, error: int = 0, name: str | None = None,
+                 value: str | None = None) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(msg, error=error)
+
+
+class InvalidHeaderFormat(InvalidHeader):
+    """A handshake header could not be parsed."""
+
+
+class InvalidHeaderValue(InvalidHeader):
+    """A handshake header has a value it may not have (a wrong
+    Sec-WebSocket-Accept, an unsupported Sec-WebSocket-Version...)."""
+
+
+class InvalidUpgrade(InvalidHeader):
+    """The Upgrade: websocket or Connection: Upgrade header is missing."""
+
+
+class InvalidOrigin(InvalidHeader):
+    """The Origin header is not among a server's ``origins`` (the server
+    answers 403; a client sees InvalidStatus)."""
+
+
 class OpenTimeout(WebSocketException, TimeoutError):
     """The connection did not open in time (TCP connect or handshake)."""
 
@@ -235,6 +274,13 @@ class ConcurrencyError(WebSocketException, RuntimeError):
 
 
 _HS_NEGOTIATION = {lib.TETHER_E_HS_PROTOCOL, lib.TETHER_E_HS_EXTENSION}
+# header errors: websockets' class and the header's name
+_HS_HEADER: dict[int, tuple[type[InvalidHeader], str]] = {
+    lib.TETHER_E_HS_UPGRADE: (InvalidUpgrade, "Upgrade"),
+    lib.TETHER_E_HS_ACCEPT: (InvalidHeaderValue, "Sec-WebSocket-Accept"),
+    lib.TETHER_E_HS_VERSION: (InvalidHeaderValue, "Sec-WebSocket-Version"),
+    lib.TETHER_E_HS_KEY: (InvalidHeaderValue, "Sec-WebSocket-Key"),
+}
 _PROTOCOL = set(range(lib.TETHER_E_INFLATE, lib.TETHER_E_RSV + 1))
 _TOO_BIG = {lib.TETHER_E_FRAME_TOO_BIG, lib.TETHER_E_MESSAGE_TOO_BIG}
 
@@ -258,6 +304,13 @@ def error_from_code(code: int, text: str | None = None, *, what: str = "",
         return ProxyError(text or base, error=code)
     if code in _HS_NEGOTIATION:
         return NegotiationError(msg, error=code)
+    if code in _HS_HEADER:
+        cls, name = _HS_HEADER[code]
+        return cls(msg, error=code, name=name)
+    if code in (lib.TETHER_E_HS_MALFORMED, lib.TETHER_E_HS_METHOD, lib.TETHER_E_HS_HTTP_VERSION):
+        return InvalidMessage(msg, error=code)
+    if code == lib.TETHER_E_HS_TOO_BIG:
+        return SecurityError(msg, error=code)
     if code <= lib.TETHER_E_HS_MALFORMED and code >= lib.TETHER_E_HS_HTTP_VERSION:
         return InvalidHandshake(msg, error=code)
     if code in _TOO_BIG:
