@@ -681,3 +681,33 @@ def test_origins_refuse_other_sites():
                     pass
             assert e.value.response.status_code == 403
     run(main())
+
+
+def test_user_agent_and_server_headers():
+    """As websockets: User-Agent and Server say "Python/x.y tether/V" by
+    default, say what you give, or are left out for None."""
+    seen = {}
+
+    async def handler(ws):
+        seen[ws.request.path] = ws.request.headers.get("User-Agent")
+        await ws.wait_closed()
+
+    async def main():
+        async with ws_serve(handler, "127.0.0.1", 0) as srv:
+            uri = f"ws://127.0.0.1:{ws_port(srv)}"
+            for path, kw in (("/default", {}), ("/mine", {"user_agent_header": "me/1"}),
+                             ("/none", {"user_agent_header": None}),
+                             ("/extra", {"additional_headers": {"user-agent": "x/2"}})):
+                async with ta.connect(uri + path, **kw):
+                    pass
+        assert seen["/default"] == f"Python/{sys.version_info.major}.{sys.version_info.minor} " \
+                                   f"tether/{tether.__version__}"
+        assert seen["/mine"] == "me/1" and seen["/none"] is None and seen["/extra"] == "x/2"
+        for kw, want in (({}, seen["/default"]), ({"server_header": "srv/3"}, "srv/3"),
+                         ({"server_header": None}, None)):
+            async with ta.serve(t_echo, "127.0.0.1", 0, **kw) as server:
+                async with ws_connect(f"ws://127.0.0.1:{server.port}") as ws:
+                    assert ws.response.headers.get("Server") == want
+        with pytest.raises(TypeError):
+            await ta.connect(uri, server_header="no")
+    run(main())

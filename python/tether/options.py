@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Tuple, Union
 
@@ -100,6 +101,8 @@ OPTION_NAMES = {
     "http2": None,
     "proxy": True,
     "tls": None,
+    "user_agent_header": "default",
+    "server_header": "default",
 }
 
 
@@ -183,6 +186,33 @@ def _proxy(opts: Any, role: str, proxy: Any) -> None:
             raise ValueError(f"proxy {proxy!r}: not a proxy URL")
 
 
+def _product_header(opts: Any, role: str, o: dict[str, Any]) -> None:
+    """User-Agent (clients) or Server (servers), as websockets sends them:
+    "Python/3.x tether/VERSION" by default, a str of yours, or None for
+    none; not added when additional_headers has one already."""
+    mine, other = ("user_agent_header", "server_header") if role == "client" else \
+        ("server_header", "user_agent_header")
+    if o[other] != "default":
+        raise TypeError(f"{other} is a {'server' if role == 'client' else 'client'} option")
+    value = o[mine]
+    name = "User-Agent" if role == "client" else "Server"
+    if value == "default":
+        if any(k.lower() == name.lower() for k, _ in _headers(o["additional_headers"])):
+            return
+        value = PRODUCT
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{mine} must be a str or None")
+    _check(lib.tether_opts_add_header(opts, c_str(name, "header name"),
+                                      c_str(value, mine)), mine)
+
+
+#: what User-Agent and Server say by default, as websockets' does for itself
+PRODUCT = (f"Python/{sys.version_info.major}.{sys.version_info.minor} "
+           f"tether/{ffi.string(lib.TETHER_VERSION_STRING).decode()}")
+
+
 def make_opts(role: str, **kw: Any):
     """A ``tether_opts *`` (freed when garbage-collected) for the options
     in kw (names as in OPTION_NAMES). role: "client" or "server"."""
@@ -236,6 +266,7 @@ def make_opts(role: str, **kw: Any):
     for name, value in _headers(o["additional_headers"]):
         _check(lib.tether_opts_add_header(opts, c_str(name, "header name"),
                                           c_str(value, "header value")), f"header {name!r}")
+    _product_header(opts, role, o)
     if o["origin"] is not None:
         if role != "client":
             raise TypeError("origin is a client option")
