@@ -92,5 +92,8 @@ setup(
     version=VERSION,
     cffi_modules=["tether_build.py:ffibuilder"],
     cmdclass={"build_ext": build_ext, "sdist": sdist},
+    # The extension uses only the stable ABI (cffi builds it so: .abi3.so),
+    # so one wheel serves every CPython from 3.9 on: say so in its tag.
+    options={"bdist_wheel": {"py_limited_api": "cp39"}},
     zip_safe=False,
 )

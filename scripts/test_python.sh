@@ -64,6 +64,9 @@ echo "== pip install ./python"
 echo "== pip wheel ./python"
 (cd "$B" && "$V/pip" wheel -q --no-deps -w "$B/wheels" "$ROOT/python")
 ls "$B"/wheels/tether-*.whl >/dev/null
+# one wheel for every CPython >= 3.9: tagged abi3, as its extension is
+ls "$B"/wheels/tether-*-cp39-abi3-linux_*.whl >/dev/null || {
+    echo "python: the wheel is not tagged abi3: $(ls "$B"/wheels)"; exit 1; }
 echo "== sdist, and a wheel from the sdist alone"
 (cd "$ROOT/python" && "$V/python" -m build --sdist --no-isolation -o "$B/sdist" . >/dev/null 2>&1)
 sdist=$(ls "$B"/sdist/tether-*.tar.gz)
