@@ -1227,6 +1227,11 @@ TETHER_API int tether_listen(tether_ctx *ctx, const char *host, int port, const 
                              tether_listener **out);
 /* The port the listener is bound to (the one chosen when port 0 was asked). */
 TETHER_API int tether_listener_port(const tether_listener *l);
+/* The listening socket's descriptor, for reading its options or address
+ * (getsockname) or handing a duplicate to a language's socket object; it
+ * stays the listener's: do not close it or accept on it. TETHER_E_INVAL
+ * for NULL. */
+TETHER_API int tether_listener_fd(const tether_listener *l);
 /* Stops accepting; existing connections go on. Frees l. */
 TETHER_API void tether_listener_close(tether_listener *l);
 

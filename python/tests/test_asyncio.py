@@ -711,3 +711,19 @@ def test_user_agent_and_server_headers():
         with pytest.raises(TypeError):
             await ta.connect(uri, server_header="no")
     run(main())
+
+
+def test_server_sockets_as_websockets():
+    """server.sockets[0].getsockname() gives the port, as websockets users
+    read it; the list is empty once the server is closed."""
+    async def main():
+        server = await ta.serve(t_echo, "127.0.0.1", 0)
+        (sock,) = server.sockets
+        assert sock.getsockname() == ("127.0.0.1", server.port)
+        async with ws_connect(f"ws://127.0.0.1:{sock.getsockname()[1]}") as ws:
+            await ws.send("via sockets")
+            assert await ws.recv() == "via sockets"
+        server.close()
+        await server.wait_closed()
+        assert server.sockets == [] and sock.fileno() == -1
+    run(main())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import socket
 import uuid
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -265,6 +267,29 @@ def decide_request(c, conn: Any, process_request: Callable | None,
     except Exception:
         logger.exception("process_request / select_subprotocol / process_response failed")
         lib.tether_conn_reject(c, 500, ffi.NULL)
+
+
+class ListenerSockets:
+    """``server.sockets`` as websockets has it, for the servers: socket
+    objects for the listening socket (duplicates of the library's
+    descriptor, closed with the server), e.g. to read the port with
+    ``server.sockets[0].getsockname()``."""
+
+    _listener: Any = ffi.NULL
+    _socks: list[socket.socket] | None = None
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        if self._listener == ffi.NULL:
+            return []
+        if self._socks is None:
+            self._socks = [socket.socket(fileno=os.dup(lib.tether_listener_fd(self._listener)))]
+        return list(self._socks)
+
+    def _close_sockets(self) -> None:
+        for s in self._socks or ():
+            s.close()
+        self._socks = None
 
 
 class HTTPConnection:

@@ -61,6 +61,10 @@ int tether_listener_port(const tether_listener *l) {
     return l ? l->port : TETHER_E_INVAL;
 }
 
+int tether_listener_fd(const tether_listener *l) {
+    return l ? l->io.fd : TETHER_E_INVAL;
+}
+
 void tether_listener_close(tether_listener *l) {
     if (!l) return;
     tether_listener **pp = &l->ctx->listeners;

@@ -450,6 +450,17 @@ static void test_reuseport(void **state) {
     tether_listener *a, *b, *c;
     assert_int_equal(tether_listen(ctx, "127.0.0.1", 0, o, &a), 0);
     int port = tether_listener_port(a);
+    /* its descriptor: the socket bound to that port, with SO_REUSEPORT */
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof sa;
+    int fd = tether_listener_fd(a), on = 0;
+    socklen_t onlen = sizeof on;
+    assert_true(fd >= 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+    assert_int_equal(ntohs(sa.sin_port), port);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, &onlen), 0);
+    assert_true(on);
+    assert_int_equal(tether_listener_fd(NULL), TETHER_E_INVAL);
     assert_int_equal(tether_listen(ctx, "127.0.0.1", port, o, &b), 0);
     assert_true(tether_listen(ctx, "127.0.0.1", port, NULL, &c) < 0);
     tether_listener_close(b);

@@ -9,9 +9,8 @@ import sys
 from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List, Sequence
 
 from .._engine import (
-    E_STATE, HTTPConnection, Request, Response, address_tuple, answer_http, conn_request,
-    decide_request,
-    encode_message, logger,
+    E_STATE, HTTPConnection, ListenerSockets, Request, Response, address_tuple, answer_http,
+    conn_request, decide_request, encode_message, logger,
 )
 from .._native import c_str, ffi, lib
 from ..exceptions import ConnectionClosed, error_from_code
@@ -41,7 +40,7 @@ class ServerConnection(Connection):
         self.server._check_done()
 
 
-class Server:
+class Server(ListenerSockets):
     """A listening WebSocket server (from :func:`serve`).
 
     ``close()`` stops listening and closes every connection with 1001
@@ -184,6 +183,7 @@ class Server:
     def close(self, close_connections: bool = True) -> None:
         """Stops accepting; closes open connections with 1001 unless told not to."""
         if self._listener != ffi.NULL:
+            self._close_sockets()
             lib.tether_listener_close(self._listener)
             self._listener = ffi.NULL
         _resolve(self._closed)

@@ -8,8 +8,8 @@ import time
 from typing import Any, Callable, Sequence
 
 from .._engine import (
-    Request, Response, HTTPConnection, address_tuple, answer_http, conn_request, decide_request,
-    logger,
+    HTTPConnection, ListenerSockets, Request, Response, address_tuple, answer_http, conn_request,
+    decide_request, logger,
 )
 from .._native import c_str, ffi, lib
 from ..exceptions import ConnectionClosed, error_from_code
@@ -40,7 +40,7 @@ class ServerConnection(Connection):
         self.server._conn_closed(self)
 
 
-class Server:
+class Server(ListenerSockets):
     """A blocking WebSocket server (from :func:`serve`): ``serve_forever()``
     drives it on the calling thread until ``shutdown()`` is called from
     another thread (or a handler)."""
@@ -115,6 +115,7 @@ class Server:
 
     def _begin_shutdown(self) -> None:
         if self._listener != ffi.NULL:
+            self._close_sockets()
             lib.tether_listener_close(self._listener)
             self._listener = ffi.NULL
         empty = ffi.new("char[]", b"")
@@ -164,6 +165,7 @@ class Server:
 
     def _close_now(self) -> None:
         if self._listener != ffi.NULL:
+            self._close_sockets()
             lib.tether_listener_close(self._listener)
             self._listener = ffi.NULL
         self._driver.free()
