@@ -112,10 +112,12 @@ kind:
 
 =over
 
-=item C<< event => 'AnyEvent' >>: an L<AnyEvent::CondVar> (C<recv> returns
-C<[code, reason]> or dies with the error object);
+=item C<< event => 'AnyEvent' >>: a L<Tether::Promise> (C<then>, C<catch>,
+C<finally>, as Net::Libwebsockets' promise; and C<recv>, which returns
+C<[code, reason]> or dies with the error object, as an L<AnyEvent::CondVar>);
 
-=item C<< event => 'IO::Async' >>: a L<Future> (C<get>, C<then>,
+=item C<< event => 'IO::Async' >> (or C<'IOAsync'>, or C<< ['IOAsync', $loop] >>
+as Net::Libwebsockets takes it): a L<Future> (C<get>, C<then>,
 C<on_fail>...);
 
 =item C<< event => 'Mojolicious' >>: a L<Mojo::Promise> (C<then>, C<catch>,

@@ -8,13 +8,16 @@ use Tether::X ();
 my %ADAPTER = (
     'AnyEvent'    => 'Tether::Loop::AnyEvent',
     'IO::Async'   => 'Tether::Loop::IOAsync',
+    'IOAsync'     => 'Tether::Loop::IOAsync',
     'Mojolicious' => 'Tether::Loop::Mojo',
     'Mojo'        => 'Tether::Loop::Mojo',
 );
 
-# The adapter for event => NAME (and an optional loop object).
+# The adapter for event => NAME (and an optional loop object), or
+# event => [NAME, LOOP] as Net::Libwebsockets takes it.
 sub adapter {
     my ($class, $event, $loop) = @_;
+    ($event, $loop) = ($event->[0], $event->[1] // $loop) if ref $event eq 'ARRAY';
     Tether::X::Usage->throw("event => 'AnyEvent' | 'IO::Async' | 'Mojolicious' is required")
       unless defined $event;
     my $impl = $ADAPTER{$event}

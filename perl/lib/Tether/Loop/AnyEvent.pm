@@ -30,8 +30,8 @@ sub cancel_timer { }    # dropping the guard cancels it
 sub now { AE::now() }
 
 sub deferred {
-    my $cv = AE::cv();
-    return ($cv, sub { $cv->send($_[0]) }, sub { $cv->croak($_[0]) });
+    require Tether::Promise;
+    return Tether::Promise->deferred;
 }
 
 1;
@@ -58,8 +58,10 @@ Tether::Loop::AnyEvent - Tether on AnyEvent
 =head1 DESCRIPTION
 
 Used when C<< event => 'AnyEvent' >> is given. Promises are
-L<AnyEvent::CondVar>s: C<< ->recv >> returns C<[code, reason]> or dies with
-the L<Tether::X> object; C<< ->cb(sub { ... }) >> is called in both cases.
+L<Tether::Promise>s: C<then>, C<catch> and C<finally> as Net::Libwebsockets'
+promises, and as the L<AnyEvent::CondVar>s they were: C<< ->recv >> returns
+C<[code, reason]> or dies with the L<Tether::X> object; C<< ->cb(sub { ... })
+>> is called in both cases.
 Works with any AnyEvent backend (EV, the pure-Perl loop...).
 
 =cut
