@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python package's test run: installs what it needs, builds the package
-# the ways a user would, runs the README's examples and the pytest suite.
+# the ways a user would, type-checks its sources, runs the README's examples
+# and the pytest suite.
 #
 #   scripts/test_python.sh [BUILD_DIR]      (default: build/python)
 #
@@ -8,15 +9,17 @@
 #    the proxy tests talk to (tinyproxy, microsocks) if missing
 #    (root only; otherwise they must be there);
 # 2. a fresh venv in BUILD_DIR/venv with pinned cffi, setuptools, wheel,
-#    build, pytest and websockets from the registry;
+#    build, pytest, mypy and websockets from the registry;
 # 3. `pip install ./python` and `pip wheel ./python` (each compiles the C
 #    library into the cffi extension), an sdist, and a wheel built from that
 #    sdist alone (away from the repository: it must carry the C sources);
-# 4. every ```python example of python/README.md, then pytest on
-#    python/tests against the installed package.
-# It ends with `python: N passed, M failed` and exits non-zero on any
-# failure (pytest's "no tests collected" counts as one). Bounded: the
-# pytest run is capped at 10 minutes (it takes about 20 s here).
+# 4. `mypy --strict` on the package's sources (python/tether), every
+#    ```python example of python/README.md, then pytest on python/tests
+#    against the installed package.
+# It ends with `python: N passed, M failed` (mypy counts as one check) and
+# exits non-zero on any failure (pytest's "no tests collected" counts as
+# one). Bounded: the pytest run is capped at 10 minutes (it takes about
+# 20 s here).
 set -euo pipefail
 
 WEBSOCKETS_VERSION=17.4
@@ -24,6 +27,7 @@ PYTEST_VERSION=9.2.0
 CFFI_VERSION=2.1.1
 SETUPTOOLS_VERSION=84.2.1
 WHEEL_VERSION=0.48.0
+MYPY_VERSION=2.4.1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$ROOT/build/python}
@@ -54,7 +58,8 @@ echo "== venv in $B/venv ($($PY --version))"
 $PY -m venv "$B/venv"
 V="$B/venv/bin"
 "$V/pip" install -q "cffi==$CFFI_VERSION" "setuptools==$SETUPTOOLS_VERSION" \
-    "wheel==$WHEEL_VERSION" build "pytest==$PYTEST_VERSION" "websockets==$WEBSOCKETS_VERSION"
+    "wheel==$WHEEL_VERSION" build "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
+    "websockets==$WEBSOCKETS_VERSION"
 
 # ---- 3. build and install ------------------------------------------------------
 # Build trees go to BUILD_DIR, not python/ (setuptools' in-tree build/ and
@@ -84,8 +89,22 @@ case "$where" in
 *) echo "tether imported from $where, not the venv" >&2; exit 1 ;;
 esac
 
-# ---- 4. README examples and pytest ---------------------------------------------------
+# ---- 4. mypy, README examples and pytest ---------------------------------------------
 export TETHER_SOURCE_DIR="$ROOT"
+# The package's sources type-check cleanly under --strict (its cache goes
+# to BUILD_DIR, not python/).
+echo "== mypy --strict python/tether"
+ty_pass=0
+ty_fail=0
+if (cd "$B" && "$V/python" -m mypy --strict --cache-dir "$B/mypy-cache" \
+        "$ROOT/python/tether" >"$B/mypy.out" 2>&1); then
+    ty_pass=1
+    echo "mypy: $(tail -n 1 "$B/mypy.out")"
+else
+    ty_fail=1
+    echo "mypy: FAILED" >&2
+    cat "$B/mypy.out" >&2
+fi
 ex_pass=0
 ex_fail=0
 mkdir -p "$B/examples"
@@ -130,7 +149,7 @@ EOF
 if [ "$rc" -ne 0 ] && [ "$t_fail" -eq 0 ]; then
     t_fail=1 # no test collected (exit 5), a crash, or the time limit
 fi
-passed=$((ex_pass + t_pass))
-failed=$((ex_fail + t_fail))
+passed=$((ty_pass + ex_pass + t_pass))
+failed=$((ty_fail + ex_fail + t_fail))
 echo "python: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -37,7 +37,8 @@ __version__: str = ffi.string(lib.TETHER_VERSION_STRING).decode()
 
 def library_version() -> str:
     """The version of the C library actually loaded ("MAJOR.MINOR.PATCH")."""
-    return ffi.string(lib.tether_version()).decode()
+    version: str = ffi.string(lib.tether_version()).decode()
+    return version
 
 
 def features() -> Feature:

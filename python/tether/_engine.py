@@ -11,7 +11,8 @@ import socket
 import uuid
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ._native import c_str, ffi, lib, logger, py_str, sync_log_level
+from ._native import c_str, ffi, lib, py_str, sync_log_level
+from ._native import logger as logger  # re-exported: the connections and servers log with it
 from .exceptions import (
     ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, error_from_code,
 )
@@ -56,11 +57,11 @@ class Headers(Mapping[str, str]):
                 self._values[key] = value
                 self._names[key] = name
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return self._values.get(name.lower(), default) if isinstance(name, str) else default
 
     def __getitem__(self, name: str) -> str:
-        v = self.get(name)
+        v: str | None = self.get(name)
         if v is None:
             raise KeyError(name)
         return v
@@ -78,7 +79,7 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self.items())!r})"
 
 
-def conn_headers(c) -> Headers:
+def conn_headers(c: Any) -> Headers:
     """Every header a connection's handshake received (a server: the
     request's; a client: the response's), copied. Call it on the thread
     that drives the context."""
@@ -155,7 +156,7 @@ def to_response(resp: Any) -> Response:
     return Response(status, body, MutableHeaders(dict(resp[2]) if len(resp) > 2 else None))
 
 
-def conn_request(c) -> Request:
+def conn_request(c: Any) -> Request:
     """The request of a server connection (during REQUEST or later)."""
     headers = conn_headers(c)
     return Request(py_str(lib.tether_conn_path(c)) or "/", py_str(lib.tether_conn_query(c)),
@@ -167,7 +168,7 @@ _OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "
                           "content-type"})
 
 
-def _add_headers(c, resp: Response) -> None:
+def _add_headers(c: Any, resp: Response) -> None:
     for k, v in resp.headers.items():
         if k.lower() not in _OWN_HEADERS:
             rc = lib.tether_conn_add_header(c, c_str(k), c_str(v))
@@ -187,7 +188,7 @@ def _content_type(resp: Response) -> str | None:
     return ctype
 
 
-def reject_request(c, resp: Any) -> None:
+def reject_request(c: Any, resp: Any) -> None:
     """Refuses an upgrade with what ``process_request`` returned: a
     :class:`Response`, a status, or a (status, body[, headers]) tuple."""
     resp = to_response(resp)
@@ -203,7 +204,8 @@ def reject_request(c, resp: Any) -> None:
         raise error_from_code(rc, what=f"reject with {resp.status}")
 
 
-def _processed(conn: Any, resp: Response, process_response: Callable | None) -> Response:
+def _processed(conn: Any, resp: Response,
+               process_response: Callable[..., Any] | None) -> Response:
     """The response after ``process_response(conn, request, response)``,
     which may change it in place or return another."""
     if process_response is None:
@@ -224,9 +226,9 @@ def origin_allowed(origin: str | None, origins: Sequence[Any]) -> bool:
     return False
 
 
-def decide_request(c, conn: Any, process_request: Callable | None,
-                   select_subprotocol: Callable | None,
-                   process_response: Callable | None = None, *,
+def decide_request(c: Any, conn: Any, process_request: Callable[..., Any] | None,
+                   select_subprotocol: Callable[..., Any] | None,
+                   process_response: Callable[..., Any] | None = None, *,
                    origins: Sequence[Any] | None = None) -> None:
     """A server's decision on an upgrade request, the same for the sync and
     asyncio servers: ``process_request(conn, request)`` may refuse it,
@@ -298,7 +300,7 @@ class HTTPConnection:
     ``remote_address``, ``respond()`` and the ``server``. It never becomes
     a WebSocket."""
 
-    def __init__(self, server: Any, c) -> None:
+    def __init__(self, server: Any, c: Any) -> None:
         self.server = server
         self.request: Request = conn_request(c)
         #: the client's address, (host, port) or (host, port, 0, 0)
@@ -319,8 +321,8 @@ UPGRADE_REQUIRED = ("Failed to open a WebSocket connection: this server answers 
                     "WebSocket upgrades here.\n")
 
 
-def answer_http(c, conn: HTTPConnection, process_request: Callable | None,
-                process_response: Callable | None) -> None:
+def answer_http(c: Any, conn: HTTPConnection, process_request: Callable[..., Any] | None,
+                process_response: Callable[..., Any] | None) -> None:
     """Answers a plain HTTP request with what ``process_request`` returns;
     None (the request wanted a WebSocket but is no upgrade) gets 426, as
     websockets answers it. A hook that raises gets 500 (and is logged).
@@ -384,7 +386,7 @@ class CloseInfo:
     __slots__ = ("code", "reason", "clean", "error", "text", "os_error", "status", "headers",
                  "stats")
 
-    def __init__(self, e) -> None:
+    def __init__(self, e: Any) -> None:
         ev, c = e.ev, e.conn
         n = ffi.new("size_t *")
         r = lib.tether_event_close_reason(ev, n)
@@ -579,7 +581,7 @@ class Context:
         ev, e.ev = e.ev, ffi.NULL
         return ev
 
-    def attach(self, c, sink: Sink) -> None:
+    def attach(self, c: Any, sink: Sink) -> None:
         """Makes c's events go to sink (until its CLOSED event)."""
         sink._handle = ffi.new_handle(sink)
         lib.tether_conn_set_user(c, sink._handle)
@@ -589,7 +591,7 @@ class Context:
         """Handles up to BATCH events, waiting up to timeout_ms for the
         first. Returns how many were handled (negative: a C error)."""
         evs = self._evs
-        n = lib.tpy_next_events(self.ctx, evs, BATCH, timeout_ms)
+        n: int = lib.tpy_next_events(self.ctx, evs, BATCH, timeout_ms)
         if n <= 0:
             return n
         try:
@@ -611,7 +613,7 @@ class Context:
             lib.tpy_release_events(evs, n)
         return n
 
-    def _dispatch(self, e) -> None:
+    def _dispatch(self, e: Any) -> None:
         t = e.type  # (MESSAGE: see poll)
         if t == EV_DRAIN:
             if e.user != ffi.NULL:
@@ -651,7 +653,7 @@ class Context:
         # EV_HTTP_BODY: a plain request's body, which the hooks do not read
 
     @staticmethod
-    def _failed(e) -> None:
+    def _failed(e: Any) -> None:
         """Tells the connection whose callback raised (a sink with an
         ``_on_error``), unless the event was its last."""
         if e.type != EV_CLOSED and e.type != EV_REQUEST and e.user != ffi.NULL:

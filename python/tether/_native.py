@@ -8,6 +8,7 @@ by bindings/cffi_decls.py. The rest of the package is built on them.
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from ._tether_cffi import ffi, lib  # type: ignore[import-not-found]
 
@@ -29,8 +30,10 @@ _TO_LOGGING = {
 }
 
 
-@ffi.def_extern()
-def tpy_log_cb(level, line, user):  # called by C, on the thread running the context
+# Called by C, on the thread running the context. (The ignore: ffi comes from
+# the compiled module, which has no stubs, so its decorator is untyped.)
+@ffi.def_extern()  # type: ignore[untyped-decorator]
+def tpy_log_cb(level: int, line: Any, user: Any) -> None:
     try:
         logger.log(_TO_LOGGING.get(level, logging.DEBUG), "%s",
                    ffi.string(line).decode("utf-8", "replace"))
@@ -40,17 +43,17 @@ def tpy_log_cb(level, line, user):  # called by C, on the thread running the con
 
 def _c_level_for(py_level: int) -> int:
     if py_level <= logging.DEBUG:
-        return lib.TETHER_LOG_DEBUG
+        return int(lib.TETHER_LOG_DEBUG)
     if py_level <= logging.INFO:
-        return lib.TETHER_LOG_INFO
+        return int(lib.TETHER_LOG_INFO)
     if py_level <= logging.WARNING:
-        return lib.TETHER_LOG_WARN
+        return int(lib.TETHER_LOG_WARN)
     if py_level <= logging.ERROR:
-        return lib.TETHER_LOG_ERROR
-    return lib.TETHER_LOG_NONE
+        return int(lib.TETHER_LOG_ERROR)
+    return int(lib.TETHER_LOG_NONE)
 
 
-_current_c_level = None
+_current_c_level: int | None = None
 
 
 def sync_log_level() -> None:
@@ -68,7 +71,7 @@ lib.tether_set_log_callback(lib.tpy_log_cb, ffi.NULL)
 sync_log_level()
 
 
-def c_str(value: str | bytes | None, what: str = "value"):
+def c_str(value: str | bytes | None, what: str = "value") -> Any:
     """A NUL-terminated char * for a str (UTF-8) or bytes, or NULL."""
     if value is None:
         return ffi.NULL
@@ -81,11 +84,11 @@ def c_str(value: str | bytes | None, what: str = "value"):
     return ffi.new("char[]", bytes(value))
 
 
-def py_str(p) -> str | None:
+def py_str(p: Any) -> str | None:
     """A Python str from a char * (None for NULL)."""
     if p == ffi.NULL:
         return None
-    return ffi.string(p).decode("utf-8", "replace")
+    return cast(str, ffi.string(p).decode("utf-8", "replace"))
 
 
 def check(rc: int, what: str = "") -> int:

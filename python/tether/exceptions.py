@@ -29,7 +29,7 @@ connection's ``tether_conn_error_text()``).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, cast
 
 from ._native import ffi, lib
 
@@ -55,7 +55,7 @@ def error_name(code: int) -> str:
 
 def strerror(code: int) -> str:
     """The C library's description of an error code."""
-    return ffi.string(lib.tether_strerror(code)).decode()
+    return cast(str, ffi.string(lib.tether_strerror(code)).decode())
 
 
 class WebSocketException(Exception):

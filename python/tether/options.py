@@ -162,7 +162,7 @@ def _check(rc: int, what: str) -> None:
         raise error_from_code(rc, what=what)
 
 
-def _path(p: PathLike | None):
+def _path(p: PathLike | None) -> Any:
     return c_str(os.fspath(p) if p is not None else None, "path")
 
 
@@ -213,7 +213,7 @@ PRODUCT = (f"Python/{sys.version_info.major}.{sys.version_info.minor} "
            f"tether/{ffi.string(lib.TETHER_VERSION_STRING).decode()}")
 
 
-def make_opts(role: str, **kw: Any):
+def make_opts(role: str, **kw: Any) -> Any:
     """A ``tether_opts *`` (freed when garbage-collected) for the options
     in kw (names as in OPTION_NAMES). role: "client" or "server"."""
     unknown = set(kw) - set(OPTION_NAMES)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Callable, Tuple, TypeVar, Union
+from typing import Any, Callable, Generator, Tuple, TypeVar, Union
 
 from ._engine import (
     ConnectionInfo, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, Request, Response, Sink, close_args,
@@ -84,7 +84,7 @@ class Protocol:
 class Transport(Sink, ConnectionInfo):
     """One WebSocket connection, as its protocol sees it."""
 
-    def __init__(self, driver: _Driver, c, protocol_factory: Callable[[], Protocol],
+    def __init__(self, driver: _Driver, c: Any, protocol_factory: Callable[[], Protocol],
                  write_limit: int | None) -> None:
         self._driver = driver
         self._c = c
@@ -98,7 +98,7 @@ class Transport(Sink, ConnectionInfo):
         self._writing_paused = False
         self._reading_paused = False
         self._info: CloseInfo | None = None
-        self._closed_fut: asyncio.Future | None = None
+        self._closed_fut: asyncio.Future[None] | None = None
         self._task = None  # Server.wait_closed looks for a handler task
         driver.ref()
         driver.core.attach(c, self)
@@ -245,7 +245,7 @@ class Transport(Sink, ConnectionInfo):
 
 
 class _ServerTransport(Transport):
-    def __init__(self, server: "_ProtocolServer", c) -> None:
+    def __init__(self, server: "_ProtocolServer", c: Any) -> None:
         super().__init__(server._driver, c, server.protocol_factory, server._write_limit)
         self.server = server
         self.request: Request = conn_request(c)
@@ -256,17 +256,17 @@ class _ServerTransport(Transport):
         return Response(status, text)
 
     def _closed_hook(self, info: CloseInfo) -> None:
-        self.server._conns.discard(self)  # type: ignore[arg-type]
+        self.server._conns.discard(self)
         self.server._check_done()
 
 
 class _ClientTransport(Transport):
-    def __init__(self, driver: _Driver, c, factory: Callable[[], Protocol],
+    def __init__(self, driver: _Driver, c: Any, factory: Callable[[], Protocol],
                  write_limit: int | None, uri: str) -> None:
         super().__init__(driver, c, factory, write_limit)
         self.uri = uri
         self.response: Response | None = None
-        self._opened: asyncio.Future = driver.loop.create_future()
+        self._opened: asyncio.Future[Transport] = driver.loop.create_future()
 
     def _opened_hook(self) -> None:
         self.response = Response(lib.tether_conn_http_status(self._c), None,
@@ -298,7 +298,7 @@ class _ProtocolServer(Server):
         super().__init__(no_handler, host, port, write_limit=self._write_limit, **kwargs)
         self._conn_kw = {}
 
-    def _on_request(self, c) -> None:  # type: ignore[override]
+    def _on_request(self, c: Any) -> None:
         t = _ServerTransport(self, c)
         self._conns.add(t)  # type: ignore[arg-type]
         if self._listener == ffi.NULL:  # closing: no new connections
@@ -324,7 +324,7 @@ class serve:
                  port: int = 0, **kwargs: Any) -> None:
         self._server = _ProtocolServer(protocol_factory, host, port, **kwargs)
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, Server]:
         return self._server._start().__await__()
 
     async def __aenter__(self) -> Server:

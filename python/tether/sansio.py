@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from ._native import c_str, ffi, lib, py_str
 from ._engine import closed_exception
@@ -171,7 +171,7 @@ def frame_header(opcode: int, length: int, *, fin: bool = True, rsv: int = 0,
     rc = lib.tether_frame_write_header(out, lib.TETHER_MAX_FRAME_HEADER, int(opcode), int(fin),
                                        rsv, length, key)
     _raise(rc)
-    return ffi.buffer(out, rc)[:]
+    return cast(bytes, ffi.buffer(out, rc)[:])
 
 
 def build_frame(opcode: int, payload: Bytes = b"", *, role: Union[Role, str] = Role.SERVER,
@@ -188,7 +188,7 @@ def build_frame(opcode: int, payload: Bytes = b"", *, role: Union[Role, str] = R
     written = ffi.new("size_t *")
     _raise(lib.tether_frame_write(r, int(opcode), int(fin), rsv, payload, len(payload), out, cap,
                                   written))
-    return ffi.buffer(out, written[0])[:]
+    return cast(bytes, ffi.buffer(out, written[0])[:])
 
 
 def mask(data: Bytes, key: bytes, offset: int = 0) -> bytes:
@@ -199,7 +199,7 @@ def mask(data: Bytes, key: bytes, offset: int = 0) -> bytes:
     n = len(data)
     out = ffi.new("uint8_t[]", max(n, 1))
     _raise(lib.tether_mask(out, bytes(data), n, bytes(key), offset))
-    return ffi.buffer(out, n)[:]
+    return cast(bytes, ffi.buffer(out, n)[:])
 
 
 # ---- close frames and UTF-8 -----------------------------------------------------------
@@ -220,7 +220,7 @@ def build_close(code: int = 1000, reason: str = "") -> bytes:
     if rc < 0:
         raise ValueError(f"cannot build a close frame with {code}, {reason!r}: "
                          + ffi.string(lib.tether_strerror(rc)).decode())
-    return ffi.buffer(out, written[0])[:]
+    return cast(bytes, ffi.buffer(out, written[0])[:])
 
 
 def parse_close(payload: Bytes) -> Tuple[int, str]:
@@ -240,7 +240,7 @@ def validate_utf8(data: Bytes) -> bool:
     """Whether data is complete, valid UTF-8 (strict: no surrogates,
     overlongs or code points above U+10FFFF)."""
     data = bytes(data)
-    return lib.tether_utf8_validate(data, len(data)) == 0
+    return bool(lib.tether_utf8_validate(data, len(data)) == 0)
 
 
 class Utf8Validator:
@@ -252,10 +252,10 @@ class Utf8Validator:
 
     def feed(self, data: Bytes) -> bool:
         data = bytes(data)
-        return lib.tether_utf8_feed(self._state, data, len(data)) == 0
+        return bool(lib.tether_utf8_feed(self._state, data, len(data)) == 0)
 
     def finish(self) -> bool:
-        return lib.tether_utf8_finish(self._state[0]) == 0
+        return bool(lib.tether_utf8_finish(self._state[0]) == 0)
 
 
 # ---- opening handshake ------------------------------------------------------------
@@ -265,7 +265,7 @@ def generate_key() -> str:
     """A fresh random Sec-WebSocket-Key."""
     out = ffi.new("char[]", lib.TETHER_KEY_LEN + 1)
     _raise(lib.tether_handshake_key(out))
-    return ffi.string(out).decode()
+    return cast(str, ffi.string(out).decode())
 
 
 def accept_key(key: str) -> str:
@@ -273,7 +273,7 @@ def accept_key(key: str) -> str:
     k = key.encode()
     out = ffi.new("char[]", lib.TETHER_ACCEPT_LEN + 1)
     _raise(lib.tether_handshake_accept_key(k, len(k), out))
-    return ffi.string(out).decode()
+    return cast(str, ffi.string(out).decode())
 
 
 def _hs_error(rc: int, *, status: int = 0, headers: Mapping[str, str] | None = None) -> Exception:
@@ -318,7 +318,7 @@ class ClientHandshake:
         out = ffi.new("const char **")
         n = ffi.new("size_t *")
         _raise(lib.tether_client_hs_request(self._h, out, n))
-        return ffi.buffer(out[0], n[0])[:]
+        return cast(bytes, ffi.buffer(out[0], n[0])[:])
 
     def receive(self, data: Bytes) -> bool:
         """Feeds response bytes. True once the server accepted (bytes after
@@ -338,7 +338,7 @@ class ClientHandshake:
 
     @property
     def status(self) -> int:
-        return lib.tether_client_hs_status(self._h)
+        return int(lib.tether_client_hs_status(self._h))
 
     @property
     def reason(self) -> str | None:
@@ -444,14 +444,14 @@ class ServerHandshake:
         out = ffi.new("const char **")
         n = ffi.new("size_t *")
         _raise(lib.tether_server_hs_accept(self._h, out, n))
-        return ffi.buffer(out[0], n[0])[:]
+        return cast(bytes, ffi.buffer(out[0], n[0])[:])
 
     def reject(self, status: int, body: str | bytes | None = None) -> bytes:
         """An error response with this status and a plain-text body."""
         out = ffi.new("const char **")
         n = ffi.new("size_t *")
         _raise(lib.tether_server_hs_reject(self._h, status, c_str(body), out, n))
-        return ffi.buffer(out[0], n[0])[:]
+        return cast(bytes, ffi.buffer(out[0], n[0])[:])
 
 
 # ---- permessage-deflate ---------------------------------------------------------------
@@ -488,7 +488,7 @@ class PerMessageDeflate:
         buf = ffi.new("char[]", 512)
         n = ffi.new("size_t *")
         _raise(lib.tether_pmd_offer(self._p, buf, 512, n))
-        return ffi.string(buf, n[0]).decode()
+        return cast(str, ffi.string(buf, n[0]).decode())
 
     def accept(self, response: str | None) -> None:
         """Client: checks the server's answer (None: it declined)."""
@@ -511,7 +511,7 @@ class PerMessageDeflate:
         return bool(lib.tether_pmd_enabled(self._p))
 
     @property
-    def parameters(self) -> dict:
+    def parameters(self) -> Dict[str, Any]:
         """The parameters in force after negotiation."""
         return {
             "server_no_context_takeover": bool(lib.tether_pmd_server_no_context_takeover(self._p)),
@@ -524,7 +524,7 @@ class PerMessageDeflate:
         """Compresses (the next piece of) an outgoing message; fin on the last."""
         data = bytes(data)
         _raise(lib.tether_pmd_compress(self._p, data, len(data), int(fin), self._out, self._n))
-        return ffi.buffer(self._out[0], self._n[0])[:]
+        return cast(bytes, ffi.buffer(self._out[0], self._n[0])[:])
 
     def decompress(self, data: Bytes, fin: bool = True) -> bytes:
         """Decompresses (the next frame's payload of) a received message.
@@ -537,7 +537,7 @@ class PerMessageDeflate:
             if not isinstance(exc, ProtocolError):
                 raise exc
             raise exc
-        return ffi.buffer(self._out[0], self._n[0])[:]
+        return cast(bytes, ffi.buffer(self._out[0], self._n[0])[:])
 
     def reset_inflate(self) -> None:
         """Drops the receive context (after an error)."""
@@ -625,7 +625,7 @@ class Connection:
     :class:`Fragment` events as frames arrive instead of whole messages)."""
 
     def __init__(self, role: Union[Role, str], *, deflate: PerMessageDeflate | None = None,
-                 streaming: bool = False, now: float | None = None, **options) -> None:
+                 streaming: bool = False, now: float | None = None, **options: Any) -> None:
         unknown = set(options) - set(_ENGINE_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected option(s): {', '.join(sorted(unknown))}")
@@ -687,7 +687,7 @@ class Connection:
         n = self._n[0]
         if not n:
             return b""
-        data = ffi.buffer(p, n)[:]
+        data: bytes = ffi.buffer(p, n)[:]
         _raise(lib.tether_ws_output_sent(self._ws, n))
         return data
 
@@ -737,7 +737,7 @@ class Connection:
     @property
     def buffered(self) -> int:
         """Bytes queued and not yet taken by :meth:`data_to_send`."""
-        return lib.tether_ws_buffered(self._ws)
+        return int(lib.tether_ws_buffered(self._ws))
 
 
 # Re-exported for convenience.

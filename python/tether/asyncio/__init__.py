@@ -29,8 +29,10 @@ from __future__ import annotations
 
 from .._engine import Headers, HTTPConnection, Request, Response
 from .client import ClientConnection, backoff, connect, process_exception
+from .connection import Connection, State
 from .connection import (  # noqa: F401  (the driver's names: tether.protocol uses them)
-    SEND_BATCH, Connection, Data, State, _client_driver, _client_drivers, _Driver, _resolve,
+    SEND_BATCH as SEND_BATCH, Data as Data, _client_driver as _client_driver,
+    _client_drivers as _client_drivers, _Driver as _Driver, _resolve as _resolve,
 )
 from .server import Server, ServerConnection, broadcast, serve
 

@@ -20,7 +20,7 @@ from .connection import Connection, _client_driver, _Driver
 class ClientConnection(Connection):
     """A client connection, from :func:`connect`."""
 
-    def __init__(self, driver: _Driver, c, uri: str, **kw: Any) -> None:
+    def __init__(self, driver: _Driver, c: Any, uri: str, **kw: Any) -> None:
         super().__init__(driver, c, **kw)
         self.uri = uri
         self.response: Response | None = None

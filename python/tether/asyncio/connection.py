@@ -9,12 +9,13 @@ import os
 import random
 import time
 import uuid
-from typing import Any, AsyncIterator, Awaitable, Deque, Dict, Iterable, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, Optional, Union
 
 from .._engine import (
     BATCH, E_BACKPRESSURE, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, ConnectionInfo, Context, Sink,
-    State, close_args, encode_message,
+    close_args, encode_message,
 )
+from .._engine import State as State  # re-exported: the server and tether.asyncio use it
 from .._native import ffi, lib, py_str
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, error_from_code
 
@@ -28,8 +29,9 @@ SEND_BATCH = 32  # see _Driver.sent
 class _Driver:
     """Runs one tether context inside an asyncio loop (see the module doc)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_request=None, shared=False,
-                 on_http=None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 on_request: Callable[[Any], None] | None = None, shared: bool = False,
+                 on_http: Callable[[Any], None] | None = None) -> None:
         self.loop = loop
         self.core = Context(on_request=on_request, on_http=on_http)
         self.ctx = self.core.ctx
@@ -153,16 +155,16 @@ def _client_driver(loop: asyncio.AbstractEventLoop) -> _Driver:
     return d
 
 
-def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
     return loop.create_future()
 
 
-def _resolve(fut: Optional[asyncio.Future], value: Any = None) -> None:
+def _resolve(fut: Optional[asyncio.Future[Any]], value: Any = None) -> None:
     if fut is not None and not fut.done():
         fut.set_result(value)
 
 
-def _fail(fut: Optional[asyncio.Future], exc: BaseException) -> None:
+def _fail(fut: Optional[asyncio.Future[Any]], exc: BaseException) -> None:
     if fut is not None and not fut.done():
         fut.set_exception(exc)
 
@@ -175,7 +177,7 @@ class Connection(Sink, ConnectionInfo):
     bytes-like as binary, an iterable of either as one fragmented message.
     Received text arrives as ``str``, binary as ``bytes``."""
 
-    def __init__(self, driver: _Driver, c, *, max_queue: int | None = 16,
+    def __init__(self, driver: _Driver, c: Any, *, max_queue: int | None = 16,
                  write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0) -> None:
         self._driver = driver
         self._loop = driver.loop
@@ -185,12 +187,12 @@ class Connection(Sink, ConnectionInfo):
         self.conn_id: int = lib.tether_conn_id(c)
         self.state = State.CONNECTING
         self._messages: Deque[Data] = collections.deque()
-        self._recv_waiter: asyncio.Future | None = None
+        self._recv_waiter: asyncio.Future[Any] | None = None
         self._recv_busy = False
-        self._drain_waiter: asyncio.Future | None = None
-        self._opened: asyncio.Future = _future(self._loop)
-        self._closed_fut: asyncio.Future = _future(self._loop)
-        self._pings: "collections.OrderedDict[bytes, tuple[asyncio.Future, float]]" = (
+        self._drain_waiter: asyncio.Future[Any] | None = None
+        self._opened: asyncio.Future[Connection] = _future(self._loop)
+        self._closed_fut: asyncio.Future[None] = _future(self._loop)
+        self._pings: "collections.OrderedDict[bytes, tuple[asyncio.Future[float], float]]" = (
             collections.OrderedDict())
         self._max_queue = max_queue
         self._paused = False
@@ -348,7 +350,10 @@ class Connection(Sink, ConnectionInfo):
         c = self._c
         tm = type(message)
         if (tm is str or tm is bytes) and c is not None and self.state == State.OPEN:
-            data = message.encode("utf-8") if tm is str else message
+            # (mypy does not narrow message on `tm is str`; an isinstance()
+            # would cost a call here. The annotation makes no code.)
+            data: Any
+            data = message.encode("utf-8") if tm is str else message  # type: ignore[union-attr]
             rc = lib.tether_conn_send(c, OP_TEXT if tm is str else OP_BINARY,
                                       ffi.from_buffer(data), len(data))
             if rc == 0:
@@ -366,9 +371,9 @@ class Connection(Sink, ConnectionInfo):
             await self._send_one(opcode, data, None)
             return
         if hasattr(message, "__aiter__"):
-            chunks = [m async for m in message]  # type: ignore[union-attr]
+            chunks = [m async for m in message]
         elif hasattr(message, "__iter__"):
-            chunks = list(message)  # type: ignore[arg-type]
+            chunks = list(message)
         else:
             raise TypeError(f"cannot send {type(message).__name__}")
         if not chunks:

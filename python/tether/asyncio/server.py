@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import sys
-from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List, Sequence
+from typing import Any, Awaitable, Callable, Dict, Generator, Iterable, List, Sequence, cast
 
 from .._engine import (
     E_STATE, HTTPConnection, ListenerSockets, Request, Response, address_tuple, answer_http,
@@ -21,12 +21,12 @@ from .connection import Connection, Data, State, _Driver, _resolve
 class ServerConnection(Connection):
     """A connection accepted by a :class:`Server`; handlers receive it."""
 
-    def __init__(self, server: "Server", c, **kw: Any) -> None:
+    def __init__(self, server: "Server", c: Any, **kw: Any) -> None:
         super().__init__(server._driver, c, **kw)
         self.server = server
         self.request: Request = conn_request(c)
         self._remote_address = address_tuple(self.request.peer)
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def respond(self, status: int, text: str = "") -> Response:
         """A response refusing the upgrade, for ``process_request``."""
@@ -68,9 +68,9 @@ class Server(ListenerSockets):
         self._conns: set[ServerConnection] = set()
         self._listener = ffi.NULL
         self._driver: _Driver = None  # type: ignore[assignment]
-        self._closed: asyncio.Future | None = None
-        self._done: asyncio.Future | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._closed: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port: int = 0
 
     async def _start(self) -> "Server":
@@ -102,7 +102,7 @@ class Server(ListenerSockets):
         """The open connections."""
         return set(self._conns)
 
-    def _on_request(self, c) -> None:
+    def _on_request(self, c: Any) -> None:
         conn = ServerConnection(self, c, **self._conn_kw)
         self._conns.add(conn)
         if self._listener == ffi.NULL:  # closing: no new connections
@@ -114,7 +114,7 @@ class Server(ListenerSockets):
         decide_request(c, conn, self.process_request, self.select_subprotocol,
                        self.process_response, origins=self.origins)
 
-    def _on_http(self, c) -> None:
+    def _on_http(self, c: Any) -> None:
         if self._async_hook():
             self._later(answer_http, c, HTTPConnection(self, c))
             return
@@ -123,7 +123,7 @@ class Server(ListenerSockets):
     def _async_hook(self) -> bool:
         return inspect.iscoroutinefunction(self.process_request)
 
-    def _later(self, decide: Callable[..., None], c, conn: Any) -> None:
+    def _later(self, decide: Callable[..., None], c: Any, conn: Any) -> None:
         """A coroutine ``process_request`` (``async def``, as websockets'
         asyncio server allows): the event is held while it runs (so the
         connection waits, and lives), then its result is applied as a plain
@@ -131,7 +131,8 @@ class Server(ListenerSockets):
         run then, as plain functions), and the release makes the decision
         take effect."""
         ev = self._driver.core.claim()
-        hook = self.process_request
+        # (not None: only called when process_request is a coroutine function)
+        hook = cast("Callable[..., Awaitable[Any]]", self.process_request)
 
         async def run() -> None:
             core = self._driver.core

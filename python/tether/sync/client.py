@@ -15,7 +15,7 @@ from .connection import CLOSED, CONNECTING, Connection, _IODriver
 class ClientConnection(Connection):
     """A client connection, from :func:`connect`."""
 
-    def __init__(self, driver: _IODriver, c, uri: str, **kw: Any) -> None:
+    def __init__(self, driver: _IODriver, c: Any, uri: str, **kw: Any) -> None:
         super().__init__(driver, c, **kw)
         self.uri = uri
         self.response: Response | None = None

@@ -97,7 +97,7 @@ class Connection(Sink, ConnectionInfo):
     """A WebSocket connection (common to clients and servers). Every
     method may be called from any thread; ``recv`` from one at a time."""
 
-    def __init__(self, driver: _IODriver, c, *, max_queue: int | None = 16,
+    def __init__(self, driver: _IODriver, c: Any, *, max_queue: int | None = 16,
                  write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0) -> None:
         self._driver = driver
         self._c = c

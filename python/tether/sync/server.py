@@ -20,7 +20,7 @@ from .connection import CONNECTING, OPEN, Connection, _IODriver
 class ServerConnection(Connection):
     """A connection accepted by a :class:`Server`; handlers receive it."""
 
-    def __init__(self, server: "Server", c, **kw: Any) -> None:
+    def __init__(self, server: "Server", c: Any, **kw: Any) -> None:
         super().__init__(server._driver, c, **kw)
         self.server = server
         self.request: Request = conn_request(c)
@@ -85,7 +85,7 @@ class Server(ListenerSockets):
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def _on_request(self, c) -> None:
+    def _on_request(self, c: Any) -> None:
         conn = ServerConnection(self, c, **self._conn_kw)
         with self._lock:
             self._conns.add(conn)
@@ -95,7 +95,7 @@ class Server(ListenerSockets):
         decide_request(c, conn, self.process_request, self.select_subprotocol,
                        self.process_response, origins=self.origins)
 
-    def _on_http(self, c) -> None:
+    def _on_http(self, c: Any) -> None:
         answer_http(c, HTTPConnection(self, c), self.process_request, self.process_response)
 
     def _run_handler(self, conn: ServerConnection) -> None:
