@@ -61,6 +61,46 @@ for my $name (keys %all) {
     *{$name} = sub () { $value };
 }
 
+# Net::Libwebsockets' names. LLL_*: log categories to OR together for
+# set_log_level (their values are ours, above 255, so that a mask is told
+# from a LOG_* level); LCCSCF_*: TLS relaxations to OR together for
+# tls => MASK, with libwebsockets' values.
+my %LLL;
+{
+    my $bit = 256;
+    for (qw(ERR WARN NOTICE INFO DEBUG PARSER HEADER EXT CLIENT LATENCY USER THREAD)) {
+        my $v = $bit;
+        $LLL{"LLL_$_"} = $v;
+        no strict 'refs';
+        *{"LLL_$_"} = sub () { $v };
+        $bit <<= 1;
+    }
+}
+my %LCCSCF = (
+    LCCSCF_USE_SSL                         => 1,
+    LCCSCF_ALLOW_SELFSIGNED                => 2,
+    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK => 4,
+    LCCSCF_ALLOW_EXPIRED                   => 8,
+    LCCSCF_ALLOW_INSECURE                  => 16,
+);
+for my $name (keys %LCCSCF) {
+    my $v = $LCCSCF{$name};
+    no strict 'refs';
+    *{$name} = sub () { $v };
+}
+
+# tls => MASK (LCCSCF_*) as the TETHER_TLS_* flags (LCCSCF_USE_SSL: the
+# URL's scheme says that).
+sub _lccscf_flags {
+    my ($mask) = @_;
+    my $f = 0;
+    $f |= TLS_ALLOW_SELFSIGNED()    if $mask & 2;
+    $f |= TLS_SKIP_HOSTNAME_CHECK() if $mask & 4;
+    $f |= TLS_ALLOW_EXPIRED()       if $mask & 8;
+    $f |= TLS_INSECURE()            if $mask & 16;
+    return $f;
+}
+
 my $features = Tether::Raw::tether_features();
 my $has_pmd  = ($features & $Tether::Raw::TETHER_FEATURE_DEFLATE) ? 1 : 0;
 my $has_tls  = ($features & $Tether::Raw::TETHER_FEATURE_TLS) ? 1 : 0;
@@ -72,6 +112,8 @@ our %EXPORT_TAGS = (
     ws        => [ sort keys %WS ],
     log       => [ sort keys %LOG ],
     tls       => [ sort keys %TLS ],
+    lll       => [ sort keys %LLL ],
+    lccscf    => [ sort keys %LCCSCF ],
     features  => [qw(HAS_PMD HAS_TLS)],
     functions => [qw(set_log_level set_log_callback version strerror)],
 );
@@ -80,12 +122,25 @@ $EXPORT_TAGS{all} = [@EXPORT_OK];
 
 sub set_log_level {
     my ($level) = @_;
+    $level = _lll_level($level) if defined $level && $level =~ /^\d+$/ && $level >= 256;
     my $rc = Tether::Raw::tether_set_log_level($level);
     if ($rc < 0) {
         require Tether::X;
         Tether::X::Usage->throw("log level $level is not between LOG_NONE and LOG_DEBUG");
     }
     return;
+}
+
+# An LLL_* mask as the one level that shows what it asks for: the most
+# detailed category in it (anything past INFO is DEBUG here).
+sub _lll_level {
+    my ($mask) = @_;
+    return LOG_DEBUG()  if $mask >= $LLL{LLL_DEBUG};
+    return LOG_INFO()   if $mask & $LLL{LLL_INFO};
+    return LOG_NOTICE() if $mask & $LLL{LLL_NOTICE};
+    return LOG_WARN()   if $mask & $LLL{LLL_WARN};
+    return LOG_ERROR()  if $mask & $LLL{LLL_ERR};
+    return LOG_NONE();
 }
 
 sub set_log_callback {
@@ -204,6 +259,13 @@ C<LOG_ERROR>, C<LOG_WARN>, C<LOG_NOTICE>, C<LOG_INFO>, C<LOG_DEBUG>.
 together in C<< tls => { flags => ... } >>: C<TLS_ALLOW_SELFSIGNED>,
 C<TLS_SKIP_HOSTNAME_CHECK>, C<TLS_ALLOW_EXPIRED>, C<TLS_INSECURE>. For
 tests and private networks only.
+
+=item C<:lll>, C<:lccscf> - Net::Libwebsockets' names: the C<LLL_*> log
+categories (C<LLL_ERR>, C<LLL_WARN>, C<LLL_NOTICE>, C<LLL_INFO>,
+C<LLL_DEBUG>, C<LLL_PARSER>...), ORed together for C<set_log_level> (the
+most detailed one in the mask sets the level; those past C<LLL_INFO> mean
+C<LOG_DEBUG>); the C<LCCSCF_*> TLS flags with libwebsockets' values, ORed
+together for C<< tls => ... >> on a client.
 
 =item C<:features> - C<HAS_PMD> is true when the library was built with
 permessage-deflate (compression), C<HAS_TLS> when it has C<wss://>.

@@ -69,6 +69,15 @@ subtest 'client: verification against tether serve' => sub {
     ($echo) = blocking(url => $url->('selfsigned'), tls => { flags => TLS_INSECURE });
     is($echo, "secret \x{263a}", 'TLS_INSECURE accepts anything');
 
+    # Net::Libwebsockets' form: tls => LCCSCF_* flags ORed together
+    ($echo) = blocking(url => $url->('selfsigned'), tls => Tether::LCCSCF_ALLOW_SELFSIGNED());
+    is($echo, "secret \x{263a}", 'tls => LCCSCF_ALLOW_SELFSIGNED');
+    ($echo, $err) = blocking(url => $url->('wronghost'), tls => Tether::LCCSCF_ALLOW_SELFSIGNED());
+    isa_ok($err, 'Tether::X::TLSVerify', '... which still checks the name');
+    ($echo) = blocking(url => $url->('wronghost'),
+        tls => Tether::LCCSCF_ALLOW_SELFSIGNED() | Tether::LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK());
+    is($echo, "secret \x{263a}", '... unless LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK is ORed in');
+
     ($echo, $err) = blocking(url => $url->('server'), tls => { ca_file => "$d/missing.pem" });
     isa_ok($err, 'Tether::X::TLSConfig', 'a CA file that does not exist');
 

@@ -98,4 +98,31 @@ subtest 'Tether::Promise follows Promises/A+' => sub {
     ok(!eval { $p2->recv; 1 } && $@ =~ /^bad/, 'recv dies with the reason');
 };
 
+subtest 'LLL_* log masks and compression => [\'deflate\']' => sub {
+    use Tether qw(:lll :log);
+    my @lines;
+    Tether::set_log_callback(sub { push @lines, $_[1] });
+    Tether::set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE);
+    my ($p, $resolve) = Tether::Promise->deferred;
+    my $got;
+    my $deflating = start_tether_serve('--deflate');
+    Tether::Client::connect(
+        url         => $deflating->url,
+        event       => 'AnyEvent',
+        compression => ['deflate'],
+        on_ready    => sub ($c) {
+            $got = $c->extensions;
+            $c->close;
+        },
+    )->finally(sub { $resolve->(1) });
+    $p->recv;
+    Tether::set_log_level(LOG_NONE);
+    Tether::set_log_callback(undef);
+    like($got // '', qr/permessage-deflate/, 'compression negotiated');
+    ok((grep { /client open/ } @lines), 'LLL_NOTICE in the mask: connections are logged');
+    ok(!eval { Tether::Client::connect(url => $url, event => 'AnyEvent', compression => ['gzip']); 1 },
+        'an unknown compression name is refused');
+    like($@, qr/deflate/, '... saying what is taken');
+};
+
 done_testing;

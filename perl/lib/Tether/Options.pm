@@ -171,7 +171,13 @@ sub _ms {
 
 sub _tls {
     my ($o, $t, $role) = @_;
-    Tether::X::Usage->throw('tls => { ... } must be a hash reference') unless ref $t eq 'HASH';
+    if (!ref $t && $t =~ /^\d+$/) {    # LCCSCF_* flags, as Net::Libwebsockets takes them
+        require Tether;
+        _check(Tether::Raw::tether_opts_set_tls_flags($o, Tether::_lccscf_flags($t)), 'tls flags');
+        return;
+    }
+    Tether::X::Usage->throw('tls => { ... } (or LCCSCF_* flags) must be a hash reference')
+      unless ref $t eq 'HASH';
     for (sort keys %$t) {
         Tether::X::Usage->throw("unknown tls option '$_'") unless $TLS_KEYS{$_};
     }
@@ -202,6 +208,12 @@ sub _tls {
 
 sub _compression {
     my ($o, $c) = @_;
+    if (ref $c eq 'ARRAY') {    # ['deflate'] or ['deflate', { ... }], as Net::Libwebsockets
+        my ($name, $params, @rest) = @$c;
+        Tether::X::Usage->throw("compression => ['deflate'] or ['deflate', { ... }]")
+          unless defined $name && $name eq 'deflate' && !@rest && (!defined $params || ref $params eq 'HASH');
+        $c = $params // 1;
+    }
     _check(Tether::Raw::tether_opts_set_deflate($o, 1), 'compression');
     return unless ref $c;
     Tether::X::Usage->throw('compression => 1 or { ... }') unless ref $c eq 'HASH';
@@ -280,14 +292,19 @@ client asks for C<server_max_window_bits> and offers
 C<client_max_window_bits>, a server imposes both; the library's default
 is 12, 12), C<level> (0..9), C<mem_level> (1..9), C<threshold> (messages
 shorter than this many bytes are sent uncompressed; default 64). See
-C<tether_opts_set_deflate_*> in F<tether.h>.
+C<tether_opts_set_deflate_*> in F<tether.h>. C<['deflate']> and
+C<< ['deflate', { ... }] >>, as Net::Libwebsockets takes it, mean the same.
 
 =item C<tls> - a hash: C<ca_file>, C<ca_dir> (trusted CAs; default the
 system's), C<cert_file>, C<key_file> (a server's certificate, which turns
 TLS on for a listener, or a client certificate), C<server_name> (the name
 a client checks and sends as SNI), C<flags> (the C<TLS_*> constants of
 L<Tether>), C<verify_client> (server: 0 no, 1 ask, 2 require), C<sni>
-(server: C<< { 'name' => [cert, key] } >>).
+(server: C<< { 'name' => [cert, key] } >>). Or, as Net::Libwebsockets
+takes it, the C<LCCSCF_*> constants of L<Tether> ORed together (a
+client's relaxations: C<LCCSCF_ALLOW_SELFSIGNED>,
+C<LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK>, C<LCCSCF_ALLOW_EXPIRED>,
+C<LCCSCF_ALLOW_INSECURE>).
 
 =item C<max_message>, C<max_frame> - the largest message (default 16 MiB)
 and frame accepted; past them the connection closes with 1009.
