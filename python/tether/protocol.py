@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Callable, Generator, Tuple, TypeVar, Union
+from typing import Any, Callable, Tuple, TypeVar, Union
 
 from ._engine import (
     ConnectionInfo, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, Request, Response, Sink, close_args,
@@ -42,6 +42,7 @@ from ._engine import (
 )
 from ._native import c_str, ffi, lib, py_str
 from .asyncio import Server, State, _client_driver, _Driver, _resolve
+from .asyncio import serve as _serve
 from .exceptions import (
     ConnectionClosed, ConnectionClosedOK, InvalidURI, OpenTimeout, error_from_code,
 )
@@ -311,7 +312,7 @@ class _ProtocolServer(Server):
                        self.process_response, origins=self.origins)
 
 
-class serve:
+class serve(_serve):
     """Starts a server whose connections each get ``protocol_factory()``:
     ``server = await serve(Factory, host, port)`` or ``async with``.
     The server is a :class:`tether.asyncio.Server` (``port``, ``close()``,
@@ -320,19 +321,10 @@ class serve:
     the transport in place of the connection. Each transport has
     ``request`` and ``remote_address``."""
 
-    def __init__(self, protocol_factory: Callable[[], Protocol], host: str = "127.0.0.1",
-                 port: int = 0, **kwargs: Any) -> None:
+    def __init__(self, protocol_factory: Callable[[], Protocol],
+                 host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> None:
+        # (awaiting and async with are tether.asyncio.serve's)
         self._server = _ProtocolServer(protocol_factory, host, port, **kwargs)
-
-    def __await__(self) -> Generator[Any, None, Server]:
-        return self._server._start().__await__()
-
-    async def __aenter__(self) -> Server:
-        return await self._server._start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self._server.close()
-        await self._server.wait_closed()
 
 
 async def connect(protocol_factory: Callable[[], P], uri: str,
