@@ -125,4 +125,32 @@ subtest 'LLL_* log masks and compression => [\'deflate\']' => sub {
     like($@, qr/deflate/, '... saying what is taken');
 };
 
+subtest 'pause returns a guard whose release resumes' => sub {
+    require Tether::Server;
+    my (@got, $guard, $server_c);
+    my $server = Tether::Server->new(
+        event         => 'AnyEvent',
+        on_connection => sub ($c) {
+            $server_c = $c;
+            $guard    = $c->pause;
+            $c->on_text(sub ($t) { push @got, $t; $c->close if @got == 2 });
+        },
+    );
+    my $done = Tether::Client::connect(
+        url      => 'ws://127.0.0.1:' . $server->port . '/',
+        event    => 'AnyEvent',
+        on_ready => sub ($c) { $c->send_text('one'); $c->send_text('two') },
+    );
+    my $wait = AE::cv();
+    my $t = AE::timer(0.3, 0, sub { $wait->send });
+    $wait->recv;
+    isa_ok($guard, 'Tether::Courier::Pause');
+    is_deeply(\@got, [], 'nothing delivered while the guard lives');
+    undef $guard;
+    my $timeout = AE::timer(10, 0, sub { $done->croak('timed out') });
+    is_deeply($done->recv, [ 1000, '' ], 'the client sees the close');
+    is_deeply(\@got, [ 'one', 'two' ], 'both delivered once it went away');
+    $server->close;
+};
+
 done_testing;

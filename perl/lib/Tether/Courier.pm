@@ -170,11 +170,27 @@ sub done {
 
 sub buffered   { $_[0]{conn} ? Tether::Raw::tether_conn_buffered($_[0]{conn}) : 0 }
 
+# Called for a value, it returns a guard that resumes when it goes away,
+# as Net::Libwebsockets' pause() does; in void context the pause lasts
+# until resume().
 sub pause {
     my ($self) = @_;
     Tether::Raw::tether_conn_pause_reading($self->_conn, 1);
-    return;
+    return unless defined wantarray;
+    my $weak = $self;
+    Scalar::Util::weaken($weak);
+    return bless \$weak, 'Tether::Courier::Pause';
 }
+
+package Tether::Courier::Pause {
+    sub DESTROY {
+        my ($self) = @_;
+        my $courier = $$self or return;
+        eval { $courier->resume if $courier->{conn}; 1 };
+    }
+}
+
+package Tether::Courier;
 
 sub resume {
     my ($self) = @_;
@@ -333,7 +349,9 @@ is closed it returns the last figures, taken at the end.
 
 Backpressure: C<buffered> is the number of bytes queued; C<on_drain> is
 called when the queue has fallen back under C<drain_mark>; C<pause> stops
-reading from the peer and C<resume> starts again.
+reading from the peer and C<resume> starts again. Called for a value,
+C<pause> returns a guard, as Net::Libwebsockets' does: reading resumes when
+the guard goes away (C<< my $guard = $courier->pause; ... undef $guard; >>).
 
 =head2 Accessors
 
