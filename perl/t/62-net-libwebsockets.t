@@ -125,6 +125,28 @@ subtest 'LLL_* log masks and compression => [\'deflate\']' => sub {
     like($@, qr/deflate/, '... saying what is taken');
 };
 
+subtest 'close returns the promise of the end' => sub {
+    my ($closed, $p1, $p2);
+    my $done = Tether::Client::connect(
+        url      => $url,
+        event    => 'AnyEvent',
+        on_ready => sub ($c) {
+            $p1 = $c->close(1000, 'later');
+            $p2 = $c->close;    # again: the same promise, nothing sent
+            $p1->then(sub ($v) { $closed = $v });
+        },
+    );
+    my $timeout = AE::timer(10, 0, sub { $done->croak('timed out') });
+    my $v = $done->recv;
+    is($v->[0], 1000, 'closed with our code');
+    is($p1, $done, 'close returned the connection\'s promise');
+    is($p2, $done, '... both times');
+    my $settle = AE::cv();
+    my $t = AE::timer(0.05, 0, sub { $settle->send });
+    $settle->recv;
+    is_deeply($closed, $v, 'and it resolved with [code, reason]');
+};
+
 subtest 'pause returns a guard whose release resumes' => sub {
     require Tether::Server;
     my (@got, $guard, $server_c);

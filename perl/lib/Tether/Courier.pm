@@ -144,17 +144,20 @@ sub ping {
     return 1;
 }
 
+# Called for a value, it returns the promise of the end (done), as
+# Net::Libwebsockets' close returns one.
 sub close {
     my ($self, $code, $reason) = @_;
-    return if $self->{state} eq 'closed' || $self->{state} eq 'closing';
-    $code   //= $NORMAL;
-    $reason //= '';
-    utf8::encode($reason);
-    my $rc = Tether::Raw::tether_conn_close($self->_conn, $code, $reason);
-    Tether::Endpoint::_close_failed($rc, $code) if $rc < 0;
-    $self->{state} = 'closing';
-    $self->{context}->arm;
-    return;
+    if ($self->{state} ne 'closed' && $self->{state} ne 'closing') {
+        $code   //= $NORMAL;
+        $reason //= '';
+        utf8::encode($reason);
+        my $rc = Tether::Raw::tether_conn_close($self->_conn, $code, $reason);
+        Tether::Endpoint::_close_failed($rc, $code) if $rc < 0;
+        $self->{state} = 'closing';
+        $self->{context}->arm;
+    }
+    return defined wantarray ? $self->done : ();
 }
 
 # The promise of the end, made when first asked for (so that a connection
@@ -290,8 +293,9 @@ from the peer are answered by the library and reported to C<on_ping>.
 =head2 close( [$code [, $reason]] )
 
 Start the closing handshake (default 1000, no reason). The promise settles
-when the peer answers, or after the close timeout. Calling it again does
-nothing. A client with C<reconnect> that waits to connect again ends
+when the peer answers, or after the close timeout; C<close> returns it (the
+same as C<done>), as Net::Libwebsockets' does. Calling it again only
+returns the promise. A client with C<reconnect> that waits to connect again ends
 there and then, and is never retried: the promise rejects with
 L<Tether::X::ConnectionLost> (close code 1006).
 
