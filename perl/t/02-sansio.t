@@ -23,6 +23,21 @@ eval { Tether::Frame->new(type => 'nonsense') };
 isa_ok($@, 'Tether::X::Usage', 'unknown frame type');
 eval { Tether::Frame->new(type => 'binary', payload => "\x{263a}") };
 isa_ok($@, 'Tether::X::Usage', 'characters in a binary payload');
+# Protocol::WebSocket's names; and wrong arguments die instead of giving an
+# empty frame (they gave 81 00 before)
+my $pws = Tether::Frame->new(buffer => 'hi', type => 'text', masked => 1)->to_bytes;
+is(length $pws, 8, "buffer => 'hi', masked => 1: a masked text frame of 2 bytes");
+is(ord(substr $pws, 0, 1), 0x81, '... FIN and TEXT');
+is(ord(substr $pws, 1, 1), 0x82, '... MASK bit and length 2');
+is(Tether::Frame::mask(substr($pws, 6), substr($pws, 2, 4)), 'hi', '... payload under its mask');
+is(Tether::Frame->new(buffer => 'hi', type => 'text')->to_bytes, "\x81\x02hi", 'unmasked without masked');
+eval { Tether::Frame->new(data => 'hi', type => 'text') };
+isa_ok($@, 'Tether::X::Usage', 'an unknown argument');
+like($@ && $@->message, qr/unknown argument 'data'/, '... named');
+eval { Tether::Frame->new('hi') };
+isa_ok($@, 'Tether::X::Usage', 'an odd argument list');
+eval { Tether::Frame->new(type => 'text', payload => 'a', buffer => 'b') };
+isa_ok($@, 'Tether::X::Usage', 'payload and buffer both');
 is(Tether::Frame::header_size(126, 0), 4, '16-bit length');
 is(Tether::Frame::header_size(70000, 1), 14, '64-bit length, masked');
 is(Tether::Frame::mask(Tether::Frame::mask('abc', 'KEYS'), 'KEYS'), 'abc', 'mask twice is identity');

@@ -31,8 +31,24 @@ sub role_value {
 sub opcode_of { $OPCODE{ $_[0] } }
 sub type_of   { $TYPE{ $_[0] } }
 
+my %NEW_KEYS = map { $_ => 1 }
+  qw(type opcode payload buffer masked fin rsv close_code close_reason);
+
 sub new {
-    my ($class, %a) = @_;
+    my ($class, @args) = @_;
+    Tether::X::Usage->throw('Tether::Frame->new takes key => value pairs (type => ..., payload => ...)')
+      if @args % 2;
+    my %a = @args;
+    for (sort keys %a) {
+        Tether::X::Usage->throw("Tether::Frame->new: unknown argument '$_' (known: "
+              . join(', ', sort keys %NEW_KEYS) . ')')
+          unless $NEW_KEYS{$_};
+    }
+    # Protocol::WebSocket's names: buffer for the payload, masked => 1 for
+    # a client's frame (what to_bytes makes when not told a role)
+    Tether::X::Usage->throw('Tether::Frame->new: payload and buffer are the same; give one')
+      if defined $a{payload} && defined $a{buffer};
+    $a{payload} //= delete $a{buffer};
     my $type = $a{type} // (defined $a{opcode} ? $TYPE{ $a{opcode} } : undef);
     Tether::X::Usage->throw('type => text|binary|continuation|close|ping|pong')
       unless defined $type && exists $OPCODE{$type};
@@ -45,6 +61,7 @@ sub new {
         payload => $payload,
         fin     => $a{fin} // 1,
         rsv     => $a{rsv} // 0,
+        role    => $a{masked} ? 'client' : 'server',
         (defined $a{close_code} ? (close_code => $a{close_code}, close_reason => $a{close_reason})
             : ()),
     }, $class;
@@ -92,7 +109,7 @@ sub close_reason { $_[0]{close_reason} }
 sub to_bytes {
     my ($self, $role) = @_;
     my $len = length $self->{payload};
-    my $r   = role_value($role // 'server');
+    my $r   = role_value($role // $self->{role} // 'server');
     my $cap = Tether::Raw::tether_frame_header_size($len, $r == $ROLE{client} ? 1 : 0) + $len;
     my ($rc, $bytes) = Tether::Raw::tether_frame_write($r, $self->{opcode}, $self->{fin} ? 1 : 0,
         $self->{rsv}, $self->{payload}, $cap);
@@ -167,7 +184,10 @@ L<Tether::Deflate>): nothing here does I/O.
 =item C<< new(type => $type, payload => $bytes, fin => 1, rsv => 0) >> -
 C<$type> is C<text>, C<binary>, C<continuation>, C<close>, C<ping> or
 C<pong>; the payload is bytes (L<Tether::X::Usage> for characters above
-255).
+255). Protocol::WebSocket's names work too: C<buffer> for the payload,
+C<< masked => 1 >> for a client's (masked) frame, which C<to_bytes> then
+makes when not given a role. Any other argument dies with
+L<Tether::X::Usage> naming it.
 
 =item C<text($characters)> (encoded as UTF-8), C<binary($bytes)>,
 C<ping($bytes)>, C<pong($bytes)>, C<close($code, $reason)> (C<$code> 0 or
