@@ -727,3 +727,24 @@ def test_server_sockets_as_websockets():
         await server.wait_closed()
         assert server.sockets == [] and sock.fileno() == -1
     run(main())
+
+
+def test_logger_option_takes_the_handlers_failure(caplog):
+    """logger= as websockets: a name or a Logger; a failing handler is
+    reported there (and its connection closed with 1011)."""
+    async def bad(ws):
+        raise RuntimeError("handler bug")
+
+    async def main():
+        async with ta.serve(bad, "127.0.0.1", 0, logger="myapp.ws") as server:
+            async with ws_connect(f"ws://127.0.0.1:{server.port}") as ws:
+                with pytest.raises(websockets.ConnectionClosedError):
+                    await ws.recv()
+                assert ws.close_code == 1011
+        async with ta.serve(t_echo, "127.0.0.1", 0) as server:
+            async with ta.connect(f"ws://127.0.0.1:{server.port}",
+                                  logger=logging.getLogger("myapp.client")) as ws:
+                assert ws.logger.name == "myapp.client"
+    with caplog.at_level(logging.ERROR, logger="myapp.ws"):
+        run(main())
+    assert [r.name for r in caplog.records if "handler failed" in r.getMessage()] == ["myapp.ws"]

@@ -242,3 +242,19 @@ def test_no_output_unless_logging_is_configured(setup):
         assert out.stderr == ""
     else:
         assert "WARNING:tether:" in out.stderr and "closed 1006" in out.stderr, out.stderr
+
+
+def test_headers_get_all_and_raw_items():
+    """As websockets' Headers: a repeated header is one joined value, and
+    get_all / raw_items give them apart, in order."""
+    from tether._engine import Headers, MutableHeaders
+
+    h = Headers([("Set-Cookie", "a=1"), ("X-One", "1"), ("set-cookie", "b=2")])
+    assert h["set-cookie"] == "a=1, b=2"
+    assert h.get_all("SET-COOKIE") == ["a=1", "b=2"] and h.get_all("missing") == []
+    assert list(h.raw_items()) == [("Set-Cookie", "a=1"), ("X-One", "1"), ("set-cookie", "b=2")]
+    m = MutableHeaders([("X-A", "1"), ("x-a", "2")])
+    m["X-A"] = "3"
+    assert m.get_all("x-a") == ["3"]
+    del m["x-a"]
+    assert list(m.raw_items()) == [] and len(m) == 0

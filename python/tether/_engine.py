@@ -42,14 +42,17 @@ class Headers(Mapping[str, str]):
     """Handshake headers: a read-only, case-insensitive mapping, copied
     from the connection when the handshake was seen (so it outlives the
     connection and any thread may read it). A header that came several
-    times is one value joined with ", "; iteration gives the names as they
-    came, in order."""
+    times is one value joined with ", " (``get_all`` gives them apart, as
+    websockets' Headers); iteration gives the names as they came, in
+    order."""
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
         self._values: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._raw: list[tuple[str, str]] = []
         pairs = items.items() if isinstance(items, Mapping) else (items or ())
         for name, value in pairs:
+            self._raw.append((name, value))
             key = name.lower()
             if key in self._values:
                 self._values[key] += ", " + value
@@ -68,6 +71,16 @@ class Headers(Mapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._values
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a header that came several times, in order (an
+        empty list when it did not come)."""
+        key = name.lower()
+        return [v for n, v in self._raw if n.lower() == key]
+
+    def raw_items(self) -> Iterator[tuple[str, str]]:
+        """The (name, value) pairs as they came, repeats included."""
+        return iter(list(self._raw))
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._names.values()))
@@ -119,11 +132,13 @@ class MutableHeaders(Headers):
         key = name.lower()
         self._values[key] = value
         self._names[key] = name
+        self._raw = [(n, v) for n, v in self._raw if n.lower() != key] + [(name, value)]
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
         del self._values[key]
         del self._names[key]
+        self._raw = [(n, v) for n, v in self._raw if n.lower() != key]
 
 
 class Response:

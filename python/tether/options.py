@@ -4,6 +4,7 @@ arguments of ``connect()`` / ``serve()`` become a C ``tether_opts``."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -133,13 +134,24 @@ def _deflate(value: Any) -> Deflate | None:
     raise ValueError(f"compression must be None, 'deflate' or a Deflate, not {value!r}")
 
 
+def resolve_logger(value: Any) -> Any:
+    """``logger=`` as websockets takes it: a Logger (or LoggerAdapter), a
+    logger's name, or None for the package's ``tether`` logger."""
+    if value is None:
+        return logging.getLogger("tether")
+    if isinstance(value, str):
+        return logging.getLogger(value)
+    return value
+
+
 def split_conn_kw(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The connection object's keyword arguments (max_queue, write_limit,
-    close_timeout) out of kwargs. write_limit and close_timeout stay in
+    close_timeout, logger) out of kwargs. write_limit and close_timeout stay in
     kwargs too: the C library needs them (the DRAIN mark, the close
     timeout); a DRAIN mark left at its default above a smaller write_limit
     had a send wait for a DRAIN that never came."""
     out = {"max_queue": kwargs.pop("max_queue")} if "max_queue" in kwargs else {}
+    out["logger"] = resolve_logger(kwargs.pop("logger", None))
     out["close_timeout"] = kwargs.get("close_timeout", 10.0)
     if "write_limit" in kwargs:
         out["write_limit"] = kwargs["write_limit"]

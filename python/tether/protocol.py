@@ -337,6 +337,7 @@ async def connect(protocol_factory: Callable[[], P], uri: str,
         raise TypeError("uri must be a str")
     write_limit = kwargs.pop("write_limit", 64 * 1024)
     kwargs.pop("max_queue", None)
+    kwargs.pop("logger", None)  # (a transport logs nothing of its own)
     split_tls(kwargs)
     open_timeout = kwargs.get("open_timeout", 10.0)
     opts = make_opts("client", write_limit=write_limit, **kwargs)

@@ -135,7 +135,8 @@ class connect:
                 if delays is None:
                     delays = self.reconnect_delays()
                 delay = next(delays)
-                logger.info("connect failed; reconnecting in %.1f seconds: %s", delay,
+                self._conn_kw["logger"].info("connect failed; reconnecting in %.1f seconds: %s",
+                                             delay,
                             traceback.format_exception_only(type(exc), exc)[0].strip())
                 await asyncio.sleep(delay)
             else:

@@ -17,6 +17,7 @@ from .._engine import (
 )
 from .._engine import State as State  # re-exported: the server and tether.asyncio use it
 from .._native import ffi, lib, py_str
+from .._native import logger as _logger
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, error_from_code
 
 
@@ -178,8 +179,11 @@ class Connection(Sink, ConnectionInfo):
     Received text arrives as ``str``, binary as ``bytes``."""
 
     def __init__(self, driver: _Driver, c: Any, *, max_queue: int | None = 16,
-                 write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0) -> None:
+                 write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0,
+                 logger: Any = None) -> None:
         self._driver = driver
+        #: where this connection's own messages go (``logger=``; default "tether")
+        self.logger: Any = logger if logger is not None else _logger
         self._loop = driver.loop
         self._c = c
         #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")

@@ -170,7 +170,7 @@ class Server(ListenerSockets):
         except ConnectionClosed:
             pass
         except Exception:
-            logger.exception("connection handler failed")
+            conn.logger.exception("connection handler failed")
             if conn._c is not None:
                 await conn.close(1011, "")
             return

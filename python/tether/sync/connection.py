@@ -15,6 +15,7 @@ from .._engine import (
     encode_message, logger,
 )
 from .._native import lib, py_str
+from .._native import logger as _logger
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, error_from_code
 
 
@@ -98,8 +99,11 @@ class Connection(Sink, ConnectionInfo):
     method may be called from any thread; ``recv`` from one at a time."""
 
     def __init__(self, driver: _IODriver, c: Any, *, max_queue: int | None = 16,
-                 write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0) -> None:
+                 write_limit: int | None = 64 * 1024, close_timeout: float | None = 10.0,
+                 logger: Any = None) -> None:
         self._driver = driver
+        #: where this connection's own messages go (``logger=``; default "tether")
+        self.logger: Any = logger if logger is not None else _logger
         self._c = c
         #: a UUID, as websockets'; conn_id is the C library's id (its log lines' "conn N")
         self.id: uuid.UUID = uuid.uuid4()

@@ -104,7 +104,7 @@ class Server(ListenerSockets):
         except ConnectionClosed:
             pass
         except Exception:
-            logger.exception("connection handler failed")
+            conn.logger.exception("connection handler failed")
             conn.close(1011, "")
             return
         conn.close(1000, "")
