@@ -123,9 +123,6 @@ static void tt_event_set_close(tether_event *ev, tether_conn *c, const tt_ws_ev 
     tt_event_maybe_retry(ev, c);
 }
 
-/* Turns a WebSocket event into a public one. Data events pause the
- * connection while held in poll mode (their data lives in the connection);
- * control payloads are copied into the event. */
 /* Poll mode with copies on (tether_ctx_set_event_copy): a payload small
  * enough goes into the event (a control payload's room when it fits), the
  * engine is done with its own at once, as when a callback returns, and the
@@ -150,6 +147,9 @@ static void tt_event_free_copy(tether_event *ev) {
     ev->copied = 0;
 }
 
+/* Turns a WebSocket event into a public one. Data events pause the
+ * connection while held in poll mode (their data lives in the connection),
+ * unless copied (above); control payloads are copied into the event. */
 tether_event *tt_event_from_ws(tether_conn *c, const tt_ws_ev *w) {
     tether_event *ev = tt_event_new(c->ctx, tt_ws_ev_public_type(w->type), c);
     if (!ev) return NULL;

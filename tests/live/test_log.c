@@ -67,13 +67,23 @@ static void test_levels(void **state) {
     tether_set_log_callback(NULL, NULL);
 }
 
+/* Lines at or under level go to s until log_end(). */
+static void log_begin(log_seen *s, int level) {
+    memset(s, 0, sizeof *s);
+    tether_set_log_callback(on_log, s);
+    tether_set_log_level(level);
+}
+
+static void log_end(void) {
+    tether_set_log_level(TETHER_LOG_NONE);
+    tether_set_log_callback(NULL, NULL);
+}
+
 /* A failed connection is a warning that says why. */
 static void test_failure_warns(void **state) {
     (void)state;
     log_seen s;
-    memset(&s, 0, sizeof s);
-    tether_set_log_callback(on_log, &s);
-    tether_set_log_level(TETHER_LOG_WARN);
+    log_begin(&s, TETHER_LOG_WARN);
     world w;
     w_init(&w, MODE_CB);
     int port;
@@ -84,8 +94,7 @@ static void test_failure_warns(void **state) {
     assert_true(s.warn >= 1);
     assert_non_null(strstr(s.all, "client closed 1006"));
     w_free(&w);
-    tether_set_log_level(TETHER_LOG_NONE);
-    tether_set_log_callback(NULL, NULL);
+    log_end();
 }
 
 /* A refusal the application chose is told at INFO, not as a failure. */
@@ -98,9 +107,7 @@ static void reject_hook(world *w, tether_event *ev, side *s) {
 static void test_rejection_is_info(void **state) {
     (void)state;
     log_seen s;
-    memset(&s, 0, sizeof s);
-    tether_set_log_callback(on_log, &s);
-    tether_set_log_level(TETHER_LOG_INFO);
+    log_begin(&s, TETHER_LOG_INFO);
     world w;
     w_init(&w, MODE_POLL);
     w.hook = reject_hook;
@@ -118,8 +125,7 @@ static void test_rejection_is_info(void **state) {
         start--;
     assert_int_equal(atoi(start), TETHER_LOG_INFO);
     w_free(&w);
-    tether_set_log_level(TETHER_LOG_NONE);
-    tether_set_log_callback(NULL, NULL);
+    log_end();
 }
 
 int main(void) {
