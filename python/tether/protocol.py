@@ -38,7 +38,7 @@ from typing import Any, Callable, Tuple, TypeVar, Union
 
 from ._engine import (
     ConnectionInfo, E_STATE, OP_BINARY, OP_TEXT, CloseInfo, Request, Response, Sink, close_args,
-    address_tuple, conn_headers, conn_request, decide_request, encode_message,
+    address_tuple, conn_headers, conn_request, encode_message,
 )
 from ._native import c_str, ffi, lib, py_str
 from .asyncio import Server, State, _client_driver, _Driver, _resolve
@@ -297,19 +297,9 @@ class _ProtocolServer(Server):
             return None
 
         super().__init__(no_handler, host, port, write_limit=self._write_limit, **kwargs)
-        self._conn_kw = {}
 
-    def _on_request(self, c: Any) -> None:
-        t = _ServerTransport(self, c)
-        self._conns.add(t)  # type: ignore[arg-type]
-        if self._listener == ffi.NULL:  # closing: no new connections
-            lib.tether_conn_reject(c, 503, ffi.NULL)
-            return
-        if self._async_hook():
-            self._later(decide_request, c, t)
-            return
-        decide_request(c, t, self.process_request, self.select_subprotocol,
-                       self.process_response, origins=self.origins)
+    def _new_connection(self, c: Any) -> Any:
+        return _ServerTransport(self, c)
 
 
 class serve(_serve):

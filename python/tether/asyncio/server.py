@@ -102,8 +102,13 @@ class Server(ListenerSockets):
         """The open connections."""
         return set(self._conns)
 
+    def _new_connection(self, c: Any) -> Any:
+        """The object a REQUEST's connection becomes (tether.protocol's
+        server makes a transport instead)."""
+        return ServerConnection(self, c, **self._conn_kw)
+
     def _on_request(self, c: Any) -> None:
-        conn = ServerConnection(self, c, **self._conn_kw)
+        conn = self._new_connection(c)
         self._conns.add(conn)
         if self._listener == ffi.NULL:  # closing: no new connections
             lib.tether_conn_reject(c, 503, ffi.NULL)
